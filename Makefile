@@ -1,0 +1,31 @@
+# make run: install into .venv and start the daemon in the foreground with the default voice.
+# make test: install (plus the test tools and Debian packages the tests drive) and run pytest.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test bench typecheck clean
+
+$(STAMP): pyproject.toml client/pyproject.toml plugins/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ./client -e ./plugins -e '.[kokoro,test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/litettsd
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV)

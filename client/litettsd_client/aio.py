@@ -1,0 +1,345 @@
+"""asyncio client for litettsd: many requests in flight on one connection.
+
+A single reader task owns the socket's read side and routes each reply frame by its
+``id`` into that request's queue, so several syntheses can stream at once and a slow
+consumer of one never stalls the others' frames (they wait in their own queues).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .client import (
+    CLIENT_NAME,
+    MAX_REPLY_FRAME,
+    AudioFile,
+    PathOrFile,
+    ProgressCallback,
+    SynthesisState,
+    connect_error,
+    is_connection_error,
+    output_format,
+    synthesize_request,
+)
+from .paths import default_socket_path
+from .protocol import (
+    PROTOCOL_VERSION,
+    ErrorCode,
+    LitettsError,
+    Message,
+    encode_frame,
+    raise_for_error,
+    read_frame,
+)
+
+_Reply = Message | LitettsError
+"""What a request's queue carries: a frame, or the failure that ended the connection."""
+
+
+def _fresh(failure: LitettsError) -> LitettsError:
+    """A new instance per raise: one connection failure reaches many tasks, each with its own traceback."""
+    return type(failure)(failure.code, failure.message)
+
+
+class AsyncSynthesisResult(SynthesisState):
+    """A synthesis in flight on an :class:`AsyncClient`; ``async for`` it for audio chunks.
+
+    Same contract as :class:`~litettsd_client.client.SynthesisResult`: iteration stops
+    after ``end`` or ``cancelled``, an ``error`` reply raises :class:`LitettsError`, and
+    ``start``/``end``/``marks``/``events``/``cancelled`` describe what came.
+    """
+
+    def __init__(self, client: AsyncClient, request_id: int, queue: asyncio.Queue[_Reply]) -> None:
+        super().__init__(request_id)
+        self._client = client
+        self._queue = queue
+
+    async def next_frame(self) -> Message | None:
+        """The next reply frame of this request, or ``None`` once it is over."""
+        if self.done:
+            return None
+        try:
+            frame = await self._client._get(self._queue)
+        except LitettsError as exc:
+            # A lost connection ends the request; after a timeout (or a cancelled
+            # await) it may still be running, so ``aclose()`` can still cancel it.
+            if exc.code != ErrorCode.TIMEOUT.value:
+                self.done = True
+                self._client._forget(self.id)
+            raise
+        try:
+            self._apply(frame)
+        finally:
+            if self.done:
+                self._client._forget(self.id)
+        return frame
+
+    async def frames(self) -> AsyncIterator[Message]:
+        """Every remaining reply frame, including ``start``, ``mark`` and the final one."""
+        while (frame := await self.next_frame()) is not None:
+            yield frame
+
+    def __aiter__(self) -> AsyncSynthesisResult:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while (frame := await self.next_frame()) is not None:
+            if frame.get("type") == "audio":
+                data: bytes = frame["data"]
+                return data
+        raise StopAsyncIteration
+
+    async def read(self) -> bytes:
+        """All remaining audio as one bytes object."""
+        return b"".join([chunk async for chunk in self])
+
+    async def cancel(self) -> None:
+        """Ask the daemon to stop; keep iterating to see the ``cancelled`` ending."""
+        if not self.done:
+            await self._client.cancel(self.id)
+
+    async def aclose(self) -> None:
+        """Abandon the request: cancel it if running and drop whatever it still sends."""
+        if not self.done:
+            self.done = True
+            self._client._forget(self.id)
+            try:
+                await self._client.cancel(self.id)
+            except LitettsError:
+                pass  # the connection is gone, or the request ended meanwhile
+
+    async def __aenter__(self) -> AsyncSynthesisResult:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+class AsyncClient:
+    """asyncio connection to litettsd; use ``async with`` or :meth:`connect`/:meth:`close`.
+
+    ``timeout`` bounds connecting and each wait for a reply frame. Unlike the blocking
+    client, a timeout here leaves the connection usable: the reader task keeps reading.
+    """
+
+    def __init__(self, socket_path: str | os.PathLike[str] | None = None, timeout: float | None = None) -> None:
+        self.socket_path = Path(socket_path) if socket_path is not None else default_socket_path()
+        self.timeout = timeout
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._ids = itertools.count(1)
+        self._queues: dict[int, asyncio.Queue[_Reply]] = {}
+        self._failure: LitettsError | None = None
+        """Why the connection ended, once it has; new requests fail with it."""
+
+    async def connect(self) -> None:
+        """Open the socket and start the reader task (again, after a lost connection)."""
+        if self._writer is not None and self._failure is None:
+            return
+        await self.close()
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_unix_connection(str(self.socket_path)), self.timeout
+            )
+        except asyncio.TimeoutError:
+            raise LitettsError(
+                ErrorCode.CONNECTION, f"cannot connect to litettsd at {self.socket_path}: timed out"
+            ) from None
+        except OSError as exc:
+            raise connect_error(self.socket_path, exc) from None
+        self._writer = writer
+        self._failure = None
+        self._reader_task = asyncio.create_task(self._read_loop(reader), name="litettsd-client-reader")
+
+    async def close(self) -> None:
+        """Hang up; the daemon cancels whatever this connection still had running."""
+        writer, self._writer = self._writer, None
+        task, self._reader_task = self._reader_task, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._fail_all(LitettsError(ErrorCode.CONNECTION, "the client closed the connection"))
+
+    async def __aenter__(self) -> AsyncClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # -- requests ---------------------------------------------------------------------
+
+    async def hello(self, client: str = CLIENT_NAME) -> Message:
+        """Exchange versions; the reply names the default voice, formats and text limit."""
+        return await self._call("hello", client=client, protocol=PROTOCOL_VERSION)
+
+    async def ping(self) -> Message:
+        """Round trip to check the daemon is alive."""
+        return await self._call("ping")
+
+    async def voices(self, language: str | None = None) -> list[Message]:
+        """Installed voices, optionally only those of one language."""
+        fields = {} if language is None else {"language": language}
+        voices: list[Message] = (await self._call("voices", **fields))["voices"]
+        return voices
+
+    async def status(self) -> Message:
+        """The daemon's status map (pid, uptime, loaded voices...)."""
+        return await self._call("status")
+
+    async def normalize(self, text: str, voice: str | None = None) -> Message:
+        """What the daemon would actually speak: normalized ``text`` and its ``phonemes``."""
+        fields: dict[str, Any] = {"text": text}
+        if voice is not None:
+            fields["voice"] = voice
+        return await self._call("normalize", **fields)
+
+    def synthesize(
+        self,
+        text: str,
+        *,
+        voice: str | None = None,
+        format: str | None = None,
+        sample_rate: int | None = None,
+        speed: float | None = None,
+        volume: float | None = None,
+        stream: bool | None = None,
+        priority: str | None = None,
+        **extra: Any,
+    ) -> AsyncSynthesisResult:
+        """Start speaking ``text`` and return its stream at once (``async for chunk in ...``).
+
+        Not a coroutine, so the request is on its way (and has an id to cancel) before
+        the caller starts iterating. Needs a connected client.
+        """
+        fields = synthesize_request(
+            text,
+            voice=voice,
+            format=format,
+            sample_rate=sample_rate,
+            speed=speed,
+            volume=volume,
+            stream=stream,
+            priority=priority,
+            extra=extra,
+        )
+        request_id, queue = self._start("synthesize", fields)
+        return AsyncSynthesisResult(self, request_id, queue)
+
+    async def speak_to_file(
+        self,
+        text: str,
+        target: PathOrFile,
+        format: str | None = None,
+        progress: ProgressCallback | None = None,
+        **options: Any,
+    ) -> AsyncSynthesisResult:
+        """Synthesize into a file, as :meth:`Client.speak_to_file` does.
+
+        File writes are plain blocking writes: chunks are small and local disks fast,
+        which costs less than a thread hop per chunk.
+        """
+        fmt = output_format(target, format)
+        out = AudioFile(target, fmt)
+        try:
+            result = self.synthesize(text, format=fmt, **options)
+            async with result:
+                async for chunk in result:
+                    out.write(chunk)
+                    if progress is not None:
+                        progress(result)
+            out.finish(result.end)
+        except BaseException:
+            out.abort()
+            raise
+        return result
+
+    async def cancel(self, target: int | SynthesisState) -> None:
+        """Stop a request and wait for the daemon's ``ok``; the target then ends ``cancelled``."""
+        target_id = target.id if isinstance(target, SynthesisState) else target
+        await self._call("cancel", target=target_id)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    async def _call(self, op: str, **fields: Any) -> Message:
+        request_id, queue = self._start(op, fields)
+        try:
+            writer = self._writer
+            if writer is not None:
+                try:
+                    await writer.drain()
+                except OSError as exc:
+                    raise LitettsError(ErrorCode.CONNECTION, f"lost the connection to litettsd: {exc}") from None
+            return raise_for_error(await self._get(queue))
+        finally:
+            self._forget(request_id)
+
+    def _start(self, op: str, fields: dict[str, Any]) -> tuple[int, asyncio.Queue[_Reply]]:
+        """Register a queue for a new request and write it; the transport sends it soon."""
+        if self._failure is not None:
+            raise _fresh(self._failure)
+        if self._writer is None:
+            raise LitettsError(ErrorCode.CONNECTION, "not connected to litettsd; use `async with` or connect()")
+        request_id = next(self._ids)
+        queue: asyncio.Queue[_Reply] = asyncio.Queue()
+        self._queues[request_id] = queue
+        self._writer.write(encode_frame({"op": op, "id": request_id, **fields}))
+        return request_id, queue
+
+    def _forget(self, request_id: int) -> None:
+        self._queues.pop(request_id, None)
+
+    async def _get(self, queue: asyncio.Queue[_Reply]) -> Message:
+        try:
+            reply = await (queue.get() if self.timeout is None else asyncio.wait_for(queue.get(), self.timeout))
+        except asyncio.TimeoutError:
+            raise LitettsError(ErrorCode.TIMEOUT, f"litettsd sent nothing for {self.timeout} s") from None
+        if isinstance(reply, LitettsError):
+            raise _fresh(reply)
+        return reply
+
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        """Route every reply to its request's queue until the connection ends."""
+        try:
+            while True:
+                frame = await read_frame(reader, MAX_REPLY_FRAME)
+                if frame is None:
+                    failure = LitettsError(ErrorCode.CONNECTION, "litettsd closed the connection")
+                    break
+                if is_connection_error(frame):
+                    for waiting in self._queues.values():
+                        waiting.put_nowait(frame)
+                    continue
+                reply_to = frame.get("id")
+                queue = self._queues.get(reply_to) if isinstance(reply_to, int) else None
+                if queue is not None:
+                    queue.put_nowait(frame)
+                # else: a reply to a request abandoned with aclose()
+        except LitettsError as exc:
+            failure = exc
+        except OSError as exc:
+            failure = LitettsError(ErrorCode.CONNECTION, f"lost the connection to litettsd: {exc}")
+        self._fail_all(failure)
+
+    def _fail_all(self, failure: LitettsError) -> None:
+        """End every waiting request with ``failure`` and refuse new ones until reconnected."""
+        self._failure = failure
+        for queue in self._queues.values():
+            queue.put_nowait(failure)
+        self._queues.clear()

@@ -1,0 +1,252 @@
+"""``litetts``: speak text, list voices and inspect the daemon from a shell.
+
+Everything goes through :class:`~litettsd_client.client.Client`; the daemon never
+touches the user's files or sound card, so writing files, piping to stdout and
+feeding a local audio player all happen here. Failures print one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import __version__
+from .client import Client, SynthesisResult, SynthesisState
+from .protocol import ErrorCode, LitettsError
+
+PLAYERS: tuple[tuple[str, Callable[[str, int], list[str]]], ...] = (
+    ("pw-play", lambda exe, rate: [exe, "--format=s16", f"--rate={rate}", "--channels=1", "-"]),
+    ("paplay", lambda exe, rate: [exe, "--raw", "--format=s16le", f"--rate={rate}", "--channels=1"]),
+    ("aplay", lambda exe, rate: [exe, "-q", "-t", "raw", "-f", "S16_LE", "-r", str(rate), "-c", "1", "-"]),
+)
+"""Players tried in order, each with its command line for raw s16le mono from stdin."""
+
+LONG_TEXT = 400
+"""Texts at least this long get a progress line on a terminal; shorter ones finish too fast to need it."""
+
+
+class CliError(Exception):
+    """A user-facing failure that is not the daemon's (no player, audio to a terminal...)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``litetts`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        with Client(args.socket) as client:
+            status: int = args.handler(client, args)
+            return status
+    except LitettsError as exc:
+        if exc.code == ErrorCode.CONNECTION.value:
+            print(f"litetts: {exc.message}", file=sys.stderr)
+        else:
+            print(f"litetts: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except CliError as exc:
+        print(f"litetts: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="litetts", description="Talk to the litettsd speech daemon.")
+    parser.add_argument("--socket", metavar="PATH", help="daemon socket (default: $LITETTSD_SOCKET or the per-user path)")
+    parser.add_argument("--version", action="version", version=f"litetts {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    say = commands.add_parser("say", help="speak text (to a file, stdout or the speakers)")
+    say.add_argument("text", nargs="?", default="-", metavar="TEXT", help='text to speak; "-" or absent reads stdin')
+    say.add_argument("-v", "--voice", help="voice id (default: the daemon's default voice)")
+    say.add_argument("-f", "--format", help="pcm, wav, mp3... (default: the extension of -o FILE, else wav; pcm on stdout)")
+    target = say.add_mutually_exclusive_group()
+    target.add_argument("-o", "--output", metavar="FILE", help='write the audio to FILE ("-" for stdout)')
+    target.add_argument("--play", action="store_true", help="play through pw-play, paplay or aplay")
+    say.add_argument("--speed", type=float, help="speaking rate multiplier (1.0 = natural)")
+    say.add_argument("--volume", type=float, help="linear gain (1.0 = unchanged)")
+    say.add_argument("--rate", type=int, metavar="HZ", help="resample to this sample rate")
+    say.set_defaults(handler=_say)
+
+    voices = commands.add_parser("voices", help="list installed voices")
+    voices.add_argument("--language", metavar="L", help="only voices of this language, e.g. en-US")
+    voices.set_defaults(handler=_voices)
+
+    status = commands.add_parser("status", help="show the daemon's state")
+    status.set_defaults(handler=_status)
+
+    normalize = commands.add_parser("normalize", help="show the words and phonemes the daemon would speak")
+    normalize.add_argument("text", nargs="?", default="-", metavar="TEXT", help='text; "-" or absent reads stdin')
+    normalize.add_argument("-v", "--voice", help="voice whose language rules apply")
+    normalize.set_defaults(handler=_normalize)
+    return parser
+
+
+def _read_text(text: str) -> str:
+    """TEXT as given, or stdin for "-", so long texts and pipelines need no quoting."""
+    return sys.stdin.read() if text == "-" else text
+
+
+# -- say ------------------------------------------------------------------------------
+
+
+def _say(client: Client, args: argparse.Namespace) -> int:
+    """Route the audio: -o FILE, -o - or a piped stdout, else the speakers."""
+    text = _read_text(args.text)
+    options: dict[str, Any] = {"voice": args.voice, "speed": args.speed, "volume": args.volume, "sample_rate": args.rate}
+    if args.output not in (None, "-"):
+        progress = _Progress() if sys.stderr.isatty() and len(text) >= LONG_TEXT else None
+        try:
+            client.speak_to_file(text, args.output, format=args.format, progress=progress, **options)
+        except OSError as exc:  # socket trouble arrives as LitettsError, so this is the file
+            raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+        finally:
+            if progress is not None:
+                progress.finish()
+        return 0
+    to_stdout = args.output == "-" or (not args.play and not sys.stdout.isatty())
+    if to_stdout:
+        return _write_stdout(client.synthesize(text, format=args.format, **options))
+    if args.format not in (None, "pcm"):
+        raise CliError(f"cannot play {args.format} audio; use -o FILE or pipe stdout to a player")
+    player_command = _find_player()
+    return _play(client.synthesize(text, format="pcm", **options), player_command)
+
+
+def _write_stdout(result: SynthesisResult) -> int:
+    """Stream to stdout chunk by chunk, so a downstream player starts at once."""
+    out = sys.stdout.buffer
+    try:
+        for chunk in result:
+            out.write(chunk)
+            out.flush()
+    except BrokenPipeError:
+        result.close()
+        # Point stdout at /dev/null so the interpreter's final flush does not complain again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        return 1
+    return 0
+
+
+def _find_player() -> Callable[[int], list[str]]:
+    """The command line builder of the first installed player (checked before synthesizing)."""
+    for name, command in PLAYERS:
+        exe = shutil.which(name)
+        if exe is not None:
+            return functools.partial(command, exe)
+    names = ", ".join(name for name, _ in PLAYERS)
+    raise CliError(f"no audio player found (tried {names}); install one, or write a file with -o FILE")
+
+
+def _play(result: SynthesisResult, player_command: Callable[[int], list[str]]) -> int:
+    """Feed raw PCM to a player started once the start frame has told us the rate."""
+    player: subprocess.Popen[bytes] | None = None
+    command: list[str] = []
+    try:
+        for chunk in result:
+            if player is None:  # the start frame, and so the rate, has come by now
+                command = player_command(result.sample_rate)
+                try:
+                    player = subprocess.Popen(command, stdin=subprocess.PIPE)
+                except OSError as exc:
+                    raise CliError(f"cannot start {command[0]}: {exc.strerror or exc}") from None
+            assert player.stdin is not None
+            player.stdin.write(chunk)
+    except BrokenPipeError:
+        result.close()
+    except BaseException:
+        if player is not None:
+            player.kill()
+        raise
+    finally:
+        if player is not None:
+            if player.stdin is not None and not player.stdin.closed:
+                try:
+                    player.stdin.close()
+                except BrokenPipeError:
+                    pass  # the player already quit; its status says why
+            player.wait()
+    if player is not None and player.returncode != 0:
+        raise CliError(f"audio player {command[0]} exited with status {player.returncode}")
+    return 0
+
+
+class _Progress:
+    """One self-overwriting stderr line, so a long synthesis visibly moves."""
+
+    def __init__(self) -> None:
+        self._shown = False
+
+    def __call__(self, state: SynthesisState) -> None:
+        if state.format in ("pcm", "wav"):
+            amount = f"{state.audio_bytes / (2 * state.sample_rate):.1f} s of audio"
+        else:
+            amount = f"{state.audio_bytes / 1024:.0f} KiB of {state.format}"
+        sys.stderr.write(f"\rlitetts: {amount} written")
+        sys.stderr.flush()
+        self._shown = True
+
+    def finish(self) -> None:
+        """End the line, so the shell prompt does not overwrite it."""
+        if self._shown:
+            sys.stderr.write("\n")
+
+
+# -- voices, status, normalize --------------------------------------------------------
+
+
+def _voices(client: Client, args: argparse.Namespace) -> int:
+    """Aligned table of the fields people pick a voice by."""
+    rows = [["ID", "LANGUAGE", "SAMPLE RATE", "ENGINE"]]
+    rows += [
+        [str(v.get("id", "")), str(v.get("language", "")), str(v.get("sample_rate", "")), str(v.get("engine", ""))]
+        for v in client.voices(args.language)
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    return 0
+
+
+def _status(client: Client, args: argparse.Namespace) -> int:
+    """One ``key: value`` line per fact, easy to grep."""
+    reply = client.status()
+    for key, value in _flatten((k, v) for k, v in reply.items() if k not in ("type", "id")):
+        print(f"{key}: {value}")
+    return 0
+
+
+def _flatten(items: Iterable[tuple[str, Any]]) -> Iterable[tuple[str, str]]:
+    """Nested maps become dotted keys, lists of maps indexed keys, lists of plain values comma lists."""
+    for key, value in items:
+        if isinstance(value, dict):
+            yield from _flatten((f"{key}.{k}", v) for k, v in value.items())
+        elif isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+            yield from _flatten((f"{key}[{i}]", v) for i, v in enumerate(value))
+        elif isinstance(value, list):
+            yield key, ", ".join(_scalar(v) for v in value)
+        else:
+            yield key, _scalar(value)
+
+
+def _scalar(value: Any) -> str:
+    """Floats (uptimes, seconds) rounded to what a person reads; everything else as is."""
+    return str(round(value, 3)) if isinstance(value, float) else str(value)
+
+
+def _normalize(client: Client, args: argparse.Namespace) -> int:
+    """Show what the voice will really say, to debug pronunciations."""
+    reply = client.normalize(_read_text(args.text), voice=args.voice)
+    print(f"text: {reply.get('text', '')}")
+    print(f"phonemes: {reply.get('phonemes', '')}")
+    return 0

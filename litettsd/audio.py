@@ -1,0 +1,45 @@
+"""Post-processing between inference and encoding: level, joins, resampling, sample format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_FADE_SECONDS = 0.004
+
+
+def fade_edges(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Raised-cosine ramps at both ends, so chunk joins and inserted silences never click."""
+    length = min(int(_FADE_SECONDS * sample_rate), audio.size // 2)
+    if length <= 1:
+        return audio
+    ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, length, dtype=np.float32))).astype(np.float32)
+    audio = audio.copy()
+    audio[:length] *= ramp
+    audio[-length:] *= ramp[::-1]
+    return audio
+
+
+def silence(seconds: float, sample_rate: int) -> np.ndarray:
+    """Float silence of the given length."""
+    return np.zeros(int(round(seconds * sample_rate)), dtype=np.float32)
+
+
+def to_int16(audio: np.ndarray) -> np.ndarray:
+    """Clip to [-1, 1] and convert; NaN (a broken model) becomes silence rather than noise."""
+    clean = np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0)
+    return (np.clip(clean, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+class Resampler:
+    """A streaming sample-rate converter (soxr) whose output is continuous across chunks."""
+
+    def __init__(self, source_rate: int, target_rate: int) -> None:
+        import soxr
+
+        self._stream: Any = soxr.ResampleStream(source_rate, target_rate, 1, dtype="float32", quality="HQ")
+
+    def process(self, audio: np.ndarray, last: bool = False) -> np.ndarray:
+        """Resample the next piece; ``last`` flushes the filter's tail."""
+        return np.asarray(self._stream.resample_chunk(audio.astype(np.float32), last=last), dtype=np.float32)

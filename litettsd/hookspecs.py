@@ -1,0 +1,49 @@
+"""Hook specifications: every way a plugin can extend litettsd.
+
+Plugins implement these with ``pluggy.HookimplMarker("litettsd")`` (exported here as
+``hookimpl``) and register through the ``litettsd`` entry-point group. First-party
+plugins in ``litettsd_plugins`` use exactly the same route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+    from .api import EncoderFactory, Engine, Normalizer, RequestRecord
+    from .config import Settings
+
+hookspec = pluggy.HookspecMarker("litettsd")
+hookimpl = pluggy.HookimplMarker("litettsd")
+
+__all__ = ["hookimpl", "hookspec"]
+
+
+@hookspec
+def litettsd_register_engines(settings: Settings) -> Iterable[Engine]:
+    """Return voice engines (objects following ``litettsd.api.Engine``)."""
+
+
+@hookspec
+def litettsd_register_normalizers(settings: Settings) -> Iterable[Normalizer]:
+    """Return text normalizers; the pipeline runs all of them in ``order``."""
+
+
+@hookspec
+def litettsd_register_encoders() -> Iterable[EncoderFactory]:
+    """Return audio output formats (objects following ``litettsd.api.EncoderFactory``)."""
+
+
+@hookspec
+def litettsd_session_options(engine: str, options: onnxruntime.SessionOptions, settings: Settings) -> None:
+    """Adjust onnxruntime session options (threads, spinning, optimisation) for an engine's model."""
+
+
+@hookspec
+def litettsd_request_finished(record: RequestRecord) -> None:
+    """Observe one finished request (timings, sizes, outcome)."""

@@ -1,0 +1,85 @@
+"""One inference thread fed in priority order.
+
+Inference is CPU-bound and already parallel inside onnxruntime, so running two models at
+once would only make both slower. A single worker takes jobs (one chunk each) from a
+priority queue: a screen reader's ``important`` or ``message`` request waits at most for
+the chunk in progress, never for a whole long ``text`` request. The worker blocks on the
+queue when idle; it never polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+PRIORITIES = {"important": 0, "message": 1, "text": 2, "notification": 3, "progress": 4}
+"""speech-dispatcher's message classes, most urgent first."""
+
+_STOP = (float("inf"), 0, None, None, None)
+
+
+class InferenceScheduler:
+    """Runs callables on the inference thread, most urgent first, FIFO within a priority."""
+
+    def __init__(self) -> None:
+        self._queue: queue.PriorityQueue[tuple[float, int, Any, Any, Any]] = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+        self.busy = False
+
+    def start(self) -> None:
+        """Start the worker thread."""
+        self._thread = threading.Thread(target=self._work, name="litettsd-inference", daemon=True)
+        self._thread.start()
+
+    async def run(self, priority: int, job: Callable[[], T]) -> T:
+        """Queue ``job`` and wait for its result; cancelling the waiter drops a job not yet started."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((priority, next(self._order), job, future, loop))
+        return await future
+
+    @property
+    def depth(self) -> int:
+        """Jobs waiting (not counting the one running)."""
+        return self._queue.qsize()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Let the running job finish, then end the thread; queued jobs behind it are dropped."""
+        if self._thread is None:
+            return
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def _work(self) -> None:
+        while True:
+            _, _, job, future, loop = self._queue.get()
+            if job is None:
+                return
+            if future.cancelled():
+                continue
+            self.busy = True
+            try:
+                result = job()
+            except BaseException as exc:  # handed to the waiting coroutine, which decides
+                loop.call_soon_threadsafe(_settle, future, None, exc)
+            else:
+                loop.call_soon_threadsafe(_settle, future, result, None)
+            finally:
+                self.busy = False
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

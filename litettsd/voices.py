@@ -1,0 +1,77 @@
+"""Which voices exist, which are loaded, and loading each one exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from .api import Engine, EngineContext, Voice, VoiceInfo
+from .errors import ErrorCode, RequestError
+
+log = logging.getLogger(__name__)
+
+
+class VoiceRegistry:
+    """Maps voice ids to engines and keeps loaded voices warm."""
+
+    def __init__(self, engines: Iterable[Engine], context: EngineContext) -> None:
+        self._engines = {engine.name: engine for engine in engines}
+        self._context = context
+        self._loaded: dict[str, Voice] = {}
+        self._loading: dict[str, asyncio.Task[Voice]] = {}
+        self._catalogue: list[VoiceInfo] | None = None
+
+    def catalogue(self) -> list[VoiceInfo]:
+        """Every voice every engine offers (discovered once; cheap to call again)."""
+        if self._catalogue is None:
+            found: list[VoiceInfo] = []
+            for engine in self._engines.values():
+                try:
+                    found.extend(engine.discover(self._context))
+                except Exception:
+                    log.exception("engine %s failed to list its voices", engine.name)
+            self._catalogue = found
+        return self._catalogue
+
+    @property
+    def loaded(self) -> list[str]:
+        """Ids of the voices loaded so far."""
+        return sorted(self._loaded)
+
+    def canonical(self, requested: str) -> tuple[Engine, str]:
+        """The engine and full id for a requested id, bare name or blend."""
+        requested = requested.strip()
+        if not requested:
+            raise RequestError(ErrorCode.INVALID_VALUE, "voice must not be empty")
+        if "+" in requested or "*" in requested:
+            engine_name = requested.split(":", 1)[0] if ":" in requested else "kokoro"
+            parts = [part.strip() for part in requested.split("+")]
+            requested = "+".join(p if ":" in p else f"{engine_name}:{p}" for p in parts)
+        else:
+            known = {info.id: info for info in self.catalogue()}
+            if requested not in known:
+                by_name = [info for info in known.values() if info.name == requested]
+                if len(by_name) != 1:
+                    raise RequestError(ErrorCode.UNKNOWN_VOICE, f"unknown voice {requested!r} (see `litetts voices`)")
+                requested = by_name[0].id
+            engine_name = requested.split(":", 1)[0]
+        engine = self._engines.get(engine_name)
+        if engine is None:
+            raise RequestError(ErrorCode.UNKNOWN_VOICE, f"no engine {engine_name!r} for voice {requested!r}")
+        return engine, requested
+
+    async def get(self, requested: str) -> Voice:
+        """The loaded voice, loading it in a worker thread on first use."""
+        engine, voice_id = self.canonical(requested)
+        voice = self._loaded.get(voice_id)
+        if voice is not None:
+            return voice
+        task = self._loading.get(voice_id)
+        if task is None:
+            task = asyncio.ensure_future(asyncio.to_thread(engine.load, voice_id, self._context))
+            self._loading[voice_id] = task
+            task.add_done_callback(lambda _: self._loading.pop(voice_id, None))
+        voice = await asyncio.shield(task)
+        self._loaded[voice_id] = voice
+        return voice

