@@ -91,6 +91,20 @@ class Engine(Protocol):
         """Load (or blend) a voice so it is ready to infer; raises ``RequestError`` if unknown."""
 
 
+@dataclass(frozen=True)
+class NormalizeContext:
+    """What a normalizer may need to know besides the text."""
+
+    language: str = "en-US"
+    """The voice's language tag."""
+    punctuation: str = "some"
+    """Which punctuation is spoken by name: ``none``, ``some``, ``most`` or ``all``."""
+    spell: bool = False
+    """Read character by character."""
+    capitals: str = "none"
+    """How upper-case letters are marked when spelling: ``none`` or ``spell`` ("capital A")."""
+
+
 class Normalizer(Protocol):
     """One ordered step that rewrites text into the words to be spoken."""
 
@@ -98,7 +112,7 @@ class Normalizer(Protocol):
     order: int
     """Lower runs first."""
 
-    def normalize(self, text: str, language: str) -> str:
+    def normalize(self, text: str, context: NormalizeContext) -> str:
         """Return the rewritten text."""
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .api import Encoder, EncoderFactory, Normalizer, Voice
+from .api import Encoder, EncoderFactory, NormalizeContext, Normalizer, Voice
 from .audio import Resampler, fade_edges, silence, to_int16
 from .chunking import Chunk, plan_chunks, split_clauses
 from .config import Settings
@@ -114,25 +114,25 @@ class Pipeline:
             plugins.collect("litettsd_register_normalizers", settings=settings), key=lambda pair: pair[1].order
         )
 
-    def normalize_text(self, text: str, language: str) -> str:
+    def normalize_text(self, text: str, context: NormalizeContext) -> str:
         """Run the normalizer chain; a failing normalizer is skipped, logged and counted."""
         for plugin, normalizer in self.normalizers:
             try:
-                text = normalizer.normalize(text, language)
+                text = normalizer.normalize(text, context)
             except Exception:
                 self.plugins.errors[plugin] += 1
                 log.exception("normalizer %s (plugin %s) failed; skipping it", normalizer.name, plugin)
         return text
 
-    async def _normalize(self, text: str, language: str) -> str:
+    async def _normalize(self, text: str, context: NormalizeContext) -> str:
         if len(text) <= _INLINE_NORMALIZE_CHARS:
-            return self.normalize_text(text, language)
-        return await asyncio.to_thread(self.normalize_text, text, language)
+            return self.normalize_text(text, context)
+        return await asyncio.to_thread(self.normalize_text, text, context)
 
     async def normalize(self, text: str, voice_id: str | None) -> tuple[str, str]:
         """What the pipeline would speak: normalized text and the phonemes of each chunk."""
         voice = await self.voices.get(voice_id or self.settings.synthesis.default_voice)
-        normalized = await self._normalize(text, voice.info.language)
+        normalized = await self._normalize(text, NormalizeContext(language=voice.info.language))
 
         def phonemes() -> str:
             return " ".join(chunk.phonemes for chunk in plan_chunks(split_clauses(normalized), voice))
@@ -148,7 +148,7 @@ class Pipeline:
                 f"unsupported format {request.format!r}; available: {', '.join(sorted(self.encoders))}",
             )
         voice = await self.voices.get(request.voice or self.settings.synthesis.default_voice)
-        text = await self._normalize(request.text, voice.info.language)
+        text = await self._normalize(request.text, NormalizeContext(language=voice.info.language))
         native_rate = voice.info.sample_rate
         rate = request.sample_rate or native_rate
         render = _Render(

@@ -33,8 +33,15 @@ def transcribe(pcm: np.ndarray, sample_rate: int) -> str:
 
 
 def words(text: str) -> str:
-    """Lower-case words without punctuation, hyphens split, for word error rate."""
-    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split())
+    """Lower-case words without punctuation, numbers as words, for word error rate.
+
+    Whisper writes "platform 7" for the spoken "platform seven"; both mean the same words.
+    """
+    from num2words import num2words
+
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    text = re.sub(r"\d+", lambda match: " " + num2words(int(match.group())) + " ", text)
+    return " ".join(re.sub(r"[^a-z' ]+", " ", text.lower().replace("-", " ")).split())
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

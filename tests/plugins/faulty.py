@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litettsd.api import RequestRecord
+from litettsd.api import NormalizeContext, RequestRecord
 from litettsd.hookspecs import hookimpl
 
 
@@ -10,7 +10,7 @@ class BrokenNormalizer:
     name = "broken"
     order = 50
 
-    def normalize(self, text: str, language: str) -> str:
+    def normalize(self, text: str, context: NormalizeContext) -> str:
         raise RuntimeError("this normalizer is broken on purpose")
 
 

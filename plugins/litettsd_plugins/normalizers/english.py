@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 
+from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
 _SPACE = re.compile(r"\s+")
@@ -25,7 +26,7 @@ class BasicEnglish:
     name = "english-basic"
     order = 100
 
-    def normalize(self, text: str, language: str) -> str:
+    def normalize(self, text: str, context: NormalizeContext) -> str:
         text = html.unescape(text).translate(_QUOTES)
         text = _GROUPED.sub(lambda m: m.group(1).replace(",", ""), text)
         return _SPACE.sub(" ", text).strip()

@@ -1,0 +1,65 @@
+"""Round trip through real speech recognition: what the daemon says is what was written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .conftest import audio_of
+from .stt import transcribe, word_error_rate
+
+DEFAULT_VOICE_SENTENCES = [
+    "The weather will be sunny with a light breeze this afternoon.",
+    "Please remember to lock the front door before you leave.",
+    "She opened the window and listened to the birds outside.",
+    "Our train departs from platform seven in ten minutes.",
+    "He finished reading the report and sent it to his manager.",
+    "The children played football in the park until sunset.",
+    "Could you turn down the music while I am on the phone?",
+    "Fresh bread and coffee are served every morning in the kitchen.",
+    "The museum closes early on Sundays during the winter.",
+    "A small dog was sleeping under the table near the fire.",
+]
+KOKORO_SENTENCES = [
+    "The weather will be sunny with a light breeze this afternoon.",
+    "Please remember to lock the front door before you leave.",
+    "Our train departs from platform seven in ten minutes.",
+    "Fresh bread and coffee are served every morning in the kitchen.",
+]
+
+
+def spoken(daemon, text, voice=None):
+    with daemon.connect() as conn:
+        frames = conn.request({"op": "synthesize", "id": 1, "text": text, **({"voice": voice} if voice else {})})
+    assert frames[-1]["type"] == "end", frames[-1]
+    return transcribe(np.frombuffer(audio_of(frames), dtype="<i2"), frames[0]["sample_rate"])
+
+
+def _corpus_wer(daemon, sentences, voice=None):
+    heard = [spoken(daemon, sentence, voice) for sentence in sentences]
+    return word_error_rate(" ".join(sentences), " ".join(heard)), heard
+
+
+def test_default_voice_is_understood(daemon):
+    wer, heard = _corpus_wer(daemon, DEFAULT_VOICE_SENTENCES)
+    assert wer <= 0.10, (wer, heard)
+
+
+def test_kokoro_jm_kumo_is_understood(daemon):
+    wer, heard = _corpus_wer(daemon, KOKORO_SENTENCES, "kokoro:jm_kumo")
+    assert wer <= 0.15, (wer, heard)
+
+
+def test_whole_paragraph_streams_without_dropped_words(daemon):
+    paragraph = " ".join(DEFAULT_VOICE_SENTENCES[:5])
+    heard = spoken(daemon, paragraph)
+    assert word_error_rate(paragraph, heard) <= 0.10, heard
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_resampled_audio_is_understood(daemon, rate):
+    sentence = DEFAULT_VOICE_SENTENCES[3]
+    with daemon.connect() as conn:
+        frames = conn.request({"op": "synthesize", "id": 1, "text": sentence, "sample_rate": rate})
+    heard = transcribe(np.frombuffer(audio_of(frames), dtype="<i2"), rate)
+    assert word_error_rate(sentence, heard) <= 0.10, heard
