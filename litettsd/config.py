@@ -56,6 +56,11 @@ class SynthesisSettings:
 
 
 @dataclass(frozen=True)
+class CpuSettings:
+    spin: bool
+
+
+@dataclass(frozen=True)
 class VoicesSettings:
     paths: list[str]
     kokoro_voice_files: list[str]
@@ -89,6 +94,7 @@ class PluginsSettings:
 class Settings:
     server: ServerSettings
     synthesis: SynthesisSettings
+    cpu: CpuSettings
     voices: VoicesSettings
     cache: CacheSettings
     log: LogSettings

@@ -25,17 +25,17 @@ __all__ = ["hookimpl", "hookspec"]
 
 
 @hookspec
-def litettsd_register_engines(settings: Settings) -> Iterable[Engine]:
+def litettsd_register_engines(settings: Settings) -> Iterable[Engine] | None:
     """Return voice engines (objects following ``litettsd.api.Engine``)."""
 
 
 @hookspec
-def litettsd_register_normalizers(settings: Settings) -> Iterable[Normalizer]:
+def litettsd_register_normalizers(settings: Settings) -> Iterable[Normalizer] | None:
     """Return text normalizers; the pipeline runs all of them in ``order``."""
 
 
 @hookspec
-def litettsd_register_encoders() -> Iterable[EncoderFactory]:
+def litettsd_register_encoders() -> Iterable[EncoderFactory] | None:
     """Return audio output formats (objects following ``litettsd.api.EncoderFactory``)."""
 
 

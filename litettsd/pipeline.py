@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -139,7 +138,7 @@ class Pipeline:
 
         return normalized, await asyncio.to_thread(phonemes)
 
-    async def synthesize(self, request: SynthesizeRequest, cancellation: Cancellation) -> AsyncIterator[Event]:
+    async def synthesize(self, request: SynthesizeRequest, cancellation: Cancellation) -> AsyncGenerator[Event, None]:
         """Yield Start, then Audio pieces as chunks are made, then Finished."""
         factory = self.encoders.get(request.format)
         if factory is None:
@@ -162,14 +161,22 @@ class Pipeline:
         yield Start(sample_rate=rate, format=factory.format, voice=voice.info.id)
         priority = PRIORITIES[request.priority]
         held: list[bytes] = []
-        while True:
-            piece = await self.scheduler.run(priority, lambda: self._render_next(render))
-            if piece is None:
-                break
-            if piece and request.stream:
-                yield Audio(piece)
-            elif piece:
-                held.append(piece)
+
+        def next_piece() -> bytes | None:
+            return self._render_next(render)
+
+        # The next chunk is queued before this one is sent, so the inference thread never
+        # idles while the event loop writes audio to a slow socket.
+        pending = self.scheduler.submit(priority, next_piece)
+        try:
+            while (piece := await pending) is not None:
+                pending = self.scheduler.submit(priority, next_piece)
+                if piece and request.stream:
+                    yield Audio(piece)
+                elif piece:
+                    held.append(piece)
+        finally:
+            pending.cancel()
         tail = await asyncio.to_thread(self._finish, render)
         if request.stream:
             if tail or render.samples == 0:

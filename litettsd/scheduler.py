@@ -38,12 +38,16 @@ class InferenceScheduler:
         self._thread = threading.Thread(target=self._work, name="litettsd-inference", daemon=True)
         self._thread.start()
 
-    async def run(self, priority: int, job: Callable[[], T]) -> T:
-        """Queue ``job`` and wait for its result; cancelling the waiter drops a job not yet started."""
+    def submit(self, priority: int, job: Callable[[], T]) -> asyncio.Future[T]:
+        """Queue ``job``; cancelling the returned future drops the job if it has not started."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put((priority, next(self._order), job, future, loop))
-        return await future
+        return future
+
+    async def run(self, priority: int, job: Callable[[], T]) -> T:
+        """Queue ``job`` and wait for its result."""
+        return await self.submit(priority, job)
 
     @property
     def depth(self) -> int:

@@ -27,7 +27,15 @@ _LAZY = {
     "LitettsError": "protocol",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "ErrorCode",
+    "LitettsError",
+    "PROTOCOL_VERSION",
+    "SynthesisResult",
+    "default_socket_path",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,166 @@
+"""Issue 3's figures: the daemon against raw onnxruntime on the same phonemes, in one run.
+
+(a) whole synthesis of a ~20-second text; (b) time to the first audio frame for a 2-word
+phrase and for the first sentence of a long paragraph, against raw inference of that first
+chunk; (c) exec to first pong and to ready; (d) peak RSS with Piper only and with Kokoro too.
+Each figure is the median of ROUNDS runs; daemon and raw runs alternate so that machine
+noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from common import Daemon, median, request, wait_ready
+
+ROUNDS = 7
+IDLE_GAP = 0.3
+"""Pause before every timed run, daemon and raw alike: a screen reader's phrases come after
+silence, when caches are cold and worker threads asleep; back-to-back runs would flatter
+whichever side ran second."""
+TWENTY_SECONDS = (
+    "The old lighthouse stood at the edge of the cliff, its white paint peeling in the salt wind. "
+    "Every evening the keeper climbed the narrow stairs to light the lamp, counting each step as "
+    "his father had done before him. Ships passing in the night trusted that small light to guide "
+    "them safely home, and for forty years it never failed."
+)
+TWO_WORDS = "Next button."
+LONG_PARAGRAPH = (
+    "When the committee met on Tuesday morning, the first item on the agenda was the budget. "
+    "Several members argued that the library needed more funding for its children's programs, "
+    "while others wanted to repair the roof before winter. After a long discussion, they agreed "
+    "to split the money between both projects and to revisit the question in the spring."
+)
+
+
+class _Recorder:
+    """Stands in for a session once, to capture the exact inputs the daemon's voice would feed."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.feeds: list[dict[str, Any]] = []
+
+    def run(self, outputs: Any, feed: dict[str, Any], run_options: Any = None) -> Any:
+        self.feeds.append(feed)
+        return self.session.run(outputs, feed)
+
+    def get_inputs(self) -> Any:
+        return self.session.get_inputs()
+
+
+def raw_feeds(voice_id: str, text: str, cache: Path) -> tuple[Any, list[dict[str, Any]]]:
+    """A plain onnxruntime session on the same model, and the per-chunk inputs the daemon uses."""
+    import onnxruntime
+
+    from litettsd.api import EngineContext, NormalizeContext
+    from litettsd.chunking import plan_chunks, split_clauses
+    from litettsd.config import load_settings
+    from litettsd.pipeline import Pipeline
+    from litettsd.plugins import build_plugin_manager
+    from litettsd.scheduler import InferenceScheduler
+    from litettsd.voices import VoiceRegistry
+
+    settings = load_settings()
+    plugins = build_plugin_manager()
+    sessions: dict[str, Any] = {}
+
+    def plain_session(model: Path, engine: str) -> Any:
+        # Raw onnxruntime with its defaults, except the same thread count as the daemon.
+        options = onnxruntime.SessionOptions()
+        from litettsd_plugins.optimizers.cpu_threads import usable_cpus
+
+        options.intra_op_num_threads = usable_cpus()
+        sessions[engine] = _Recorder(
+            onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+        )
+        return sessions[engine]
+
+    context = EngineContext(settings=settings, cache_dir=cache, create_session=plain_session)
+    engines = [engine for _, engine in plugins.collect("litettsd_register_engines", settings=settings)]
+    registry = VoiceRegistry(engines, context)
+    engine, canonical = registry.canonical(voice_id)
+    voice = engine.load(canonical, context)
+    pipeline = Pipeline(settings, plugins, registry, InferenceScheduler())
+    normalized = pipeline.normalize_text(text, NormalizeContext(language=voice.info.language))
+    recorder = sessions[engine.name]
+    for chunk in plan_chunks(split_clauses(normalized), voice):
+        voice.infer(chunk.phonemes, 1.0, onnxruntime.RunOptions())
+    return recorder.session, recorder.feeds
+
+
+def time_raw(session: Any, feeds: list[dict[str, Any]]) -> float:
+    started = time.perf_counter()
+    for feed in feeds:
+        session.run(None, feed)
+    return time.perf_counter() - started
+
+
+def run(cache: Path) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    starts, readies = [], []
+    for _ in range(ROUNDS):
+        daemon = Daemon(cache)
+        pong, ready = wait_ready(daemon)
+        starts.append(pong)
+        readies.append(ready)
+        daemon.stop()
+    results["exec_to_first_pong_s"] = median(starts)
+    results["exec_to_ready_s"] = median(readies)
+
+    daemon = Daemon(cache)
+    wait_ready(daemon)
+    sock = daemon.connect()
+    rid = 100
+    for voice in ("piper:en_US-joe-medium", "kokoro:jm_kumo"):
+        session, feeds = raw_feeds(voice, TWENTY_SECONDS, cache)
+        request(sock, {"op": "synthesize", "id": rid, "text": TWENTY_SECONDS, "voice": voice})  # warm
+        time_raw(session, feeds)
+        daemon_times, raw_times = [], []
+        audio_seconds = 0.0
+        for _ in range(ROUNDS):
+            rid += 1
+            time.sleep(IDLE_GAP)
+            frames, _, total = request(sock, {"op": "synthesize", "id": rid, "text": TWENTY_SECONDS, "voice": voice})
+            audio_seconds = frames[-1]["duration"]
+            daemon_times.append(total)
+            time.sleep(IDLE_GAP)
+            raw_times.append(time_raw(session, feeds))
+        key = voice.split(":")[0]
+        results[f"{key}_20s_text_audio_s"] = audio_seconds
+        results[f"{key}_20s_text_daemon_s"] = median(daemon_times)
+        results[f"{key}_20s_text_raw_s"] = median(raw_times)
+        results[f"{key}_20s_text_ratio"] = median(daemon_times) / median(raw_times)
+
+        for label, text in (("two_words", TWO_WORDS), ("paragraph_first", LONG_PARAGRAPH)):
+            session, feeds = raw_feeds(voice, text, cache)
+            first_daemon, first_raw = [], []
+            for _ in range(ROUNDS):
+                rid += 1
+                time.sleep(IDLE_GAP)
+                _, first, _ = request(sock, {"op": "synthesize", "id": rid, "text": text, "voice": voice})
+                assert first is not None
+                first_daemon.append(first)
+                time.sleep(IDLE_GAP)
+                first_raw.append(time_raw(session, feeds[:1]))
+            results[f"{key}_first_audio_{label}_daemon_ms"] = 1000 * median(first_daemon)
+            results[f"{key}_first_audio_{label}_raw_ms"] = 1000 * median(first_raw)
+            results[f"{key}_first_audio_{label}_ratio"] = median(first_daemon) / median(first_raw)
+    sock.close()
+    daemon.stop()
+
+    for label, config in (("piper_only", ""), ("piper_and_kokoro", '[voices]\npreload = ["kokoro:jm_kumo"]\n')):
+        peaks = []
+        for _ in range(3):
+            daemon = Daemon(cache, config)
+            wait_ready(daemon)
+            sock = daemon.connect()
+            request(sock, {"op": "synthesize", "id": 1, "text": TWENTY_SECONDS})
+            if "kokoro" in label:
+                request(sock, {"op": "synthesize", "id": 2, "text": TWENTY_SECONDS, "voice": "kokoro:jm_kumo"})
+            peaks.append(daemon.peak_rss_mb())
+            sock.close()
+            daemon.stop()
+        results[f"peak_rss_{label}_mb"] = median(peaks)
+    return results

@@ -1,0 +1,113 @@
+"""Shared pieces of the benchmarks: a daemon subprocess, socket requests, medians."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from litettsd_client.protocol import encode_frame, recv_frame
+
+BIN = Path(sys.executable).parent
+TERMINAL = {"end", "cancelled", "error"}
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+class Daemon:
+    """A litettsd subprocess on a private socket, sharing the benchmark's model cache."""
+
+    def __init__(self, cache: Path, config: str = "") -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="litettsd-bench-"))
+        self.socket = self.root / "litettsd.sock"
+        config_file = self.root / "bench.toml"
+        config_file.write_text(f'[cache]\ndir = "{cache}"\n[log]\nlevel = "warning"\n{config}')
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [str(BIN / "litettsd"), "--socket", str(self.socket), "--config", str(config_file)],
+            stderr=open(self.root / "daemon.log", "wb"),
+        )
+
+    def connect(self, timeout: float = 60.0) -> socket.socket:
+        deadline = time.perf_counter() + timeout
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(str(self.socket))
+                return sock
+            except OSError:
+                sock.close()
+                if time.perf_counter() > deadline or self.proc.poll() is not None:
+                    raise
+                time.sleep(0.002)
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmHWM")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(30)
+
+
+def request(sock: socket.socket, message: dict[str, Any]) -> tuple[list[dict[str, Any]], float | None, float]:
+    """Send one request; return its frames, seconds to the first audio frame and to the last frame."""
+    started = time.perf_counter()
+    sock.sendall(encode_frame(message))
+    frames = []
+    first = None
+    while True:
+        frame = recv_frame(sock)
+        assert frame is not None
+        if frame.get("id") != message["id"]:
+            continue
+        frames.append(frame)
+        if frame["type"] == "audio" and first is None:
+            first = time.perf_counter() - started
+        if frame["type"] in TERMINAL or message["op"] != "synthesize":
+            return frames, first, time.perf_counter() - started
+
+
+def wait_ready(daemon: Daemon) -> tuple[float, float]:
+    """Seconds from exec to the first pong, and to the default voice being loaded and warmed."""
+    sock = daemon.connect()
+    _, _, _ = request(sock, {"op": "ping", "id": 1})
+    first_pong = time.perf_counter() - daemon.started
+    rid = 2
+    while True:
+        frames, _, _ = request(sock, {"op": "status", "id": rid})
+        if frames[0]["voices_loaded"]:
+            ready = time.perf_counter() - daemon.started
+            sock.close()
+            return first_pong, ready
+        rid += 1
+        time.sleep(0.002)
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def environment() -> dict[str, Any]:
+    import onnxruntime
+
+    return {
+        "cpu": cpu_model(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "onnxruntime": onnxruntime.__version__,
+        "python": sys.version.split()[0],
+    }

@@ -1,0 +1,268 @@
+"""The shared vocabulary of the English normalizer: number words, spelled letters, tidying.
+
+Every normalizer module speaks numbers, letters and sentence punctuation the same way,
+so those rules live here once: one canonical style (American, no "and" inside numbers,
+no commas inside number words), one letter form, one cache. num2words supplies the words;
+it is slow (tens of microseconds a call), so every word function is memoised.
+
+Spelled letters are written as capitals joined by dots without a final dot (``U.R.L``):
+espeak-ng then says each letter's name, even "A", which it reads as the article "a" in
+``A P I`` or ``C-A-T``; and with no final dot the chunker never sees a sentence end.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
+
+from num2words import CONVERTER_CLASSES
+
+from litettsd.api import NormalizeContext
+
+_EN = CONVERTER_CLASSES["en"]
+
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+MAX_GROUPED_DIGITS = 36
+"""Longest integer read as a quantity (up to the undecillions); longer ones are read digit by digit."""
+MAX_PLAIN_DIGITS = 9
+"""Longest integer without thousands separators read as a quantity; longer ones are serials."""
+
+NUMBER = r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+"
+"""A written number: digits with optional thousands commas and decimals (no sign)."""
+
+HAS_DIGIT = re.compile(r"[0-9]")
+DIGIT_RUN = re.compile(r"[0-9]+")
+
+_ENTITY_ROUNDS = 3
+"""Doubly (and triply) escaped entities such as ``&amp;#x27;`` are common in scraped text."""
+
+
+def _american(words: str) -> str:
+    # num2words writes British "one hundred and twenty-three" with commas between groups;
+    # the commas would also split clauses in the chunker.
+    return words.replace(",", "").replace(" and ", " ")
+
+
+@lru_cache(maxsize=8192)
+def cardinal(n: int) -> str:
+    """``-1234`` -> "minus one thousand two hundred thirty-four"."""
+    if len(str(abs(n))) > MAX_GROUPED_DIGITS:
+        return ("minus " if n < 0 else "") + digits(str(abs(n)))
+    return _american(_EN.to_cardinal(n))
+
+
+@lru_cache(maxsize=4096)
+def ordinal(n: int) -> str:
+    """``22`` -> "twenty-second"."""
+    if len(str(n)) > MAX_GROUPED_DIGITS:
+        return digits(str(n))
+    return _american(_EN.to_ordinal(n))
+
+
+@lru_cache(maxsize=4096)
+def year(n: int) -> str:
+    """``1999`` -> "nineteen ninety-nine", ``2005`` -> "two thousand five", ``2010`` -> "twenty ten"."""
+    return _american(_EN.to_year(n))
+
+
+def plural_words(words: str) -> str:
+    """Pluralise the last number word: "nineteen ninety" -> "nineteen nineties"."""
+    if words.endswith("y"):
+        return words[:-1] + "ies"
+    if words.endswith("x"):
+        return words + "es"
+    return words + "s"
+
+
+def digits(text: str) -> str:
+    """Digit by digit: ``"007"`` -> "zero zero seven"; anything else in ``text`` is ignored."""
+    return " ".join(DIGIT_NAMES[ord(ch) - 48] for ch in text if "0" <= ch <= "9")
+
+
+def integer_words(text: str) -> str:
+    """An unsigned integer as written (may hold thousands commas); serials digit by digit."""
+    plain = text.replace(",", "")
+    grouped = len(plain) != len(text)
+    if (len(plain) > 1 and plain[0] == "0") or len(plain) > (MAX_GROUPED_DIGITS if grouped else MAX_PLAIN_DIGITS):
+        return digits(plain)
+    return cardinal(int(plain))
+
+
+def number_words(text: str) -> str:
+    """A written number (optional sign, thousands commas, decimals) in words."""
+    sign = ""
+    if text[:1] in ("-", "+"):
+        sign = "minus " if text[0] == "-" else "plus "
+        text = text[1:]
+    whole, _, fraction = text.partition(".")
+    words = integer_words(whole) if whole else ""
+    if fraction:
+        words = f"{words} point {digits(fraction)}".lstrip()
+    return sign + words
+
+
+def is_one(text: str) -> bool:
+    """Whether a written number takes a singular noun ("1 km" but "1.0 km", "0.5 km")."""
+    return text.lstrip("+-") == "1"
+
+
+def letters(text: str) -> str:
+    """Spell a token: letter runs as dotted capitals, digits by name: ``mp3`` -> "M.P three"."""
+    parts: list[str] = []
+    for run in _LETTER_OR_DIGIT_RUNS.findall(text):
+        parts.append(digits(run) if run[0].isdigit() else ".".join(run.upper()))
+    return " ".join(parts)
+
+
+_LETTER_OR_DIGIT_RUNS = re.compile(r"[A-Za-z]+|[0-9]+")
+
+
+def unicode_name_words(ch: str) -> str:
+    """The Unicode name of a character in lower case words, minus any code-point numbers."""
+    name = unicodedata.name(ch, "")
+    return " ".join(word for word in name.lower().replace("-", " ").split() if not HAS_DIGIT.search(word))
+
+
+def decode_entities(text: str) -> str:
+    """HTML entities, including doubly escaped ones, as the characters they stand for."""
+    for _ in range(_ENTITY_ROUNDS):
+        if "&" not in text:
+            break
+        decoded = html.unescape(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+def sentence_ends_after(text: str, position: int) -> bool:
+    """Whether an abbreviation's period at ``position - 1`` also ends the sentence."""
+    return _SENTENCE_FOLLOWS.match(text, position) is not None
+
+
+_SENTENCE_FOLLOWS = re.compile(r"[\"')\]]*(?:\s*$|\s+[A-Z])")
+
+# Tidying: one space between words, none before punctuation, one mark per boundary. Every
+# pattern starts with a literal or a character class so that the regex engine can skip
+# ahead instead of trying a match at every position (this runs on the hot path).
+_SPACE_BEFORE_MARK = re.compile(r" (?=[,;:.!?](?:[ ,;:.!?]|$))")
+_MARK_RUN = re.compile(r"[,;:.!?](?: ?[,;:.!?])+")
+_LEADING_MARKS = re.compile(r"(?:[ ,;:!?]|\.(?![0-9]))+")
+_OPEN_BRACKET_SPACE = re.compile(r"([(\[{]) ")
+_CLOSE_BRACKET_SPACE = re.compile(r" (?=[)\]}])")
+
+
+def _strongest(match: re.Match[str]) -> str:
+    run = match.group()
+    for mark in "?!":
+        if mark in run:
+            return mark
+    if run.count(".") >= 3:
+        return "..."
+    for mark in ".;:":
+        if mark in run:
+            return mark
+    return ","
+
+
+def _hug_quotes(text: str) -> str:
+    """``" hello "`` -> ``"hello"``: double quotes pair up, so inside and outside are known."""
+    parts = text.split('"')
+    for index in range(1, len(parts), 2):
+        parts[index] = parts[index].strip(" ")
+    return '"'.join(parts)
+
+
+def tidy(text: str) -> str:
+    """Collapse whitespace and runs of sentence marks; drop marks that start the text."""
+    text = " ".join(text.split())
+    text = _SPACE_BEFORE_MARK.sub("", text)
+    text = _MARK_RUN.sub(_strongest, text)
+    if "(" in text or "[" in text or "{" in text:
+        text = _OPEN_BRACKET_SPACE.sub(r"\1", text)
+    if ")" in text or "]" in text or "}" in text:
+        text = _CLOSE_BRACKET_SPACE.sub("", text)
+    if '"' in text:
+        text = _hug_quotes(text)
+    leading = _LEADING_MARKS.match(text)
+    if leading:
+        text = text[leading.end():]
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return text
+
+
+def _region_start(text: str, position: int, words: int) -> int:
+    """Start of the word ``words`` words before the one holding ``position`` (words split on spaces)."""
+    for _ in range(words + 1):
+        space = text.rfind(" ", 0, position)
+        if space < 0:
+            return 0
+        position = space
+    return position + 1
+
+
+def _region_end(text: str, position: int, words: int) -> int:
+    """End of the word ``words`` words after the one holding ``position - 1``."""
+    for _ in range(words + 1):
+        space = text.find(" ", position)
+        if space < 0:
+            return len(text)
+        position = space + 1
+    return position - 1
+
+
+def rewrite_near(text: str, finder: re.Pattern[str], rewrite: Callable[[str], str], words: int = 2) -> str:
+    """Apply ``rewrite`` only around what ``finder`` finds, with ``words`` words of context each side.
+
+    Numbers, money and units are rare in running text; scanning only the few words around
+    them keeps the many rules that need them off the bulk of the text.
+    """
+    text = " ".join(text.split())
+    regions: list[list[int]] = []
+    for found in finder.finditer(text):
+        if regions and found.start() < regions[-1][1]:
+            regions[-1][1] = max(regions[-1][1], _region_end(text, found.end(), words))
+            continue
+        start, end = _region_start(text, found.start(), words), _region_end(text, found.end(), words)
+        if regions and start <= regions[-1][1]:
+            regions[-1][1] = end
+        else:
+            regions.append([start, end])
+    if not regions:
+        return text
+    pieces: list[str] = []
+    done = 0
+    for start, end in regions:
+        pieces.append(text[done:start])
+        pieces.append(rewrite(text[start:end]))
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def is_english(context: NormalizeContext) -> bool:
+    return context.language.lower().startswith("en")
+
+
+class EnglishStep:
+    """Base of the English normalizers: they stand aside for other languages and in spell mode.
+
+    In spell mode the screen-reader speller has already turned the text into character
+    names, which no later rule should touch.
+    """
+
+    name: str
+    order: int
+
+    def normalize(self, text: str, context: NormalizeContext) -> str:
+        if context.spell or not is_english(context) or not text:
+            return text
+        return self.rewrite(text, context)
+
+    def rewrite(self, text: str, context: NormalizeContext) -> str:
+        raise NotImplementedError

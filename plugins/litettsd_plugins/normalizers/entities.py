@@ -1,0 +1,140 @@
+"""First link of the chain: turn marked-up, typographic text into plain, speakable text.
+
+Text reaches a TTS daemon copied from web pages, chat apps and language models, so it
+carries HTML entities (LiteTTS spoke ``&#x27;`` as "hash x27"), stray tags, Markdown
+emphasis and headings, invisible control and format characters, typographic quotes and
+dashes, and decorative runs of punctuation. Every later rule is simpler if it can assume
+plain ASCII punctuation, one space between words and paragraphs closed by a period, so
+this step runs first. It is language independent: nothing here is English-specific.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from litettsd.api import NormalizeContext
+from litettsd.hookspecs import hookimpl
+
+from ._words import decode_entities, tidy
+
+_BLOCK_TAGS = "blockquote|br|dd|div|dl|dt|h[1-6]|hr|li|ol|p|pre|table|title|tr|ul"
+_INLINE_TAGS = (
+    "a|abbr|b|big|body|cite|code|del|em|font|head|html|i|img|ins|kbd|mark|q|s|samp|small|span|"
+    "strike|strong|sub|sup|tbody|td|tfoot|th|thead|tt|u|var"
+)
+_ATTRIBUTES = r"""(?:\s+[\w:-]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'<>]+))*\s*/?>"""
+_BLOCK_TAG = re.compile(rf"</?(?:{_BLOCK_TAGS}){_ATTRIBUTES}", re.IGNORECASE)
+_INLINE_TAG = re.compile(rf"</?(?:{_INLINE_TAGS}){_ATTRIBUTES}|<!--.*?-->", re.IGNORECASE | re.DOTALL)
+
+# Control characters become spaces; format characters (zero-width joiners, direction
+# marks, soft hyphens, BOM, variation selectors), lone surrogates and private-use
+# characters are dropped: espeak-ng cannot read them and some break its UTF-8 input.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff\ufff9-\ufffb"
+    "\ud800-\udfff\ue000-\uf8ff\U000e0000-\U000e0fff\U000f0000-\U0010ffff]"
+)
+
+_TYPOGRAPHY = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2212": "-", "\ufe63": "-", "\uff0d": "-",
+        "\u2026": "...", "\u00a0": " ", "\u2022": ",", "\u00b7": ",", "\u25e6": ",", "\u2043": ",",
+    }
+)
+_NUMBER_DASH = re.compile(r"(?<=[0-9])\s?\u2013\s?(?=[0-9$])")
+_PROSE_DASH = re.compile(r"\s*(?:[\u2013\u2014\u2015]+|(?<![<-])-{2,}(?![>-]))\s*|(?<=[^\s0-9])\s+-\s+(?=[^\s0-9])")
+_DECORATION = re.compile(r"([^\w\s.,;:!?'\"()-])\1{2,}|_{3,}")
+
+# Markdown as written by chat apps and language models.
+_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
+_MD_STRONG = re.compile(r"(?<![\w*])(\*{1,3})(?=[^\s*])([^*\n]+?)(?<=\S)\1(?![\w*])")
+_MD_UNDERSCORE = re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=\S)_(?![\w_])")
+_MD_CODE = re.compile(r"`+([^`\n]*)`+")
+_HEADING = re.compile(r"#{1,6}\s+")
+_BULLET = re.compile(r"[-*+,]\s+")
+_QUOTE = re.compile(r">\s*")
+_RULE = re.compile(r"(?:```.*|[-*_=]{3,})$")
+_CLOSING = "\"')]"
+_MARKS = (".", "!", "?", ":", ";", ",")
+
+
+def _close_lines(text: str) -> str:
+    """Join lines, ending headings, list items and paragraphs with a period.
+
+    A single line break is usually hard wrapping inside a sentence, so it becomes a space;
+    a blank line, a heading or a list item is a unit of its own and must not run into the
+    next one when spoken.
+    """
+    units: list[tuple[str, bool, bool]] = []  # (text, stands alone, paragraph break before it)
+    gap = False
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line or _RULE.match(line):
+            gap = True
+            continue
+        alone = False
+        for marker in (_HEADING, _BULLET):
+            found = marker.match(line)
+            if found:
+                line, alone = line[found.end():], True
+                break
+        else:
+            found = _QUOTE.match(line)
+            if found:
+                line = line[found.end():]
+        if line:
+            units.append((line, alone, gap))
+            gap = False
+    spoken: list[str] = []
+    for index, (line, alone, _) in enumerate(units):
+        if index + 1 < len(units):
+            _, next_alone, next_gap = units[index + 1]
+            if (alone or next_alone or next_gap) and line.rstrip(_CLOSING)[-1:] not in _MARKS:
+                line += "."
+        spoken.append(line)
+    return " ".join(spoken)
+
+
+class Entities:
+    """Entities, tags, Markdown, invisible characters, typography, repeated marks, whitespace."""
+
+    name = "entities"
+    order = 100
+
+    def normalize(self, text: str, context: NormalizeContext) -> str:
+        if context.spell or not text:
+            return text
+        text = decode_entities(text)
+        if "<" in text:
+            text = _BLOCK_TAG.sub("\n\n", text)
+            text = _INLINE_TAG.sub("", text)
+        text = _CONTROL.sub(" ", text)
+        text = _INVISIBLE.sub("", text)
+        if not text.isascii():
+            if not unicodedata.is_normalized("NFC", text):
+                text = unicodedata.normalize("NFC", text)
+            text = text.translate(_TYPOGRAPHY)
+            text = _NUMBER_DASH.sub("-", text)
+        if "[" in text:
+            text = _MD_LINK.sub(r"\1", text)
+        if "*" in text:
+            text = _MD_STRONG.sub(r"\2", text)
+        if "_" in text:
+            text = _MD_UNDERSCORE.sub(r"\1", text)
+        if "`" in text:
+            text = _MD_CODE.sub(r"\1", text)
+        if "\n" in text or "\r" in text:
+            text = _close_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
+        elif _HEADING.match(text):
+            text = text.lstrip("#")
+        text = _PROSE_DASH.sub(", ", text)
+        text = _DECORATION.sub(" ", text)
+        return tidy(text)
+
+
+@hookimpl
+def litettsd_register_normalizers() -> list[Entities]:
+    return [Entities()]

@@ -1,0 +1,140 @@
+"""Amounts of money: ``$123.45`` -> "one hundred twenty-three dollars and forty-five cents".
+
+The currency sign is written before the number but spoken after it, with the right
+singular or plural and the minor unit for two decimals; espeak-ng (and LiteTTS) read
+``$123.45`` as "dollar one hundred twenty-three point four five". This must run before
+the plain number rules, which would otherwise read the number and leave a bare sign.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from litettsd.api import NormalizeContext
+from litettsd.hookspecs import hookimpl
+
+from ._words import NUMBER, EnglishStep, cardinal, integer_words, is_one, number_words, rewrite_near
+
+
+class Currency(NamedTuple):
+    one: str
+    many: str
+    minor_one: str | None = None
+    minor_many: str | None = None
+
+
+_SIGNS = {
+    "$": Currency("dollar", "dollars", "cent", "cents"),
+    "US$": Currency("U.S dollar", "U.S dollars", "cent", "cents"),
+    "A$": Currency("Australian dollar", "Australian dollars", "cent", "cents"),
+    "C$": Currency("Canadian dollar", "Canadian dollars", "cent", "cents"),
+    "NZ$": Currency("New Zealand dollar", "New Zealand dollars", "cent", "cents"),
+    "HK$": Currency("Hong Kong dollar", "Hong Kong dollars", "cent", "cents"),
+    "€": Currency("euro", "euros", "cent", "cents"),
+    "£": Currency("pound", "pounds", "penny", "pence"),
+    "¥": Currency("yen", "yen"),
+    "₹": Currency("rupee", "rupees", "paisa", "paise"),
+    "₩": Currency("won", "won"),
+    "₽": Currency("ruble", "rubles", "kopek", "kopeks"),
+    "₺": Currency("lira", "lira", "kurus", "kurus"),
+    "₪": Currency("shekel", "shekels", "agora", "agorot"),
+    "₱": Currency("peso", "pesos", "centavo", "centavos"),
+    "₦": Currency("naira", "naira", "kobo", "kobo"),
+    "₿": Currency("bitcoin", "bitcoins"),
+}
+_CODES = {
+    "USD": Currency("U.S dollar", "U.S dollars", "cent", "cents"),
+    "EUR": _SIGNS["€"],
+    "GBP": _SIGNS["£"],
+    "JPY": _SIGNS["¥"],
+    "INR": _SIGNS["₹"],
+    "CAD": _SIGNS["C$"],
+    "AUD": _SIGNS["A$"],
+    "CHF": Currency("Swiss franc", "Swiss francs", "centime", "centimes"),
+    "CNY": Currency("yuan", "yuan", "fen", "fen"),
+}
+_SCALES = {
+    "k": "thousand", "K": "thousand", "m": "million", "M": "million", "mn": "million", "MM": "million",
+    "b": "billion", "B": "billion", "bn": "billion", "t": "trillion", "T": "trillion", "tn": "trillion",
+}
+
+_SIGN_ALTERNATIVES = "|".join(re.escape(sign) for sign in sorted(_SIGNS, key=len, reverse=True))
+_CODE_ALTERNATIVES = "|".join(_CODES)
+
+
+def _amount(name: str) -> str:
+    """A number with an optional scale word or letter: ``5``, ``1.5 million``, ``3bn``."""
+    return (
+        rf"(?P<{name}>{NUMBER})"
+        rf"(?:\s?(?P<{name}_word>thousand|million|billion|trillion)\b|(?P<{name}_abbr>bn|mn|tn|MM|[kKmMbBtT])(?!\w))?"
+    )
+
+
+_MONEY = re.compile(
+    rf"(?<![\w.,])(?P<minus>-)?(?P<sign>{_SIGN_ALTERNATIVES}|(?:{_CODE_ALTERNATIVES})\s?)(?P<minus_after>-)?"
+    rf"{_amount('amount')}(?:\s?-\s?(?P=sign)?{_amount('upper')})?"
+    rf"|(?<![\w.,])(?P<code_minus>-)?(?P<code_amount>{NUMBER})\s?(?P<code>{_CODE_ALTERNATIVES})\b"
+    rf"|(?<![\w.,])(?P<cents>{NUMBER})\s?¢"
+)
+_HAS_MONEY = re.compile(rf"[$€£¥₹₩₽₺₪₱₦₿¢]|{_CODE_ALTERNATIVES}")
+
+
+def money_words(amount: str, currency: Currency, scale: str | None = None) -> str:
+    """A written amount (no sign) in words with its currency: dollars and cents, pounds and pence."""
+    if scale:
+        return f"{number_words(amount)} {scale} {currency.many}"
+    whole, _, fraction = amount.partition(".")
+    if fraction and (len(fraction) != 2 or currency.minor_many is None):
+        return f"{number_words(amount)} {currency.many}"
+    major = f"{integer_words(whole or '0')} {currency.one if is_one(whole) else currency.many}"
+    minor = int(fraction) if fraction else 0
+    if not minor:
+        return major
+    minor_words = f"{cardinal(minor)} {currency.minor_one if minor == 1 else currency.minor_many}"
+    if not whole.replace(",", "").strip("0"):
+        return minor_words
+    return f"{major} and {minor_words}"
+
+
+def _scale(match: re.Match[str], name: str) -> str | None:
+    abbreviation = match.group(name + "_abbr")
+    return match.group(name + "_word") or (_SCALES[abbreviation] if abbreviation else None)
+
+
+def _speak(match: re.Match[str]) -> str:
+    if match.group("cents") is not None:
+        cents = match.group("cents")
+        return f" {number_words(cents)} {'cent' if is_one(cents) else 'cents'} "
+    if match.group("code") is not None:
+        minus = "minus " if match.group("code_minus") else ""
+        return f" {minus}{money_words(match.group('code_amount'), _CODES[match.group('code')])} "
+    sign = match.group("sign").strip()
+    currency = _SIGNS.get(sign) or _CODES[sign]
+    minus = "minus " if match.group("minus") or match.group("minus_after") else ""
+    amount, scale = match.group("amount"), _scale(match, "amount")
+    upper = match.group("upper")
+    if upper is None:
+        return f" {minus}{money_words(amount, currency, scale)} "
+    upper_scale = _scale(match, "upper")
+    lower = number_words(amount) + (f" {scale}" if scale and scale != upper_scale else "")
+    return f" {minus}{lower} to {money_words(upper, currency, upper_scale)} "
+
+
+class Money(EnglishStep):
+    """Currency signs and codes with amounts, scales (``$5M``), ranges (``$5-10``) and cents (``50¢``)."""
+
+    name = "money"
+    order = 300
+
+    def rewrite(self, text: str, context: NormalizeContext) -> str:
+        return rewrite_near(text, _HAS_MONEY, _rewrite_region)
+
+
+def _rewrite_region(region: str) -> str:
+    return _MONEY.sub(_speak, region)
+
+
+@hookimpl
+def litettsd_register_normalizers() -> list[Money]:
+    return [Money()]

@@ -1,0 +1,334 @@
+"""Every number left after money, dates and units: the step that leaves no digit behind.
+
+espeak-ng reads digit strings, but not the way a listener expects: ``1,000`` becomes "one
+comma zero zero zero", ``3/4`` "three slash four", ``22nd`` "twenty-two N D", and a
+year is read as a quantity. The rules run from the most specific to the most general,
+each on what the previous ones left: telephone numbers (digit by digit, grouped), ``#1``,
+ordinals, powers, fractions, percentages, ranges (``5-10`` -> "five to ten"), decades,
+eras, Roman numerals where the context says so ("Chapter IV", "Henry VIII"), "2x" and
+"1920x1080", ratios, dotted section numbers, signs, and finally plain numbers: four
+digits that look like a year are read as one ("1999" -> "nineteen ninety-nine") unless a
+plural noun follows ("1500 people"); serials (leading zero, or ten or more digits without
+separators) digit by digit; everything else as a cardinal. A last pass reads any digit
+still left, so the output never holds an ASCII digit.
+"""
+
+from __future__ import annotations
+
+import re
+
+from litettsd.api import NormalizeContext
+from litettsd.hookspecs import hookimpl
+
+from ._words import (
+    DIGIT_RUN,
+    NUMBER,
+    EnglishStep,
+    cardinal,
+    digits,
+    integer_words,
+    number_words,
+    ordinal,
+    plural_words,
+    rewrite_near,
+    year,
+)
+
+_PHONE = re.compile(
+    r"(?<![\w+.,/-])(?P<phone>\+[0-9]{1,3}(?:[ .-]?\(?[0-9]{1,4}\)?){2,5}"
+    r"|(?:1[ .-])?(?:\([0-9]{3}\)\s?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4})(?![\w/-]|\.[0-9])"
+    r"|\b(?P<cue>(?:[Cc]all|[Pp]hone|[Tt]el|[Ff]ax|[Dd]ial|[Tt]ext|[Cc]ell|[Mm]obile):?\s)(?P<local>[0-9]{3}-[0-9]{4})\b"
+)
+_NUMBER_SIGN = re.compile(r"(?<![\w&#])#\s?(?=[0-9])")
+_ORDINAL = re.compile(r"(?<![\w.,])(?P<n>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:st|nd|rd|th|ST|ND|RD|TH)\b")
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+_POWER = re.compile(r"\s?(?:\^\s?(?P<caret>-?[0-9]+)|(?P<super>⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+))")
+_VULGAR = {
+    "½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5), "⅖": (2, 5), "⅗": (3, 5),
+    "⅘": (4, 5), "⅙": (1, 6), "⅚": (5, 6), "⅐": (1, 7), "⅛": (1, 8), "⅜": (3, 8), "⅝": (5, 8), "⅞": (7, 8),
+    "⅑": (1, 9), "⅒": (1, 10),
+}
+_UNICODE_FRACTION = re.compile(r"(?:(?<![\w.,])(?P<whole>[0-9]+)\s?)?(?P<vulgar>[" + "".join(_VULGAR) + "])")
+_FRACTION = re.compile(
+    r"(?<![\w./-])(?:(?P<whole>[0-9]+)\s+)?(?P<num>[0-9]+)/(?P<den>[0-9]+)(?![\w/]|\.[0-9])"
+)
+_FRACTION_IDIOMS = frozenset({"24/7", "50/50", "9/11", "20/20", "4/20"})
+_DENOMINATORS = frozenset({*range(2, 11), 12, 16, 32, 64, 100, 1000})
+_PERCENT = re.compile(
+    rf"(?<![\w.,])(?:(?P<lower>[-+]?(?:{NUMBER}))\s?(?:-|to)\s?)?(?P<n>[-+]?(?:{NUMBER}))\s?(?:%|percent\b)"
+)
+_RANGE = re.compile(rf"(?<![\w.,/-])(?P<a>{NUMBER})\s?-\s?(?P<b>{NUMBER})(?![\w/-]|\.[0-9]|\s*=)")
+_DECADE = re.compile(r"(?<![\w.,'])(?:'(?P<short>[0-9]0)|(?P<n>[0-9]*0))'?s\b")
+_POWER_OF_TEN = re.compile(r"10{2,}")
+_ERA_AFTER = re.compile(r"(?<![\w.,])(?P<y>[0-9]{1,4})\s?(?P<era>B\.C\.E|B\.C|A\.D|C\.E)\b")
+_ERA_BEFORE = re.compile(r"\b(?P<era>A\.D)\s?(?P<y>[0-9]{1,4})(?![\w.]*[0-9])")
+_ROMAN = r"(?P<roman>(?=[MDCLXVI])M{0,4}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3}))\b"
+_COUNTED_ROMAN = re.compile(
+    r"\b(?P<cue>[Cc]hapter|[Pp]art|[Vv]olume|[Bb]ook|[Aa]ct|[Ss]cene|[Ss]ection|[Aa]ppendix|[Aa]rticle|[Pp]hase|"
+    r"[Ss]tage|[Ll]evel|[Ee]pisode|[Ss]eason|[Pp]salm|[Cc]anto|[Cc]lass|[Tt]ype|[Gg]rade|[Tt]ier|[Rr]ound|War|Bowl|"
+    r"[Tt]itle|[Ss]tep|[Ss]eries|[Mm]ark|[Pp]lan)\s+" + _ROMAN
+)
+REGNAL_NAMES = (
+    "Alexander|Alfonso|Amenhotep|Anne|Antiochus|Benedict|Boniface|Carlos|Catherine|Charles|Christian|Clement|"
+    "Constantine|Cyrus|Darius|David|Edmund|Edward|Elizabeth|Ferdinand|Francis|Franz|Frederick|Friedrich|George|"
+    "Gregory|Gustav|Harald|Harold|Henry|Innocent|Ivan|James|John|Juan|Leo|Leopold|Louis|Ludwig|Malcolm|Mary|"
+    "Mehmed|Napoleon|Nicholas|Olaf|Otto|Paul|Pedro|Peter|Philip|Pius|Ptolemy|Ramesses|Richard|Robert|Rudolf|"
+    "Selim|Sixtus|Stephen|Suleiman|Thutmose|Urban|Victor|Wilhelm|William|Xerxes"
+)
+"""Names that take Roman numerals as ordinals: "Henry VIII" -> "Henry the eighth"."""
+_REGNAL = re.compile(r"\b(?P<name>" + REGNAL_NAMES + r")\s+" + _ROMAN)
+_ROMAN_VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
+_RESOLUTION = re.compile(r"(?<![\w.,])(?P<n>[0-9]{3,4})p\b")
+_TIMES = re.compile(rf"(?<![\w.,])(?P<n>{NUMBER})x(?=\s|$|[,;:.!?)])")
+_BY = re.compile(r"(?<=[0-9])\s?(?:(?P<by>x)|(?P<times>[×*]))\s?(?=[0-9])")
+_RATIO = re.compile(r"(?<=[0-9]):(?=[0-9])")
+_ABOUT = re.compile(r"(?<![\w~])~\s?(?=[0-9.])")
+_DOTTED = re.compile(r"(?<![\w.])[0-9]+(?:\.[0-9]+){2,}(?![\w.]*[0-9])")
+_SIGN = re.compile(r"(?:^|(?<=[\s(\[\"'=/,;:]))(?P<sign>[-+])(?=\.?[0-9])")
+_LETTER_DASH_DIGIT = re.compile(r"(?<=[A-Za-z])-(?=[0-9])")
+_PLAIN = re.compile(r"(?<![0-9.,])(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+)(?:\.(?P<frac>[0-9]+))?|(?<![\w.,])\.(?P<only>[0-9]+)")
+_DIGITS = re.compile(r"[0-9]+")
+
+YEAR_CUES = frozenset(
+    "in since from by until till during before after of circa around year years summer winter spring autumn fall "
+    "early late mid c ca between and to".split()
+)
+"""Words after which a four-digit number from 1000 on is a year."""
+_NOT_PLURAL = frozenset(
+    "was is has his this its as us does thus plus less unless always perhaps whereas yes across towards "
+    "afterwards besides this has".split()
+)
+_WORD_AFTER = re.compile(r"\s+([a-z]+)\b")
+_WORD_BEFORE = re.compile(r"([A-Za-z]+)[\s.]*$")
+_LOWER_WORD_AFTER = re.compile(r"\s+[a-z]")
+_IRREGULAR_PLURALS = frozenset("people men women children feet teeth mice geese sheep fish deer staff".split())
+
+
+def phone_words(text: str) -> str:
+    """Digit by digit, groups separated by a pause: "(555) 123-4567" -> "five five five, one two three, ..."."""
+    groups = [digits(group) for group in _DIGITS.findall(text)]
+    return ("plus " if text.lstrip().startswith("+") else "") + ", ".join(groups)
+
+
+def roman_value(numeral: str) -> int:
+    total = 0
+    for index, letter in enumerate(numeral):
+        value = _ROMAN_VALUES[letter]
+        following = _ROMAN_VALUES[numeral[index + 1]] if index + 1 < len(numeral) else 0
+        total += -value if value < following else value
+    return total
+
+
+def fraction_words(numerator: int, denominator: int, mixed: bool = False) -> str | None:
+    """"three quarters", "one half"; after a whole number "a half"; None if not a usual fraction."""
+    if denominator not in _DENOMINATORS:
+        return None
+    if denominator == 2:
+        name = "half" if numerator == 1 else "halves"
+    elif denominator == 4:
+        name = "quarter" if numerator == 1 else "quarters"
+    else:
+        name = ordinal(denominator) if numerator == 1 else plural_words(ordinal(denominator))
+    count = "a" if mixed and numerator == 1 else cardinal(numerator)
+    return f"{count} {name}"
+
+
+def _is_year(text: str, match: re.Match[str], value: int) -> bool:
+    """A four-digit number reads as a year from 1500 to 2099, or from 1000 after a cue word,
+    unless a plural noun follows ("1500 people", "2000 cases")."""
+    if not 1000 <= value <= 2099:
+        return False
+    if value < 1500:
+        before = _WORD_BEFORE.search(text, max(0, match.start() - 30), match.start())
+        if not before or before.group(1).lower() not in YEAR_CUES:
+            return False
+    after = _WORD_AFTER.match(text, match.end())
+    if after:
+        word = after.group(1)
+        if (word.endswith("s") and word not in _NOT_PLURAL) or word in _IRREGULAR_PLURALS:
+            return False
+    return True
+
+
+def _phone(match: re.Match[str]) -> str:
+    if match.group("local"):
+        return f"{match.group('cue')}{phone_words(match.group('local'))} "
+    return f" {phone_words(match.group('phone'))} "
+
+
+def _ordinal(match: re.Match[str]) -> str:
+    plain = match.group("n").replace(",", "")
+    return f" {ordinal(int(plain)) if len(plain) <= 36 else digits(plain)} "
+
+
+def _power(match: re.Match[str]) -> str:
+    exponent = match.group("caret") or match.group("super").translate(_SUPERSCRIPTS)
+    if exponent == "2":
+        return " squared "
+    if exponent == "3":
+        return " cubed "
+    return f" to the power of {number_words(exponent)} "
+
+
+def _unicode_fraction(match: re.Match[str]) -> str:
+    numerator, denominator = _VULGAR[match.group("vulgar")]
+    whole = match.group("whole")
+    spoken = fraction_words(numerator, denominator, mixed=whole is not None)
+    return f" {integer_words(whole)} and {spoken} " if whole else f" {spoken} "
+
+
+def _fraction(match: re.Match[str]) -> str:
+    whole, numerator, denominator = match.group("whole"), match.group("num"), match.group("den")
+    if whole is None and f"{numerator}/{denominator}" in _FRACTION_IDIOMS:
+        return f" {integer_words(numerator)} {integer_words(denominator)} "
+    spoken = fraction_words(int(numerator), int(denominator), mixed=whole is not None) if numerator[0] != "0" else None
+    if spoken is None:
+        spoken = f"{integer_words(numerator)} slash {integer_words(denominator)}"
+        return f" {integer_words(whole)} {spoken} " if whole else f" {spoken} "
+    return f" {integer_words(whole)} and {spoken} " if whole else f" {spoken} "
+
+
+def _percent(match: re.Match[str]) -> str:
+    lower = match.group("lower")
+    spoken = f"{number_words(match.group('n'))} percent"
+    return f" {number_words(lower)} to {spoken} " if lower else f" {spoken} "
+
+
+def _range_end(text: str, match: re.Match[str], written: str, partner: str) -> str:
+    if len(written) == 4 and written.isdigit() and _is_year(text, match, int(written)):
+        return year(int(written))
+    if len(written) == 2 and len(partner) == 4 and partner.isdigit() and 1000 <= int(partner) <= 2099:
+        return cardinal(int(written))
+    return number_words(written)
+
+
+def _range(match: re.Match[str]) -> str:
+    a, b = match.group("a"), match.group("b")
+    text = match.string
+    return f" {_range_end(text, match, a, b)} to {_range_end(text, match, b, a)} "
+
+
+def _decade(match: re.Match[str]) -> str:
+    """"1990s" -> "nineteen nineties", "'80s" -> "eighties", "100s" -> "hundreds"."""
+    short = match.group("short")
+    if short is not None:
+        return " two thousands " if short == "00" else f" {plural_words(cardinal(int(short)))} "
+    written = match.group("n")
+    value = int(written)
+    if len(written) == 4 and 1000 <= value <= 2090:
+        return f" {plural_words(year(value))} "
+    words = cardinal(value)
+    if _POWER_OF_TEN.fullmatch(written):
+        words = words.removeprefix("one ")
+    return f" {plural_words(words)} "
+
+
+def _era_after(match: re.Match[str]) -> str:
+    return f" {year(int(match.group('y')))} {match.group('era')} "
+
+
+def _era_before(match: re.Match[str]) -> str:
+    return f" {match.group('era')} {year(int(match.group('y')))} "
+
+
+def _counted_roman(match: re.Match[str]) -> str:
+    return f"{match.group('cue')} {cardinal(roman_value(match.group('roman')))}"
+
+
+def _regnal(match: re.Match[str]) -> str:
+    roman = match.group("roman")
+    if roman == "I" and _LOWER_WORD_AFTER.match(match.string, match.end()):
+        return match.group()  # "John I think": the pronoun
+    return f"{match.group('name')} the {ordinal(roman_value(roman))}"
+
+
+def _resolution(match: re.Match[str]) -> str:
+    return f" {year(int(match.group('n')))} p "
+
+
+def _times(match: re.Match[str]) -> str:
+    return f" {number_words(match.group('n'))} times"
+
+
+def _by(match: re.Match[str]) -> str:
+    return " by " if match.group("by") else " times "
+
+
+def _dotted(match: re.Match[str]) -> str:
+    return " " + " point ".join(integer_words(part) for part in match.group().split(".")) + " "
+
+
+def _sign(match: re.Match[str]) -> str:
+    return "minus " if match.group("sign") == "-" else "plus "
+
+
+def _plain(match: re.Match[str]) -> str:
+    only = match.group("only")
+    if only is not None:
+        return f" point {digits(only)} "
+    whole, fraction = match.group("whole"), match.group("frac")
+    if fraction is None and len(whole) == 4 and whole[0] != "0" and _is_year(match.string, match, int(whole)):
+        return f" {year(int(whole))} "
+    return f" {number_words(whole + ('.' + fraction if fraction else ''))} "
+
+
+def _leftover(match: re.Match[str]) -> str:
+    return f" {integer_words(match.group())} "
+
+
+class Numbers(EnglishStep):
+    """Telephone numbers, ordinals, fractions, percentages, ranges, years, Roman numerals, plain numbers."""
+
+    name = "numbers"
+    order = 700
+
+    def rewrite(self, text: str, context: NormalizeContext) -> str:
+        if "I" in text or "V" in text or "X" in text:
+            text = _COUNTED_ROMAN.sub(_counted_roman, text)
+            text = _REGNAL.sub(_regnal, text)
+        if not text.isascii():
+            if any(fraction in text for fraction in _VULGAR):
+                text = _UNICODE_FRACTION.sub(_unicode_fraction, text)
+            text = _POWER.sub(_power, text)
+        return rewrite_near(text, DIGIT_RUN, _rewrite_region)
+
+
+def _rewrite_region(text: str) -> str:
+    """All digit rules, most specific first, on a few words around some digits."""
+    text = _PHONE.sub(_phone, text)
+    if "#" in text:
+        text = _NUMBER_SIGN.sub("number ", text)
+    text = _ORDINAL.sub(_ordinal, text)
+    if "^" in text:
+        text = _POWER.sub(_power, text)
+    if "/" in text:
+        text = _FRACTION.sub(_fraction, text)
+    if "%" in text or "percent" in text:
+        text = _PERCENT.sub(_percent, text)
+    if "-" in text:
+        text = _RANGE.sub(_range, text)
+        text = _LETTER_DASH_DIGIT.sub(" ", text)
+    if "s" in text:
+        text = _DECADE.sub(_decade, text)
+    if "." in text:
+        text = _ERA_AFTER.sub(_era_after, text)
+        text = _ERA_BEFORE.sub(_era_before, text)
+        text = _DOTTED.sub(_dotted, text)
+    if "p" in text:
+        text = _RESOLUTION.sub(_resolution, text)
+    if "x" in text or "*" in text or "×" in text:
+        text = _TIMES.sub(_times, text)
+        text = _BY.sub(_by, text)
+    if ":" in text:
+        text = _RATIO.sub(" to ", text)
+    if "~" in text:
+        text = _ABOUT.sub("about ", text)
+    if "-" in text or "+" in text:
+        text = _SIGN.sub(_sign, text)
+    text = _PLAIN.sub(_plain, text)
+    return _DIGITS.sub(_leftover, text)
+
+
+@hookimpl
+def litettsd_register_normalizers() -> list[Numbers]:
+    return [Numbers()]

@@ -1,0 +1,196 @@
+"""Screen-reader behaviour: punctuation levels, spelling, and the names of characters and keys.
+
+A screen reader (Orca, through speech-dispatcher) asks for punctuation to be spoken at one
+of four levels and sometimes for text to be spelled. The levels follow Orca's
+``punctuation_settings`` and the names its ``chnames`` table, so users hear what they are
+used to: ``some`` speaks marks like ``* / ^ ©``, ``most`` adds brackets, quotes, dashes,
+colons and the like, ``all`` adds ``. , ! ? '``. Sentence and clause marks keep their pause
+after their name ("Hello comma, world dot."). Unlike Orca, a dash, apostrophe or period
+between two letters or digits is part of a word ("well-known", "don't", ``U.R.L``) and
+is not named, because the normalizer's own output (number words, spelled letters) uses
+them. Marks a level does not name are dropped if espeak-ng would read them aloud anyway
+(``~ \\ | _`` and the like) and kept if they only shape prosody.
+
+Spelling runs first in the chain, on the raw text (entities decoded), because every other
+step would turn ``$5`` into words first; the other steps stand aside in spell mode.
+
+``char_text`` and ``key_name_text`` are used for single characters and speech-dispatcher
+``CHAR``/``KEY`` requests (``shift_a``, ``control_alt_delete``, ``F5``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from litettsd.api import NormalizeContext
+from litettsd.hookspecs import hookimpl
+
+from ._words import DIGIT_NAMES, EnglishStep, cardinal, decode_entities, digits, is_english, tidy, unicode_name_words
+
+LEVELS = {"none": 0, "some": 1, "most": 2, "all": 3}
+
+CHAR_NAMES = {
+    " ": "space", "\n": "newline", "\t": "tab", "!": "exclaim", '"': "quote", "#": "number", "$": "dollar",
+    "%": "percent", "&": "and", "'": "apostrophe", "(": "left paren", ")": "right paren", "*": "star",
+    "+": "plus", ",": "comma", "-": "dash", ".": "dot", "/": "slash", ":": "colon", ";": "semicolon",
+    "<": "less", "=": "equals", ">": "greater", "?": "question", "@": "at", "[": "left bracket",
+    "\\": "backslash", "]": "right bracket", "^": "caret", "_": "underline", "`": "grave", "{": "left brace",
+    "|": "vertical bar", "}": "right brace", "~": "tilde", "\u00a0": "no break space",
+    "¡": "inverted exclamation point", "¢": "cents", "£": "pounds", "¥": "yen", "¦": "broken bar",
+    "§": "section", "©": "copyright", "«": "left double angle bracket", "¬": "logical not", "®": "registered",
+    "°": "degrees", "±": "plus or minus", "¶": "paragraph marker", "·": "middle dot",
+    "»": "right double angle bracket", "¿": "inverted question mark", "×": "times", "÷": "divided by",
+    "–": "en dash", "—": "em dash", "‘": "left single quote", "’": "right single quote", "“": "left double quote",
+    "”": "right double quote", "†": "dagger", "‡": "double dagger", "•": "bullet", "…": "ellipsis",
+    "‰": "per mille", "′": "prime", "″": "double prime", "€": "euro", "™": "trademark",
+}
+"""Orca's names (``chnames``) for punctuation and symbols."""
+
+_PUNCTUATION_LEVEL = {
+    **dict.fromkeys("*/^©®™§¶†‡′″", 1),
+    **dict.fromkeys("\"()-_:;[]\\|`~{}«»", 2),
+    **dict.fromkeys("!',.?", 3),
+}
+"""The lowest level at which each mark is spoken (Orca's ``punctuation_settings``)."""
+_INSERTED = frozenset("!,.?:;")
+"""Marks that keep their pause after their name; the others are replaced by it."""
+_PROSODY = frozenset(".,;:!?'\"()[]{}-")
+"""Marks kept (unspoken) below their level: espeak-ng turns them into pauses and intonation."""
+_WORD_JOINERS = frozenset("-'.")
+_PUNCTUATION = re.compile(r"\.\.\.|[^\w\s]")
+
+
+def char_text(ch: str, capitals: str = "none") -> str:
+    """How a screen reader says one character: "a", "capital A", "seven", "left paren", "e acute"."""
+    if ch in CHAR_NAMES:
+        return CHAR_NAMES[ch]
+    if "0" <= ch <= "9":
+        return DIGIT_NAMES[ord(ch) - 48]
+    capital = "capital " if capitals == "spell" and ch.isupper() else ""
+    if ch.isascii() and ch.isalpha():
+        return capital + ch
+    if ch.isspace():
+        return "space"
+    name = unicodedata.name(ch, "")
+    if name.startswith("LATIN ") and " LETTER " in name:
+        letter, _, accent = name.split(" LETTER ", 1)[1].partition(" WITH ")
+        letter = letter.upper() if ch.isupper() else letter.lower()
+        return f"{capital}{letter} {accent.lower()}".strip()
+    if unicodedata.category(ch)[0] in "CZ":
+        return ""
+    return capital + unicode_name_words(ch)
+
+
+def spell(text: str, capitals: str = "none") -> str:
+    """Character by character, each its own clause so every name is said in isolation."""
+    text = unicodedata.normalize("NFC", decode_entities(text))
+    names: list[str] = []
+    for run in _SPELL_RUNS.findall(text):
+        if run[0].isspace():
+            if names:
+                names.append("space")
+            continue
+        names.extend(name for name in (char_text(ch, capitals) for ch in run) if name)
+    if names and names[-1] == "space":
+        names.pop()
+    return ", ".join(names)
+
+
+_SPELL_RUNS = re.compile(r"\s+|\S+")
+
+_MODIFIERS = {"shift": "shift", "control": "control", "ctrl": "control", "alt": "alt", "meta": "meta",
+              "super": "super", "hyper": "hyper", "altgr": "alt graph", "cmd": "command", "win": "windows"}
+_KEY_NAMES = {
+    "space": "space", "underscore": "underscore", "double-quote": "double quote", "backspace": "backspace",
+    "break": "break", "delete": "delete", "del": "delete", "down": "down", "end": "end", "enter": "enter",
+    "escape": "escape", "esc": "escape", "home": "home", "insert": "insert", "ins": "insert", "left": "left",
+    "menu": "menu", "next": "page down", "prior": "page up", "page-up": "page up", "page-down": "page down",
+    "pgup": "page up", "pgdn": "page down", "num-lock": "num lock", "caps-lock": "caps lock",
+    "scroll-lock": "scroll lock", "pause": "pause", "print": "print screen", "return": "return",
+    "right": "right", "tab": "tab", "up": "up", "window": "window", "kp-enter": "keypad enter",
+    "kp-*": "keypad star", "kp-+": "keypad plus", "kp--": "keypad minus", "kp-.": "keypad dot",
+    "kp-/": "keypad slash", **_MODIFIERS,
+}
+"""speech-dispatcher's SSIP key names, plus common spellings of them."""
+_FUNCTION_KEY = re.compile(r"[fF]([0-9]{1,2})")
+_KEYPAD_DIGIT = re.compile(r"kp-([0-9])")
+_KEY_WORDS = re.compile(r"[-_]+")
+_KEY_DIGITS = re.compile(r"[0-9]+")
+
+
+def _key(name: str) -> str:
+    if len(name) == 1:
+        return char_text(name, "spell")
+    lowered = name.lower()
+    named = _KEY_NAMES.get(lowered) or _KEY_NAMES.get(lowered.replace("_", "-"))
+    if named:
+        return named
+    function = _FUNCTION_KEY.fullmatch(name)
+    if function:
+        return "F " + cardinal(int(function.group(1)))
+    keypad = _KEYPAD_DIGIT.fullmatch(lowered)
+    if keypad:
+        return "keypad " + DIGIT_NAMES[int(keypad.group(1))]
+    spoken = _KEY_DIGITS.sub(lambda found: f" {digits(found.group())} ", _KEY_WORDS.sub(" ", name))
+    return " ".join(spoken.split())
+
+
+def key_name_text(key: str) -> str:
+    """How a screen reader says a key: "shift a", "control alt delete", "F five", "space"."""
+    if len(key) <= 1:
+        return char_text(key, "spell") if key else ""
+    parts: list[str] = []
+    rest = key
+    while True:
+        head, separator, tail = rest.partition("_")
+        if not (separator and tail and head.lower() in _MODIFIERS):
+            break
+        parts.append(_MODIFIERS[head.lower()])
+        rest = tail
+    parts.append(_key(rest))
+    return " ".join(parts)
+
+
+class Spelling:
+    """Spell mode: the whole text character by character (runs first, before any rewriting)."""
+
+    name = "spelling"
+    order = 50
+
+    def normalize(self, text: str, context: NormalizeContext) -> str:
+        if not context.spell or not is_english(context):
+            return text
+        return spell(text, context.capitals)
+
+
+class Punctuation(EnglishStep):
+    """Last step: speak or drop punctuation by level, then tidy spaces and marks."""
+
+    name = "punctuation"
+    order = 900
+
+    def rewrite(self, text: str, context: NormalizeContext) -> str:
+        level = LEVELS.get(context.punctuation, LEVELS["some"])
+
+        def mark(match: re.Match[str]) -> str:
+            found = match.group()
+            if found == "...":
+                return " dot dot dot... " if level >= LEVELS["all"] else found
+            mark_level = _PUNCTUATION_LEVEL.get(found)
+            if mark_level is None:
+                return found if found in _PROSODY or not unicodedata.category(found).startswith(("P", "S")) else " "
+            start, end = match.start(), match.end()
+            if found in _WORD_JOINERS and 0 < start and end < len(text) and text[start - 1].isalnum() and text[end].isalnum():
+                return found
+            if mark_level <= level:
+                name = CHAR_NAMES[found]
+                return f" {name}{found} " if found in _INSERTED else f" {name} "
+            return found if found in _PROSODY else " "
+
+        return tidy(_PUNCTUATION.sub(mark, text))
+
+
+@hookimpl
+def litettsd_register_normalizers() -> list[Spelling | Punctuation]:
+    return [Spelling(), Punctuation()]

@@ -1,0 +1,97 @@
+"""Symbols that carry meaning in running text: ``&`` ``@`` ``+`` ``=`` ``<`` ``>`` ``%``, math, arrows, emoji.
+
+These are read in every punctuation mode, because they stand for words ("Tom & Jerry",
+"2 + 2 = 4", "a -> b"); the punctuation marks that are only typography are the screen
+reader step's business. By the time this runs, money, web addresses and numbers have
+consumed the signs they own (``$5``, ``@handle``, ``#1``, ``50%``), so what is left is
+read by name. Emoji and other pictographs are dropped by default (a listener gains little
+from "face with tears of joy" after every message); ``EMOJI_POLICY = "name"`` reads their
+Unicode names instead. The policy is a module default and a class attribute, so the
+daemon's configuration can set it per instance later.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from litettsd.api import NormalizeContext
+from litettsd.hookspecs import hookimpl
+
+from ._words import EnglishStep, letters, unicode_name_words
+
+EMOJI_POLICY = "drop"
+"""What to do with emoji and other pictographs: ``"drop"`` them or read their ``"name"``."""
+
+_OPERATORS = {
+    "<=": "less than or equal to", ">=": "greater than or equal to", "!=": "not equal to", "==": "equals",
+    "<>": "not equal to", "->": "to", "=>": "to", "<-": "from", "+/-": "plus or minus", "&&": "and",
+    "||": "or", "&": "and", "@": "at", "#": "hash", "+": "plus", "=": "equals", "<": "less than",
+    ">": "greater than", "%": "percent", "$": "dollar",
+}
+_NAMED = {
+    "€": "euro", "£": "pound", "¥": "yen", "¢": "cents", "₹": "rupee", "₩": "won", "₽": "ruble", "₿": "bitcoin",
+    "°": "degrees", "±": "plus or minus", "×": "times", "÷": "divided by", "∞": "infinity",
+    "≈": "approximately", "≠": "not equal to", "≤": "less than or equal to", "≥": "greater than or equal to",
+    "√": "square root of", "∛": "cube root of", "µ": "micro", "‰": "per mille", "№": "number",
+    "→": "to", "⇒": "implies", "⟶": "to", "←": "from", "↑": "up arrow", "↓": "down arrow", "↔": "to and from",
+    "✓": "check", "✔": "check", "✗": "cross", "✘": "cross", "℃": "degrees Celsius", "℉": "degrees Fahrenheit",
+    "∑": "sum", "∏": "product", "∫": "integral", "∂": "partial", "∆": "delta", "∇": "nabla", "∈": "in",
+    "∉": "not in", "∩": "intersection", "∪": "union", "⊂": "subset of", "∀": "for all", "∃": "there exists",
+    "¬": "not",
+}
+"""Non-ASCII symbols read by name whatever the emoji policy."""
+
+_LANGUAGE = re.compile(r"\b(?P<letter>[CF])(?P<op>\+\+|#)(?![\w+#])")
+_OPERATOR = re.compile("|".join(re.escape(op) for op in sorted(_OPERATORS, key=len, reverse=True)))
+_FLAG = re.compile("[\U0001f1e6-\U0001f1ff]{2}")
+_NON_ASCII_SYMBOL = re.compile(r"[^\x00-\x7f\w\s]")
+_REGIONAL_A = 0x1F1E6
+
+
+def _language(match: re.Match[str]) -> str:
+    return f"{match.group('letter')} {'plus plus' if match.group('op') == '++' else 'sharp'}"
+
+
+def _operator(match: re.Match[str]) -> str:
+    return f" {_OPERATORS[match.group()]} "
+
+
+class Symbols(EnglishStep):
+    """ASCII operators, currency and math signs, arrows; emoji by ``emoji`` policy."""
+
+    name = "symbols"
+    order = 800
+    emoji = EMOJI_POLICY
+
+    def rewrite(self, text: str, context: NormalizeContext) -> str:
+        if "+" in text or "#" in text:
+            text = _LANGUAGE.sub(_language, text)
+        text = _OPERATOR.sub(_operator, text)
+        if text.isascii():
+            return text
+        if self.emoji == "name":
+            text = _FLAG.sub(self._flag, text)
+        return _NON_ASCII_SYMBOL.sub(self._symbol, text)
+
+    @staticmethod
+    def _flag(match: re.Match[str]) -> str:
+        code = "".join(chr(ord("A") + ord(ch) - _REGIONAL_A) for ch in match.group())
+        return f" flag of {letters(code)} "
+
+    def _symbol(self, match: re.Match[str]) -> str:
+        ch = match.group()
+        named = _NAMED.get(ch)
+        if named:
+            return f" {named} "
+        category = unicodedata.category(ch)
+        if category == "Sc":
+            return f" {unicode_name_words(ch).removesuffix(' sign')} "
+        if category[0] == "S" or category == "Me":
+            return f" {unicode_name_words(ch)} " if self.emoji == "name" and category != "Me" else " "
+        return ch
+
+
+@hookimpl
+def litettsd_register_normalizers() -> list[Symbols]:
+    return [Symbols()]
