@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/litettsd
 
 test: $(STAMP)
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 typecheck: $(STAMP)

@@ -61,6 +61,9 @@ class Voice(Protocol):
     def phonemize(self, text: str) -> str:
         """Phonemes for one clause of already-normalized text."""
 
+    def from_ipa(self, ipa: str) -> str:
+        """Phonemes for IPA given by a user (SSML ``<phoneme>``, lexicon entries)."""
+
     def tokens(self, phonemes: str) -> list[int]:
         """Model input ids for phonemes, without any padding the engine adds itself."""
 

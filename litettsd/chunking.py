@@ -19,6 +19,10 @@ from .api import Voice
 # which is an abbreviation the normalizer left alone) or the end of the text.
 _SENTENCE = re.compile(r"[.!?\u2026]+[\"')\]]*(?=\s+(?![a-z])|\s*$)")
 _CLAUSE = re.compile(r"[,;:]+[\"')\]]*(?=\s)")
+IPA_OPEN, IPA_CLOSE = "\ue000", "\ue001"
+IPA_PIECE = re.compile(f"{IPA_OPEN}([^{IPA_CLOSE}]*){IPA_CLOSE}")
+"""IPA travels inside normalized text between two private-use characters, which no
+normalizer produces and the clause splitter never breaks inside."""
 _PUNCTUATION = {".": ".", "!": "!", "?": "?", "\u2026": ".", ",": ",", ";": ";", ":": ":"}
 
 
@@ -51,17 +55,13 @@ def _boundary_mark(mark: str) -> str:
 def split_clauses(text: str) -> Iterator[Clause]:
     """Clauses in reading order; the last one always ends a sentence."""
     position = 0
-    for sentence_end in _sentence_ends(text):
+    for sentence_end in _SENTENCE.finditer(text):
         sentence = text[position:sentence_end.end()]
         position = sentence_end.end()
         yield from _clauses_of(sentence, _boundary_mark(sentence_end.group()))
     rest = text[position:]
     if rest.strip():
         yield from _clauses_of(rest, ".")
-
-
-def _sentence_ends(text: str) -> Iterator[re.Match[str]]:
-    return _SENTENCE.finditer(text)
 
 
 def _clauses_of(sentence: str, final_mark: str) -> Iterator[Clause]:
@@ -82,13 +82,13 @@ def _strip_final(body: str) -> str:
     return body.rstrip(".!?\u2026\"')] ")
 
 
-def plan_chunks(clauses: Iterable[Clause], voice: Voice) -> Iterator[Chunk]:
-    """Group clauses into chunks within ``voice.max_tokens``; the first clause stands alone."""
+def plan_chunks(clauses: Iterable[Clause], voice: Voice, first_alone: bool = True) -> Iterator[Chunk]:
+    """Group clauses into chunks within ``voice.max_tokens``; the first clause may stand alone."""
     pending: list[tuple[str, str]] = []
     pending_tokens = 0
-    first = True
+    first = first_alone
     for clause in clauses:
-        phonemes = voice.phonemize(clause.text)
+        phonemes = phonemize_mixed(voice, clause.text)
         if not phonemes.strip():
             if clause.ends_sentence and pending:
                 yield _join(pending, True)
@@ -137,3 +137,17 @@ def _join(pending: list[tuple[str, str]], ends_sentence: bool) -> Chunk:
         phonemes=" ".join(phonemes for _, phonemes in pending),
         ends_sentence=ends_sentence,
     )
+
+
+def phonemize_mixed(voice: Voice, text: str) -> str:
+    """Phonemes for a clause that may hold IPA pieces among its words."""
+    parts: list[str] = []
+    position = 0
+    for match in IPA_PIECE.finditer(text):
+        if match.start() > position:
+            parts.append(voice.phonemize(text[position : match.start()]))
+        parts.append(voice.from_ipa(match.group(1)))
+        position = match.end()
+    if position < len(text):
+        parts.append(voice.phonemize(text[position:]))
+    return " ".join(part for part in parts if part.strip())

@@ -9,11 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, logs
 from .config import LOG_LEVELS, ConfigError, Settings, load_settings
-
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -55,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"litettsd: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log.level.upper(), format=_LOG_FORMAT, stream=sys.stderr)
+    logs.setup(settings.log.level)
 
     from .errors import StartupError
 
@@ -64,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     except StartupError as exc:
         logging.getLogger("litettsd").error("%s", exc)
         return 1
+    except ConfigError as exc:  # files read at start-up besides the settings (lexicons)
+        logging.getLogger("litettsd").error("%s", exc)
+        return 2
     return 0
 
 

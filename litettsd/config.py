@@ -68,6 +68,11 @@ class VoicesSettings:
 
 
 @dataclass(frozen=True)
+class LexiconSettings:
+    files: list[str]
+
+
+@dataclass(frozen=True)
 class CacheSettings:
     dir: str
 
@@ -96,6 +101,7 @@ class Settings:
     synthesis: SynthesisSettings
     cpu: CpuSettings
     voices: VoicesSettings
+    lexicon: LexiconSettings
     cache: CacheSettings
     log: LogSettings
     plugins: PluginsSettings

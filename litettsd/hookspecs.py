@@ -15,7 +15,7 @@ import pluggy
 if TYPE_CHECKING:
     import onnxruntime
 
-    from .api import EncoderFactory, Engine, Normalizer, RequestRecord
+    from .api import EncoderFactory, Engine, NormalizeContext, Normalizer, RequestRecord
     from .config import Settings
 
 hookspec = pluggy.HookspecMarker("litettsd")
@@ -32,6 +32,11 @@ def litettsd_register_engines(settings: Settings) -> Iterable[Engine] | None:
 @hookspec
 def litettsd_register_normalizers(settings: Settings) -> Iterable[Normalizer] | None:
     """Return text normalizers; the pipeline runs all of them in ``order``."""
+
+
+@hookspec(firstresult=True)
+def litettsd_say_as(text: str, interpret_as: str, format: str | None, context: NormalizeContext) -> str | None:
+    """Return the words for SSML ``say-as`` text (or a ``char``/``key`` request), or None if unknown; firstresult."""
 
 
 @hookspec

@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .api import NormalizeContext
 from .errors import ErrorCode, RequestError
 from .scheduler import PRIORITIES
+
+PUNCTUATION_MODES = ("none", "some", "most", "all")
+CAPITALS_MODES = ("none", "spell", "icon")
 
 
 def _field(message: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any) -> Any:
@@ -19,6 +23,13 @@ def _field(message: dict[str, Any], name: str, kind: type | tuple[type, ...], de
         expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise RequestError(ErrorCode.INVALID_VALUE, f"{name} must be {expected}, got {type(value).__name__}")
     return value
+
+
+def _choice(message: dict[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = _field(message, name, str, default)
+    if value not in choices:
+        raise RequestError(ErrorCode.INVALID_VALUE, f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
 
 
 def _within(name: str, value: float, low: float, high: float) -> float:
@@ -47,13 +58,40 @@ class SynthesizeRequest:
     """Send audio as it is made (true) or as one frame at the end (false)."""
     priority: str
     """speech-dispatcher message class; decides who waits for whom."""
+    ssml: bool = False
+    """``text`` is SSML."""
+    ssml_strict: bool = False
+    """Malformed SSML is an error rather than text with the markup stripped."""
+    punctuation: str = "none"
+    """Which punctuation is spoken by name: none, some, most, all."""
+    spell: bool = False
+    """Read the text character by character."""
+    capitals: str = "none"
+    """Mark capital letters while spelling: none, spell ("capital A"), icon."""
+    say_as: str | None = None
+    """Read the whole text as this SSML ``interpret-as`` (``characters``, ``key``...)."""
+
+    def normalize_context(self, language: str) -> NormalizeContext:
+        """The screen-reader modes of this request, for the normalizers."""
+        return NormalizeContext(
+            language=language, punctuation=self.punctuation, spell=self.spell, capitals=self.capitals
+        )
 
     @classmethod
     def from_wire(cls, message: dict[str, Any], max_text_chars: int) -> SynthesizeRequest:
-        """Validate a ``synthesize`` map; raises ``RequestError`` naming the bad field."""
-        if "text" not in message:
-            raise RequestError(ErrorCode.BAD_REQUEST, "synthesize needs text")
-        text = _field(message, "text", str, "")
+        """Validate a ``synthesize``, ``char`` or ``normalize`` map; raises ``RequestError`` naming the bad field."""
+        say_as = _field(message, "say_as", str, None)
+        if message.get("op") == "char":
+            if ("char" in message) == ("key" in message):
+                raise RequestError(ErrorCode.BAD_REQUEST, "char needs exactly one of char or key")
+            say_as = "characters" if "char" in message else "key"
+            text = _field(message, "char" if "char" in message else "key", str, "")
+            if not text or (say_as == "characters" and len(text) != 1):
+                raise RequestError(ErrorCode.INVALID_VALUE, "char must be a single character, key a key name")
+        elif message.get("text") is None:
+            raise RequestError(ErrorCode.BAD_REQUEST, f"{message.get('op')} needs text")
+        else:
+            text = _field(message, "text", str, "")
         if len(text) > max_text_chars:
             raise RequestError(
                 ErrorCode.TEXT_TOO_LONG, f"text has {len(text)} characters; the limit is {max_text_chars}"
@@ -75,6 +113,12 @@ class SynthesizeRequest:
             volume=float(_within("volume", _field(message, "volume", (int, float), 1.0), 0.0, 4.0)),
             stream=_field(message, "stream", bool, True),
             priority=priority,
+            ssml=_field(message, "ssml", bool, False),
+            ssml_strict=_field(message, "ssml_strict", bool, False),
+            punctuation=_choice(message, "punctuation", PUNCTUATION_MODES, "none"),
+            spell=_field(message, "spell", bool, False),
+            capitals=_choice(message, "capitals", CAPITALS_MODES, "none"),
+            say_as=say_as,
         )
 
 
@@ -83,12 +127,4 @@ def request_id(message: dict[str, Any]) -> int:
     value = message.get("id")
     if not isinstance(value, int) or isinstance(value, bool):
         raise RequestError(ErrorCode.BAD_REQUEST, "every request needs an integer id")
-    return value
-
-
-def text_field(message: dict[str, Any], name: str = "text") -> str:
-    """A required string field."""
-    value = message.get(name)
-    if not isinstance(value, str):
-        raise RequestError(ErrorCode.BAD_REQUEST, f"{name} must be a string")
     return value

@@ -1,8 +1,9 @@
 """The one synthesis pipeline every front end goes through.
 
-normalize -> split into clauses -> phonemize -> chunk -> infer -> post-process -> encode.
-Everything after normalization runs chunk by chunk on the inference thread, so the first
-audio leaves as soon as the first clause is inferred; the event loop only forwards bytes.
+document (plain text or SSML) -> lexicon -> normalize -> runs -> clauses -> phonemize ->
+chunk -> infer -> post-process -> encode. Everything from phonemization on runs step by
+step on the inference thread, so the first audio leaves as soon as the first clause is
+inferred; the event loop only forwards bytes.
 """
 
 from __future__ import annotations
@@ -15,20 +16,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import logs, ssml
 from .api import Encoder, EncoderFactory, NormalizeContext, Normalizer, Voice
 from .audio import Resampler, fade_edges, silence, to_int16
-from .chunking import Chunk, plan_chunks, split_clauses
 from .config import Settings
+from .document import Break, Document, Mark, Text, plain
 from .errors import ErrorCode, RequestError
+from .lexicon import Lexicon
 from .messages import SynthesizeRequest
 from .plugins import Plugins
 from .scheduler import PRIORITIES, InferenceScheduler
+from .script import Item, Run, Speak, Step, build_script, display, steps
 from .voices import VoiceRegistry
 
 log = logging.getLogger(__name__)
 
 _INLINE_NORMALIZE_CHARS = 2000
-"""Shorter texts are normalized on the event loop: a thread hop would cost more than the work."""
+"""Shorter texts are prepared on the event loop: a thread hop would cost more than the work."""
+_MIN_SPEED, _MAX_SPEED = 0.25, 4.0
 
 
 class Cancelled(Exception):
@@ -63,10 +68,18 @@ class Audio:
 
 
 @dataclass(frozen=True)
+class MarkReached:
+    name: str
+    offset: int
+    """Sample index (at the output rate) where the mark falls."""
+
+
+@dataclass(frozen=True)
 class Finished:
     samples: int
     sample_rate: int
     synth_seconds: float
+    warnings: list[str]
     cached: bool = False
 
     @property
@@ -74,20 +87,22 @@ class Finished:
         return self.samples / self.sample_rate
 
 
-Event = Start | Audio | Finished
+Event = Start | Audio | MarkReached | Finished
+Output = bytes | MarkReached
 
 
 @dataclass
 class _Render:
-    """Per-request state carried across chunks on the inference thread."""
+    """Per-request state carried across steps on the inference thread."""
 
     voice: Voice
     request: SynthesizeRequest
-    chunks: Iterator[Chunk]
+    steps: Iterator[Step]
     encoder: Encoder
     resampler: Resampler | None
     cancellation: Cancellation
-    previous: Chunk | None = None
+    spoken: bool = False
+    ends_sentence: bool = False
     samples: int = 0
     synth_seconds: float = field(default=0.0)
 
@@ -106,6 +121,7 @@ class Pipeline:
         self.plugins = plugins
         self.voices = voices
         self.scheduler = scheduler
+        self.lexicon = Lexicon.load(settings.lexicon.files)
         self.encoders: dict[str, EncoderFactory] = {
             factory.format: factory for _, factory in plugins.collect("litettsd_register_encoders")
         }
@@ -118,28 +134,56 @@ class Pipeline:
         for plugin, normalizer in self.normalizers:
             try:
                 text = normalizer.normalize(text, context)
-            except Exception:
+            except Exception as exc:
                 self.plugins.errors[plugin] += 1
-                log.exception("normalizer %s (plugin %s) failed; skipping it", normalizer.name, plugin)
+                logs.failure(log, exc, "normalizer %s (plugin %s) failed; skipping it", normalizer.name, plugin)
         return text
 
-    async def _normalize(self, text: str, context: NormalizeContext) -> str:
-        if len(text) <= _INLINE_NORMALIZE_CHARS:
-            return self.normalize_text(text, context)
-        return await asyncio.to_thread(self.normalize_text, text, context)
+    def _words_for(self, segment: Text, context: NormalizeContext, warnings: list[str]) -> str:
+        if segment.say_as is None:
+            return segment.text if segment.normalized else self.normalize_text(segment.text, context)
+        words = self.plugins.manager.hook.litettsd_say_as(
+            text=segment.text, interpret_as=segment.say_as, format=segment.say_as_format, context=context
+        )
+        if words is None:
+            warnings.append(f"say-as interpret-as={segment.say_as!r} is not supported; read as text")
+            return self.normalize_text(segment.text, context)
+        return str(words)
 
-    async def normalize(self, text: str, voice_id: str | None) -> tuple[str, str]:
+    def document(self, request: SynthesizeRequest) -> Document:
+        """Plain text, SSML, or a single character or key, as segments."""
+        if request.say_as is not None:
+            return Document([Text(request.text, say_as=request.say_as)])
+        if request.ssml:
+            return ssml.parse(request.text, request.ssml_strict)
+        return plain(request.text)
+
+    def _script(self, document: Document, context: NormalizeContext) -> list[Item]:
+        segments = self.lexicon.apply(document.segments, context.language)
+        return build_script(
+            Document(segments, document.warnings), lambda s: self._words_for(s, context, document.warnings)
+        )
+
+    async def script(self, document: Document, context: NormalizeContext, size: int) -> list[Item]:
+        """Lexicon and normalizers applied; on a worker thread for long texts."""
+        if size <= _INLINE_NORMALIZE_CHARS:
+            return self._script(document, context)
+        return await asyncio.to_thread(self._script, document, context)
+
+    async def normalize(self, request: SynthesizeRequest) -> tuple[str, str]:
         """What the pipeline would speak: normalized text and the phonemes of each chunk."""
-        voice = await self.voices.get(voice_id or self.settings.synthesis.default_voice)
-        normalized = await self._normalize(text, NormalizeContext(language=voice.info.language))
+        voice = await self.voices.get(request.voice or self.settings.synthesis.default_voice)
+        context = request.normalize_context(voice.info.language)
+        script = await self.script(self.document(request), context, len(request.text))
+        text = " ".join(display(item.text) for item in script if isinstance(item, Run))
 
         def phonemes() -> str:
-            return " ".join(chunk.phonemes for chunk in plan_chunks(split_clauses(normalized), voice))
+            return " ".join(step.chunk.phonemes for step in steps(script, voice) if isinstance(step, Speak))
 
-        return normalized, await asyncio.to_thread(phonemes)
+        return text, await asyncio.to_thread(phonemes)
 
     async def synthesize(self, request: SynthesizeRequest, cancellation: Cancellation) -> AsyncGenerator[Event, None]:
-        """Yield Start, then Audio pieces as chunks are made, then Finished."""
+        """Yield Start, then Audio pieces and marks as chunks are made, then Finished."""
         factory = self.encoders.get(request.format)
         if factory is None:
             raise RequestError(
@@ -147,13 +191,14 @@ class Pipeline:
                 f"unsupported format {request.format!r}; available: {', '.join(sorted(self.encoders))}",
             )
         voice = await self.voices.get(request.voice or self.settings.synthesis.default_voice)
-        text = await self._normalize(request.text, NormalizeContext(language=voice.info.language))
+        document = self.document(request)
+        script = await self.script(document, request.normalize_context(voice.info.language), len(request.text))
         native_rate = voice.info.sample_rate
         rate = request.sample_rate or native_rate
         render = _Render(
             voice=voice,
             request=request,
-            chunks=plan_chunks(split_clauses(text), voice),
+            steps=steps(script, voice),
             encoder=factory.open(rate, request.stream),
             resampler=Resampler(native_rate, rate) if rate != native_rate else None,
             cancellation=cancellation,
@@ -161,20 +206,27 @@ class Pipeline:
         yield Start(sample_rate=rate, format=factory.format, voice=voice.info.id)
         priority = PRIORITIES[request.priority]
         held: list[bytes] = []
+        marks: list[MarkReached] = []
 
-        def next_piece() -> bytes | None:
+        def next_outputs() -> list[Output] | None:
             return self._render_next(render)
 
         # The next chunk is queued before this one is sent, so the inference thread never
         # idles while the event loop writes audio to a slow socket.
-        pending = self.scheduler.submit(priority, next_piece)
+        pending = self.scheduler.submit(priority, next_outputs)
         try:
-            while (piece := await pending) is not None:
-                pending = self.scheduler.submit(priority, next_piece)
-                if piece and request.stream:
-                    yield Audio(piece)
-                elif piece:
-                    held.append(piece)
+            while (outputs := await pending) is not None:
+                pending = self.scheduler.submit(priority, next_outputs)
+                for output in outputs:
+                    if isinstance(output, MarkReached):
+                        if request.stream:
+                            yield output
+                        else:
+                            marks.append(output)
+                    elif output and request.stream:
+                        yield Audio(output)
+                    elif output:
+                        held.append(output)
         finally:
             pending.cancel()
         tail = await asyncio.to_thread(self._finish, render)
@@ -183,36 +235,67 @@ class Pipeline:
                 yield Audio(tail)
         else:
             yield Audio(b"".join(held) + tail)
-        yield Finished(samples=render.samples, sample_rate=rate, synth_seconds=render.synth_seconds)
+            for mark in marks:
+                yield mark
+        yield Finished(
+            samples=render.samples, sample_rate=rate, synth_seconds=render.synth_seconds, warnings=document.warnings
+        )
 
-    def _render_next(self, render: _Render) -> bytes | None:
-        """Infer and encode the next chunk (inference thread); ``None`` when the text is done."""
+    def _render_next(self, render: _Render) -> list[Output] | None:
+        """Perform steps up to and including the next inference (inference thread).
+
+        Returns the encoded audio and marks in order, or ``None`` when the text is done.
+        """
         if render.cancellation.cancelled:
             raise Cancelled()
         started = time.perf_counter()
-        chunk = next(render.chunks, None)
-        if chunk is None:
-            return None
+        outputs: list[Output] = []
+        rate = render.voice.info.sample_rate
+        for step in render.steps:
+            if isinstance(step, Mark):
+                outputs.append(MarkReached(step.name, render.samples))
+            elif isinstance(step, Break):
+                # An explicit break replaces the automatic pause after the previous chunk.
+                outputs.append(self._emit(render, silence(max(step.seconds, self._gap(render)), rate)))
+                render.spoken = False
+            else:
+                outputs.append(self._speak(render, step))
+                render.synth_seconds += time.perf_counter() - started
+                return outputs
+        render.synth_seconds += time.perf_counter() - started
+        return outputs or None
+
+    def _gap(self, render: _Render) -> float:
+        if not render.spoken:
+            return 0.0
+        synthesis = self.settings.synthesis
+        return synthesis.sentence_silence if render.ends_sentence else synthesis.clause_silence
+
+    def _speak(self, render: _Render, step: Speak) -> bytes:
+        request = render.request
+        speed = min(_MAX_SPEED, max(_MIN_SPEED, request.speed * step.prosody.rate))
         try:
-            audio = render.voice.infer(chunk.phonemes, render.request.speed, render.cancellation.run_options)
+            audio = render.voice.infer(step.chunk.phonemes, speed, render.cancellation.run_options)
         except Exception:
             if render.cancellation.cancelled:
                 raise Cancelled() from None
             raise
         rate = render.voice.info.sample_rate
-        audio = fade_edges(audio, rate) * np.float32(render.request.volume)
-        if render.previous is not None:
-            synthesis = self.settings.synthesis
-            gap = synthesis.sentence_silence if render.previous.ends_sentence else synthesis.clause_silence
+        audio = fade_edges(audio, rate) * np.float32(request.volume * step.prosody.volume)
+        gap = self._gap(render)
+        if gap:
             audio = np.concatenate([silence(gap, rate), audio])
-        render.previous = chunk
+        render.spoken = True
+        render.ends_sentence = step.chunk.ends_sentence
+        return self._emit(render, audio)
+
+    @staticmethod
+    def _emit(render: _Render, audio: np.ndarray) -> bytes:
         if render.resampler is not None:
             audio = render.resampler.process(audio)
         pcm = to_int16(audio)
         render.samples += pcm.size
-        encoded = render.encoder.encode(pcm)
-        render.synth_seconds += time.perf_counter() - started
-        return encoded
+        return render.encoder.encode(pcm)
 
     @staticmethod
     def _finish(render: _Render) -> bytes:
@@ -226,5 +309,3 @@ class Pipeline:
     def describe_formats(self) -> list[str]:
         """Format names for ``hello``."""
         return sorted(self.encoders)
-
-

@@ -12,7 +12,7 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from . import hookspecs, logs
 from .errors import StartupError
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,9 @@ class Plugins:
         for impl in reversed(caller.get_hookimpls()):  # pluggy's own order: last registered first
             try:
                 result = impl.function(**{name: kwargs[name] for name in impl.argnames})
-            except Exception:
+            except Exception as exc:
                 self.errors[impl.plugin_name] += 1
-                log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+                logs.failure(log, exc, "plugin %s failed in %s", impl.plugin_name, hook_name)
                 continue
             results.append((impl.plugin_name, result))
         return results

@@ -23,12 +23,12 @@ from typing import Any
 
 from litettsd_client.protocol import ProtocolError, encode_frame, read_frame
 
-from . import __version__
+from . import __version__, logs
 from .api import EngineContext, RequestRecord
 from .config import Settings
 from .errors import ErrorCode, RequestError, StartupError
-from .messages import SynthesizeRequest, request_id, text_field
-from .pipeline import Audio, Cancellation, Cancelled, Finished, Pipeline, Start
+from .messages import SynthesizeRequest, request_id
+from .pipeline import Audio, Cancellation, Cancelled, Finished, MarkReached, Pipeline, Start
 from .plugins import Plugins, build_plugin_manager
 from .scheduler import InferenceScheduler
 from .sessions import SessionFactory
@@ -186,7 +186,7 @@ class Connection:
             log.info("client went away during %s: %s", message["op"], exc)
         except Exception as exc:
             record.update(outcome="error", error_code=ErrorCode.INTERNAL.value)
-            log.exception("request %s (%s) failed", rid, message["op"])
+            logs.failure(log, exc, "request %s (%s) failed", rid, message["op"])
             await self._terminal(rid, {"type": "error", "code": ErrorCode.INTERNAL.value, "message": str(exc)})
         finally:
             record["total_seconds"] = time.perf_counter() - started
@@ -251,14 +251,8 @@ async def _voices(conn: Connection, rid: int, message: dict[str, Any], record: d
 
 
 async def _normalize(conn: Connection, rid: int, message: dict[str, Any], record: dict[str, Any]) -> None:
-    text = text_field(message)
-    limit = conn.daemon.settings.server.max_text_chars
-    if len(text) > limit:
-        raise RequestError(ErrorCode.TEXT_TOO_LONG, f"text has {len(text)} characters; the limit is {limit}")
-    voice = message.get("voice")
-    if voice is not None and not isinstance(voice, str):
-        raise RequestError(ErrorCode.INVALID_VALUE, "voice must be a string")
-    normalized, phonemes = await conn.daemon.pipeline.normalize(text, voice)
+    request = SynthesizeRequest.from_wire(message, conn.daemon.settings.server.max_text_chars)
+    normalized, phonemes = await conn.daemon.pipeline.normalize(request)
     await conn.reply(rid, {"type": "normalized", "text": normalized, "phonemes": phonemes})
 
 
@@ -288,18 +282,20 @@ async def _synthesize(conn: Connection, rid: int, message: dict[str, Any], recor
                 await conn.reply(rid, {"type": "audio", "seq": seq, "data": event.data})
                 record["bytes_sent"] = record.get("bytes_sent", 0) + len(event.data)
                 seq += 1
+            elif isinstance(event, MarkReached):
+                await conn.reply(rid, {"type": "mark", "name": event.name, "offset": event.offset})
             elif isinstance(event, Finished):
                 record.update(audio_seconds=event.duration, synth_seconds=event.synth_seconds, cached=event.cached)
-                await conn._terminal(
-                    rid,
-                    {
-                        "type": "end",
-                        "samples": event.samples,
-                        "duration": event.duration,
-                        "synth_seconds": event.synth_seconds,
-                        "cached": event.cached,
-                    },
-                )
+                end = {
+                    "type": "end",
+                    "samples": event.samples,
+                    "duration": event.duration,
+                    "synth_seconds": event.synth_seconds,
+                    "cached": event.cached,
+                }
+                if event.warnings:
+                    end["warnings"] = event.warnings
+                await conn._terminal(rid, end)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -309,6 +305,7 @@ HANDLERS: dict[str, Handler] = {
     "normalize": _normalize,
     "status": _status,
     "synthesize": _synthesize,
+    "char": _synthesize,
 }
 
 

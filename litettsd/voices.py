@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
+from . import logs
 from .api import Engine, EngineContext, Voice, VoiceInfo
 from .errors import ErrorCode, RequestError
 
@@ -29,8 +30,8 @@ class VoiceRegistry:
             for engine in self._engines.values():
                 try:
                     found.extend(engine.discover(self._context))
-                except Exception:
-                    log.exception("engine %s failed to list its voices", engine.name)
+                except Exception as exc:
+                    logs.failure(log, exc, "engine %s failed to list its voices", engine.name)
             self._catalogue = found
         return self._catalogue
 

@@ -38,7 +38,7 @@ def test_status_reports_process_and_plugins(daemon):
     assert status["pid"] == daemon.proc.pid
     assert DEFAULT_VOICE in status["voices_loaded"]
     names = {plugin["name"] for plugin in status["plugins"]}
-    assert {"piper", "kokoro", "english", "pcm", "mp3", "cpu-threads"} <= names
+    assert {"piper", "kokoro", "pcm", "mp3", "cpu-threads"} <= names
     assert status["uptime"] > 0
     assert status["threads"]["piper"] >= 1
 
@@ -105,6 +105,7 @@ def test_requests_interleave_on_one_connection(daemon):
         ({"op": "synthesize", "text": 42}, "invalid_value"),
         ({"op": "synthesize", "text": "x" * 100001}, "text_too_long"),
         ({"op": "normalize", "text": None}, "bad_request"),
+        ({"op": "normalize", "text": 7}, "invalid_value"),
         ({"op": "voices", "language": 5}, "invalid_value"),
         ({"op": "fly"}, "unknown_op"),
         ({"op": 3}, "bad_request"),

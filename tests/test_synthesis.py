@@ -137,7 +137,7 @@ def test_normalize_reports_text_and_phonemes(daemon):
     with daemon.connect() as conn:
         reply = conn.request({"op": "normalize", "id": 1, "text": "It costs 1,250 &amp; more."})[0]
     assert reply["type"] == "normalized"
-    assert reply["text"] == "It costs 1250 & more."
+    assert reply["text"] == "It costs one thousand two hundred fifty and more."
     assert "θˈaʊzənd" in reply["phonemes"]
 
 

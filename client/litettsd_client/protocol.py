@@ -41,6 +41,8 @@ class ErrorCode(str, Enum):
     TIMEOUT = "timeout"
     PERMISSION_DENIED = "permission_denied"
     INTERNAL = "internal"
+    SSML_ERROR = "ssml_error"
+    """SSML refused (DTD, entities, nesting) or, with ``ssml_strict``, malformed."""
     CONNECTION = "connection"
     """Client side only: the daemon could not be reached or hung up."""
 

@@ -19,6 +19,9 @@ class CrashingVoice:
     def phonemize(self, text: str) -> str:
         return text
 
+    def from_ipa(self, ipa: str) -> str:
+        return ipa
+
     def tokens(self, phonemes: str) -> list[int]:
         return [ord(c) for c in phonemes]
 

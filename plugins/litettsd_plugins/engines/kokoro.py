@@ -45,6 +45,8 @@ _FROM_ESPEAK = sorted(
     key=lambda pair: -len(pair[0]),
 )
 _AMERICAN = (("o^ʊ", "O"), ("ɜːɹ", "ɜɹ"), ("ɜː", "ɜɹ"), ("ɪə", "iə"), ("ː", ""))
+_UNTIED = re.compile("aɪ|aʊ|dʒ|eɪ|tʃ|ɔɪ|əl|oʊ")
+"""Multi-letter phonemes as people write them in plain IPA; tied, they map like espeak's."""
 _BLEND_PART = re.compile(r"^\s*(?:kokoro:)?([A-Za-z0-9_.-]+)\s*(?:\*\s*([0-9]*\.?[0-9]+))?\s*$")
 
 
@@ -112,6 +114,11 @@ class KokoroVoice:
         """espeak-ng IPA in Kokoro's symbols, restricted to its vocabulary."""
         mapped = to_kokoro_phonemes(espeak().phonemize(text, "en-us", tie="^"))
         return "".join(symbol for symbol in mapped if symbol in self.vocab)
+
+    def from_ipa(self, ipa: str) -> str:
+        """Plain IPA from a user, mapped like espeak's output."""
+        tied = _UNTIED.sub(lambda match: match.group()[0] + "^" + match.group()[1:], ipa)
+        return "".join(symbol for symbol in to_kokoro_phonemes(tied) if symbol in self.vocab)
 
     def tokens(self, phonemes: str) -> list[int]:
         """Vocabulary ids, one per symbol."""

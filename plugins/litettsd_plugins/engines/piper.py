@@ -55,6 +55,10 @@ class PiperVoice:
         """espeak-ng IPA, decomposed as Piper's training data was."""
         return unicodedata.normalize("NFD", espeak().phonemize(text, self._espeak_voice))
 
+    def from_ipa(self, ipa: str) -> str:
+        """User IPA needs only the same decomposition."""
+        return unicodedata.normalize("NFD", ipa)
+
     def tokens(self, phonemes: str) -> list[int]:
         """Ids of the phonemes the voice knows; unknown code points are dropped like Piper does."""
         ids: list[int] = []

@@ -15,11 +15,12 @@ ones become ordinary capitalised words (``Nasa``) that espeak-ng cannot mistake.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import EnglishStep, letters, sentence_ends_after
+from ._words import EnglishStep, letters, sentence_ends_after, starts_name
 
 _PHRASES = {
     "e.g.": "for example", "i.e.": "that is", "etc.": "et cetera", "a.k.a.": "also known as",
@@ -35,6 +36,8 @@ _BEFORE_NAME = {
     "Fr": "Father", "Mt": "Mount", "Ft": "Fort", "Pt": "Point",
 }
 """Titles and place prefixes: expanded before a capitalised word (with or without period)."""
+_ALWAYS_TITLES = frozenset({"Mr", "Mrs", "Ms", "Mx", "Prof", "Capt", "Lt", "Sgt", "Mt"})
+"""Those of them that mean nothing else, expanded whenever they have their period."""
 _AFTER_NAME = {
     "Jr": "Junior", "Sr": "Senior", "Inc": "Incorporated", "Ltd": "Limited", "Co": "Company",
     "Corp": "Corporation", "Bros": "Brothers", "Ave": "Avenue", "Rd": "Road", "Blvd": "Boulevard",
@@ -73,39 +76,61 @@ WORD_ACRONYMS = {
 }
 """Acronyms said as a word, written so that espeak-ng reads them as one."""
 _PHRASES_BY_CASE = {phrase.lower(): words for phrase, words in _PHRASES.items()}
+
+
+def _literals(words: Iterable[str]) -> str:
+    """A choice of literal words, longest first; a pattern starting with literals lets the
+    regex engine skip to their first letters instead of trying every position."""
+    return "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
+
+
 _PHRASE = re.compile(
-    r"(?<![\w.])(?:" + "|".join(re.escape(phrase) for phrase in sorted(_PHRASES, key=len, reverse=True)) + r")(?![\w/])",
-    re.IGNORECASE,
+    "(?:" + _literals({variant for phrase in _PHRASES for variant in (phrase, phrase.capitalize(), phrase.upper())})
+    + r")(?![\w/])"
 )
-_ABBREVIATION = re.compile(
-    r"(?<![\w.])(?P<word>" + "|".join(sorted({*_BEFORE_NAME, *_AFTER_NAME, *_BEFORE_NUMBER, "Dr", "St"}, key=len, reverse=True))
-    + r")(?P<dot>\.)?(?=[\s,;:!?)]|$)"
+_CAPITALISED = re.compile(
+    "(?P<word>" + _literals(word for word in {*_BEFORE_NAME, *_AFTER_NAME, *_BEFORE_NUMBER, "Dr", "St"} if word[0].isupper())
+    + r")(?P<dot>\.)?(?=[ ,;:!?)]|$)"
 )
-_MIXED_CASE = [word for word in WORD_ACRONYMS if not word.isupper()]
-_ACRONYM = re.compile(r"\b(?:[A-Z][A-Z0-9]{1,6}|" + "|".join(_MIXED_CASE) + r")\b")
-_DOTTED = re.compile(r"(?<![\w.])(?P<letters>(?:[A-Za-z]\.){2,})(?!\w)")
-_INITIAL = re.compile(r"(?<![\w.])(?P<initial>[A-Z])\.(?=\s+[A-Z])")
-_NEXT_WORD = re.compile(r"\s+(\S+)")
-_WORD_BEFORE = re.compile(r"(?:(\S+)\s+)?(\S+)\s+$")
-_INITIAL_AFTER = re.compile(r"(?:^|[A-Z]\S*\s+)$")
+_LOWER_BEFORE_NUMBER = re.compile(
+    "(?P<word>" + _literals(word for word in _BEFORE_NUMBER if word.islower()) + r")(?P<dot>\.)(?= ?[0-9])"
+)
+_ACRONYM = re.compile(r"[A-Z](?<![\w.][A-Z])[A-Z0-9]{1,6}\b")
+_MIXED_CASE_ACRONYM = re.compile("(?:" + _literals(word for word in WORD_ACRONYMS if not word.isupper()) + r")\b")
+_DOTTED_LETTERS = re.compile(r"\.[A-Za-z]\.")
+_PERIOD_BEFORE_NUMBER = re.compile(r"\. ?[0-9]")
+_DOTTED = re.compile(r"[A-Za-z](?<![\w.][A-Za-z])\.(?:[A-Za-z]\.)+(?!\w)")
+_INITIAL = re.compile(r"[A-Z](?<![\w.][A-Z])\.(?= [A-Z])")
 _ROMAN = re.compile(r"[IVXLCDM]+\b")
 
 
-def _next_word(text: str, end: int) -> str:
-    found = _NEXT_WORD.match(text, end)
-    return found.group(1) if found else ""
+def _glued(match: re.Match[str]) -> bool:
+    """Whether the match continues a word or a dotted abbreviation ("Mr" in "HMr", "e.g." in "ee.g.")."""
+    start = match.start()
+    return start > 0 and (match.string[start - 1].isalnum() or match.string[start - 1] in "._")
+
+
+def _words_before(text: str, start: int) -> list[str]:
+    return text[max(0, start - 60):start].split()[-2:]
 
 
 def _after_a_name(text: str, start: int) -> bool:
     """Whether the word before ``start`` is a capitalised word inside a sentence (a name)."""
-    found = _WORD_BEFORE.search(text, max(0, start - 80), start)
-    if not found:
+    words = _words_before(text, start)
+    if len(words) < 2:
         return False
-    earlier, word = found.group(1), found.group(2)
-    return word[:1].isupper() and word[-1].isalnum() and earlier is not None and earlier[-1] not in ".!?"
+    earlier, word = words
+    return word[:1].isupper() and word[-1].isalnum() and earlier[-1] not in ".!?"
+
+
+def _next_word(text: str, end: int) -> str:
+    following = text[end:end + 40].split(None, 1)
+    return following[0] if following else ""
 
 
 def _phrase(match: re.Match[str]) -> str:
+    if _glued(match):
+        return match.group()
     token = match.group()
     spoken = _PHRASES_BY_CASE[token.lower()]
     if token.endswith(".") and sentence_ends_after(match.string, match.end()):
@@ -114,24 +139,27 @@ def _phrase(match: re.Match[str]) -> str:
 
 
 def _abbreviation(match: re.Match[str]) -> str:
+    if _glued(match):
+        return match.group()
     text, word, dotted = match.string, match.group("word"), match.group("dot") is not None
     following = _next_word(text, match.end())
-    before_name = following[:1].isupper()
+    before_name = starts_name(following)
     ends = dotted and sentence_ends_after(text, match.end())
     after_name = _after_a_name(text, match.start())
-    if word == "Dr":
-        if after_name:
-            return "Drive." if ends else "Drive"
-        return "Doctor" if dotted or before_name else match.group()
-    if word == "St":
-        if after_name or (dotted and not before_name):
-            return "Street." if ends else "Street"
-        return "Saint" if before_name else match.group()
+    if word in ("Dr", "St"):
+        previous = _words_before(text, match.start())
+        after_capital = bool(previous) and previous[-1][:1].isupper() and previous[-1][-1].isalnum()
+        if after_name or (after_capital and not before_name):
+            place = "Drive" if word == "Dr" else "Street"
+            return place + "." if ends else place
+        if before_name or dotted:
+            return "Doctor" if word == "Dr" else ("Saint" if before_name else "Street")
+        return match.group()
     if word in _BEFORE_NUMBER and dotted and (
         following[:1].isdigit() or (word in _BEFORE_ROMAN and _ROMAN.match(following))
     ):
         return _BEFORE_NUMBER[word]
-    if word in _BEFORE_NAME and before_name:
+    if word in _BEFORE_NAME and (before_name or (dotted and word in _ALWAYS_TITLES)):
         return _BEFORE_NAME[word]
     if word in _AFTER_NAME and (dotted or after_name):
         return _AFTER_NAME[word] + ("." if ends else "")
@@ -147,13 +175,14 @@ def _acronym(match: re.Match[str]) -> str:
 
 def _initial(match: re.Match[str]) -> str:
     """``John F. Kennedy``: an initial's period is not a sentence end (but "plan B. Then" is)."""
-    if _INITIAL_AFTER.search(match.string, max(0, match.start() - 40), match.start()):
-        return match.group("initial")
+    words = _words_before(match.string, match.start())
+    if not words or words[-1][:1].isupper():
+        return match.group()[0]
     return match.group()
 
 
 def _dotted(match: re.Match[str]) -> str:
-    spoken = letters(match.group("letters"))
+    spoken = letters(match.group())
     return spoken + "." if sentence_ends_after(match.string, match.end()) else spoken
 
 
@@ -164,13 +193,16 @@ class Abbreviations(EnglishStep):
     order = 600
 
     def rewrite(self, text: str, context: NormalizeContext) -> str:
-        if "." in text or "/" in text or "vs" in text or "VS" in text:
-            text = _PHRASE.sub(_phrase, text)
-        text = _ABBREVIATION.sub(_abbreviation, text)
+        text = _PHRASE.sub(_phrase, text)
+        text = _CAPITALISED.sub(_abbreviation, text)
         if "." in text:
-            text = _DOTTED.sub(_dotted, text)
+            if _PERIOD_BEFORE_NUMBER.search(text):
+                text = _LOWER_BEFORE_NUMBER.sub(_abbreviation, text)
+            if _DOTTED_LETTERS.search(text):
+                text = _DOTTED.sub(_dotted, text)
             text = _INITIAL.sub(_initial, text)
-        return _ACRONYM.sub(_acronym, text)
+        text = _ACRONYM.sub(_acronym, text)
+        return _MIXED_CASE_ACRONYM.sub(_acronym, text)
 
 
 @hookimpl

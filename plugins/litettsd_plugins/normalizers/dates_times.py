@@ -13,11 +13,12 @@ number above 12 settles it either way, and dotted dates (``12.05.2023``) are day
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import DIGIT_NAMES, DIGIT_RUN, EnglishStep, cardinal, letters, ordinal, rewrite_near, sentence_ends_after, year
+from ._words import DIGIT_NAMES, HAS_DIGIT, EnglishStep, cardinal, letters, ordinal, sentence_ends_after, year
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -34,29 +35,35 @@ _DAY_FIRST_LOCALES = ("en-gb", "en-au", "en-nz", "en-ie", "en-in", "en-za", "en-
 TWO_DIGIT_YEAR_PIVOT = 50
 """``'49`` -> 2049, ``'50`` -> 1950."""
 
-_MONTH = (
-    r"(?P<{0}>January|February|March|April|May|June|July|August|September|October|November|December|"
-    r"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?)"
+_MONTH_NAMES = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec"
 )
-_DAY = r"(?P<{0}>[0-9]{{1,2}})(?:st|nd|rd|th)?"
-_PATTERNS = {
-    "iso": r"(?<![\w.-])(?P<iso_y>[0-9]{4})(?P<iso_sep>[-/])(?P<iso_m>[0-9]{1,2})(?P=iso_sep)(?P<iso_d>[0-9]{1,2})(?![\w-]|\.[0-9])",
-    "numeric": r"(?<![\w./-])(?P<num_a>[0-9]{1,2})(?P<num_sep>[/-])(?P<num_b>[0-9]{1,2})(?P=num_sep)"
-    r"(?P<num_y>[0-9]{4}|(?:(?<=/[0-9]/)|(?<=/[0-9][0-9]/))[0-9]{2})(?![\w/-]|\.[0-9])",
-    "dotted": r"(?<![\w.])(?P<dot_d>[0-9]{1,2})\.(?P<dot_m>[0-9]{1,2})\.(?P<dot_y>[0-9]{4})(?![\w]|\.[0-9])",
-    "month_day": r"\b" + _MONTH.format("md_m") + r"\s+" + _DAY.format("md_d")
-    + r"(?:\s?-\s?" + _DAY.format("md_d2") + r")?(?:,?\s+(?P<md_y>[0-9]{4}))?(?![\w:])",
-    "day_month": r"(?<![\w.,])" + _DAY.format("dm_d") + r"\s+(?P<dm_of>of\s+)?" + _MONTH.format("dm_m")
-    + r"(?:,?\s+(?P<dm_y>[0-9]{4}))?(?!\w)",
-    "month_year": r"\b" + _MONTH.format("my_m") + r",?\s+(?P<my_y>[0-9]{4})(?![\w:])",
-    "weekday": r"\b(?P<wd>Mon|Tues?|Wed|Thu(?:rs?)?|Fri|Sat|Sun)\.(?=,?\s+(?:[0-9]|[JFMASOND][a-z]{2}))",
-    "clock": r"(?<![\w:.])(?P<c_h>1[0-2]|0?[0-9])(?::(?P<c_m>[0-5][0-9]))?(?::(?P<c_s>[0-5][0-9]))?"
-    r"\s?(?P<c_ap>[AaPp])\.?[Mm](?P<c_dot>\.)?(?!\w)",
-    "time": r"(?<![\w:.])(?P<t_h>[01]?[0-9]|2[0-3]):(?P<t_m>[0-5][0-9])(?::(?P<t_s>[0-5][0-9]))?(?![\w:]|\.[0-9])",
-}
-_DATES = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS.items()))
+_ORDINAL_SUFFIX = "(?:st|nd|rd|th)?"
+# Dates and times that start with a digit share that first digit (and the check that it
+# is not glued to a word), so the engine can skip straight to digits.
+_NUMERIC = re.compile(
+    r"[0-9](?<![\w.,:/-][0-9])(?:"
+    r"(?P<iso>[0-9]{3}(?P<iso_sep>[-/])[0-9]{1,2}(?P=iso_sep)[0-9]{1,2}(?![\w-]|\.[0-9]))"
+    r"|(?P<numeric>[0-9]?(?P<sep>[/-])[0-9]{1,2}(?P=sep)"
+    r"(?:[0-9]{4}|(?<=/[0-9]/)[0-9]{2}|(?<=/[0-9][0-9]/)[0-9]{2})(?![\w/-]|\.[0-9]))"
+    r"|(?P<dotted>[0-9]?\.[0-9]{1,2}\.[0-9]{4}(?!\w|\.[0-9]))"
+    rf"|(?P<day_month>[0-9]?{_ORDINAL_SUFFIX}\s+(?:of\s+)?(?:{_MONTH_NAMES})\.?(?:,?\s+[0-9]{{4}})?(?!\w))"
+    r"|(?P<clock>[0-9]?(?::[0-5][0-9]){0,2}\s?[AaPp]\.?[Mm]\.?(?!\w))"
+    r"|(?P<time>[0-9]?:[0-5][0-9](?::[0-5][0-9])?(?![\w:]|\.[0-9]))"
+    r")"
+)
+_NAMED_MONTH = re.compile(
+    rf"(?P<month>{_MONTH_NAMES})\.?(?:"
+    rf"(?P<day>\s+[0-9]{{1,2}}{_ORDINAL_SUFFIX}(?:\s?-\s?[0-9]{{1,2}}{_ORDINAL_SUFFIX})?(?:,?\s+[0-9]{{4}})?(?![\w:]))"
+    r"|,?\s+[0-9]{4}(?![\w:]))"
+)
 _MONTH_ABBREVIATION = re.compile(r"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.(?= |$)")
+_WEEKDAY = re.compile(r"(?:Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri|Sat|Sun)\.(?=,?\s+(?:[0-9]|[JFMASOND][a-z]{2}))")
+_MONTH_IN = re.compile(_MONTH_NAMES)
+_NUMBERS_IN = re.compile(r"[0-9]+")
 _THE_BEFORE = re.compile(r"\bthe\s+$", re.IGNORECASE)
+_AM_PM = re.compile(r"[AaPp]")
 
 
 def day_first(context: NormalizeContext) -> bool:
@@ -109,6 +116,60 @@ def _month(name: str) -> int:
     return _MONTH_NUMBERS[name.rstrip(".")]
 
 
+def _glued(match: re.Match[str]) -> bool:
+    """Whether the match continues a word ("XMay 5"), for patterns that begin with a word."""
+    start = match.start()
+    return start > 0 and match.string[start - 1].isalnum()
+
+
+def _numeric(match: re.Match[str], british: bool) -> str | None:
+    """The words for a date or time starting with a digit, or None to leave it to later rules."""
+    text = match.group()
+    written = _NUMBERS_IN.findall(text)
+    numbers = [int(number) for number in written]
+    if match.group("iso") or match.group("dotted"):
+        year_value, month, day = numbers if match.group("iso") else numbers[::-1]
+        return date_words(year_value, month, day, british) if valid_date(month, day) else None
+    if match.group("numeric"):
+        a, b = numbers[:2]
+        month, day = (b, a) if (british and b <= 12) or a > 12 else (a, b)
+        return date_words(full_year(written[2]), month, day, british) if valid_date(month, day) else None
+    if match.group("day_month"):
+        month_name = _MONTH_IN.search(text)
+        if month_name is None or not valid_date(_month(month_name.group()), numbers[0]):
+            return None
+        spoken = date_words(numbers[1] if len(numbers) > 1 else None, _month(month_name.group()), numbers[0], True)
+        return spoken.removeprefix("the ") if _THE_BEFORE.search(match.string, 0, match.start()) else spoken
+    hour = numbers[0]
+    minute = numbers[1] if len(numbers) > 1 else None
+    second = numbers[2] if len(numbers) > 2 else None
+    if match.group("clock"):
+        if not 0 < hour <= 12:
+            return None
+        spoken = time_words(hour, minute, second, _AM_PM.findall(text)[-1].upper())
+        if text.endswith(".") and sentence_ends_after(match.string, match.end()):
+            spoken += "."
+        return spoken
+    return time_words(hour, minute, second) if hour <= 23 else None
+
+
+def _named_month(match: re.Match[str]) -> str | None:
+    if _glued(match):
+        return None
+    month = _month(match.group("month"))
+    numbers = [int(number) for number in _NUMBERS_IN.findall(match.group())]
+    if not match.group("day"):
+        return date_words(numbers[0], month, None)
+    day = numbers[0]
+    if not valid_date(month, day):
+        return None
+    year_value = numbers[-1] if numbers[-1] >= 1000 else None
+    if len(numbers) - (year_value is not None) == 2:
+        spoken = f"{MONTHS[month - 1]} {ordinal(day)} to {ordinal(numbers[1])}"
+        return spoken + (f", {year(year_value)}" if year_value is not None else "")
+    return date_words(year_value, month, day)
+
+
 class DatesTimes(EnglishStep):
     """Numeric and written dates, weekday and month abbreviations, 12- and 24-hour times."""
 
@@ -116,74 +177,39 @@ class DatesTimes(EnglishStep):
     order = 400
 
     def rewrite(self, text: str, context: NormalizeContext) -> str:
-        british = day_first(context)
+        if HAS_DIGIT.search(text):
+            british = day_first(context)
 
-        def speak(match: re.Match[str]) -> str:
-            spoken = _speak(match, british)
-            return match.group() if spoken is None else f" {spoken} "
+            def numeric(match: re.Match[str]) -> str:
+                spoken = _numeric(match, british)
+                return match.group() if spoken is None else f" {spoken} "
 
-        text = rewrite_near(text, DIGIT_RUN, lambda region: _DATES.sub(speak, region))
+            text = _NUMERIC.sub(numeric, text)
+            text = _NAMED_MONTH.sub(_spoken_or_kept(_named_month), text)
         if "." in text:
+            text = _WEEKDAY.sub(_weekday, text)
             text = _MONTH_ABBREVIATION.sub(_month_abbreviation, text)
         return text
 
 
+def _spoken_or_kept(speak: Callable[[re.Match[str]], str | None]) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        spoken = speak(match)
+        return match.group() if spoken is None else f" {spoken} "
+
+    return replace
+
+
+def _weekday(match: re.Match[str]) -> str:
+    return match.group() if _glued(match) else _WEEKDAYS[match.group()[:-1]]
+
+
 def _month_abbreviation(match: re.Match[str]) -> str:
     """"in Jan. we" -> "in January we": the period would otherwise end the sentence."""
-    start = match.start()
-    if start and (match.string[start - 1].isalnum() or match.string[start - 1] == "."):
+    if _glued(match):
         return match.group()
     name = MONTHS[_month(match.group()) - 1]
     return name + "." if sentence_ends_after(match.string, match.end()) else name
-
-
-def _speak(match: re.Match[str], british: bool) -> str | None:
-    """The words for one match, or None to leave it to later rules (an impossible date)."""
-    kind = match.lastgroup
-    group = match.group
-    if kind == "iso":
-        month, day = int(group("iso_m")), int(group("iso_d"))
-        return date_words(int(group("iso_y")), month, day, british) if valid_date(month, day) else None
-    if kind == "numeric":
-        a, b = int(group("num_a")), int(group("num_b"))
-        month, day = (b, a) if (british and b <= 12) or a > 12 else (a, b)
-        return date_words(full_year(group("num_y")), month, day, british) if valid_date(month, day) else None
-    if kind == "dotted":
-        month, day = int(group("dot_m")), int(group("dot_d"))
-        return date_words(int(group("dot_y")), month, day, british) if valid_date(month, day) else None
-    if kind == "month_day":
-        month, day = _month(group("md_m")), int(group("md_d"))
-        if not valid_date(month, day):
-            return None
-        spoken = date_words(int(group("md_y")) if group("md_y") else None, month, day)
-        if group("md_d2"):
-            spoken = f"{MONTHS[month - 1]} {ordinal(day)} to {ordinal(int(group('md_d2')))}" + (
-                f", {year(int(group('md_y')))}" if group("md_y") else ""
-            )
-        return spoken
-    if kind == "day_month":
-        month, day = _month(group("dm_m")), int(group("dm_d"))
-        if not valid_date(month, day):
-            return None
-        spoken = date_words(int(group("dm_y")) if group("dm_y") else None, month, day, True)
-        if _THE_BEFORE.search(match.string, 0, match.start()):
-            spoken = spoken.removeprefix("the ")
-        return spoken
-    if kind == "month_year":
-        return date_words(int(group("my_y")), _month(group("my_m")), None)
-    if kind == "weekday":
-        return _WEEKDAYS[group("wd")]
-    if kind == "clock":
-        spoken = time_words(
-            int(group("c_h")),
-            int(group("c_m")) if group("c_m") else None,
-            int(group("c_s")) if group("c_s") else None,
-            group("c_ap").upper(),
-        )
-        if group("c_dot") and sentence_ends_after(match.string, match.end()):
-            spoken += "."
-        return spoken
-    return time_words(int(group("t_h")), int(group("t_m")), int(group("t_s")) if group("t_s") else None)
 
 
 @hookimpl

@@ -44,9 +44,13 @@ _TYPOGRAPHY = str.maketrans(
         "\u2026": "...", "\u00a0": " ", "\u2022": ",", "\u00b7": ",", "\u25e6": ",", "\u2043": ",",
     }
 )
-_NUMBER_DASH = re.compile(r"(?<=[0-9])\s?\u2013\s?(?=[0-9$])")
-_PROSE_DASH = re.compile(r"\s*(?:[\u2013\u2014\u2015]+|(?<![<-])-{2,}(?![>-]))\s*|(?<=[^\s0-9])\s+-\s+(?=[^\s0-9])")
-_DECORATION = re.compile(r"([^\w\s.,;:!?'\"()-])\1{2,}|_{3,}")
+# Dashes used as punctuation (em dash, "--", a hyphen between spaces) become a comma; an en
+# dash between numbers is a range. Patterns start with a literal or a class (hot path).
+_DASH = re.compile(
+    r"\u2013[\u2013\u2014\u2015]*|\u2014[\u2013\u2014\u2015]*|\u2015[\u2013\u2014\u2015]*"
+    r"|-(?<![<-]-)-+(?![>-])|-(?<=[^\s0-9] -)(?= [^\s0-9])"
+)
+_DECORATION = re.compile(r"([#$%&*+<=>@^`|~/\\\[\]{}_])\1{2,}")
 
 # Markdown as written by chat apps and language models.
 _MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
@@ -98,6 +102,22 @@ def _close_lines(text: str) -> str:
     return " ".join(spoken)
 
 
+def _beside(text: str, index: int, step: int) -> str:
+    """The character next to a dash, looking past one space."""
+    if 0 <= index < len(text) and text[index] == " ":
+        index += step
+    return text[index] if 0 <= index < len(text) else ""
+
+
+def _dash(match: re.Match[str]) -> str:
+    text = match.string
+    if match.group() == "\u2013" and _beside(text, match.start() - 1, -1).isdigit():
+        following = _beside(text, match.end(), 1)
+        if following.isdigit() or following == "$":
+            return "-"
+    return ", "
+
+
 class Entities:
     """Entities, tags, Markdown, invisible characters, typography, repeated marks, whitespace."""
 
@@ -117,7 +137,6 @@ class Entities:
             if not unicodedata.is_normalized("NFC", text):
                 text = unicodedata.normalize("NFC", text)
             text = text.translate(_TYPOGRAPHY)
-            text = _NUMBER_DASH.sub("-", text)
         if "[" in text:
             text = _MD_LINK.sub(r"\1", text)
         if "*" in text:
@@ -126,11 +145,10 @@ class Entities:
             text = _MD_UNDERSCORE.sub(r"\1", text)
         if "`" in text:
             text = _MD_CODE.sub(r"\1", text)
-        if "\n" in text or "\r" in text:
+        if "\n" in text or "\r" in text or _HEADING.match(text) or _BULLET.match(text):
             text = _close_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
-        elif _HEADING.match(text):
-            text = text.lstrip("#")
-        text = _PROSE_DASH.sub(", ", text)
+        if "-" in text or not text.isascii():
+            text = _DASH.sub(_dash, text)
         text = _DECORATION.sub(" ", text)
         return tidy(text)
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import NUMBER, EnglishStep, cardinal, integer_words, is_one, number_words, rewrite_near
+from ._words import NUMBER, EnglishStep, cardinal, integer_words, is_one, number_at, number_words
 
 
 class Currency(NamedTuple):
@@ -59,6 +59,7 @@ _SCALES = {
     "b": "billion", "B": "billion", "bn": "billion", "t": "trillion", "T": "trillion", "tn": "trillion",
 }
 
+_SIGN_CHARACTERS = "$€£¥₹₩₽₺₪₱₦₿"
 _SIGN_ALTERNATIVES = "|".join(re.escape(sign) for sign in sorted(_SIGNS, key=len, reverse=True))
 _CODE_ALTERNATIVES = "|".join(_CODES)
 
@@ -71,13 +72,15 @@ def _amount(name: str) -> str:
     )
 
 
-_MONEY = re.compile(
-    rf"(?<![\w.,])(?P<minus>-)?(?P<sign>{_SIGN_ALTERNATIVES}|(?:{_CODE_ALTERNATIVES})\s?)(?P<minus_after>-)?"
-    rf"{_amount('amount')}(?:\s?-\s?(?P=sign)?{_amount('upper')})?"
-    rf"|(?<![\w.,])(?P<code_minus>-)?(?P<code_amount>{NUMBER})\s?(?P<code>{_CODE_ALTERNATIVES})\b"
-    rf"|(?<![\w.,])(?P<cents>{NUMBER})\s?¢"
+# Each pattern starts with a literal choice or a character class (see ``number_at``).
+_SIGNED = re.compile(
+    rf"(?P<sign>{_SIGN_ALTERNATIVES}|{'|'.join(code + ' ?' for code in _CODES)})(?P<minus>-)?"
+    rf"{_amount('amount')}(?:\s?-\s?(?:(?P=sign))?{_amount('upper')})?"
 )
-_HAS_MONEY = re.compile(rf"[$€£¥₹₩₽₺₪₱₦₿¢]|{_CODE_ALTERNATIVES}")
+_MINUS = re.compile(rf"-(?<![\w.]-)(?=(?:US|A|C|NZ|HK)?[{_SIGN_CHARACTERS}])")
+_CODE_AFTER = re.compile(rf"(?P<amount>{number_at(signed=True)})\s?(?P<code>{_CODE_ALTERNATIVES})\b")
+_CENTS = re.compile(rf"(?P<amount>{number_at()})\s?¢")
+_HAS_MONEY = re.compile("|".join(re.escape(sign) for sign in (*_SIGN_CHARACTERS, "¢", *_CODES)))
 
 
 def money_words(amount: str, currency: Currency, scale: str | None = None) -> str:
@@ -102,16 +105,10 @@ def _scale(match: re.Match[str], name: str) -> str | None:
     return match.group(name + "_word") or (_SCALES[abbreviation] if abbreviation else None)
 
 
-def _speak(match: re.Match[str]) -> str:
-    if match.group("cents") is not None:
-        cents = match.group("cents")
-        return f" {number_words(cents)} {'cent' if is_one(cents) else 'cents'} "
-    if match.group("code") is not None:
-        minus = "minus " if match.group("code_minus") else ""
-        return f" {minus}{money_words(match.group('code_amount'), _CODES[match.group('code')])} "
+def _signed(match: re.Match[str]) -> str:
     sign = match.group("sign").strip()
     currency = _SIGNS.get(sign) or _CODES[sign]
-    minus = "minus " if match.group("minus") or match.group("minus_after") else ""
+    minus = "minus " if match.group("minus") else ""
     amount, scale = match.group("amount"), _scale(match, "amount")
     upper = match.group("upper")
     if upper is None:
@@ -121,6 +118,17 @@ def _speak(match: re.Match[str]) -> str:
     return f" {minus}{lower} to {money_words(upper, currency, upper_scale)} "
 
 
+def _code_after(match: re.Match[str]) -> str:
+    amount = match.group("amount")
+    minus = "minus " if amount.startswith("-") else ""
+    return f" {minus}{money_words(amount.lstrip('-'), _CODES[match.group('code')])} "
+
+
+def _cents(match: re.Match[str]) -> str:
+    amount = match.group("amount")
+    return f" {number_words(amount)} {'cent' if is_one(amount) else 'cents'} "
+
+
 class Money(EnglishStep):
     """Currency signs and codes with amounts, scales (``$5M``), ranges (``$5-10``) and cents (``50¢``)."""
 
@@ -128,11 +136,14 @@ class Money(EnglishStep):
     order = 300
 
     def rewrite(self, text: str, context: NormalizeContext) -> str:
-        return rewrite_near(text, _HAS_MONEY, _rewrite_region)
-
-
-def _rewrite_region(region: str) -> str:
-    return _MONEY.sub(_speak, region)
+        if not _HAS_MONEY.search(text):
+            return text
+        if "-" in text:
+            text = _MINUS.sub("minus ", text)
+        text = _SIGNED.sub(_signed, text)
+        if any(code in text for code in _CODES):
+            text = _CODE_AFTER.sub(_code_after, text)
+        return _CENTS.sub(_cents, text) if "¢" in text else text
 
 
 @hookimpl

@@ -27,6 +27,7 @@ from ._words import (
     cardinal,
     digits,
     integer_words,
+    number_at,
     number_words,
     ordinal,
     plural_words,
@@ -34,15 +35,25 @@ from ._words import (
     year,
 )
 
+# Every pattern begins with a literal or a character class and checks what precedes it
+# only after that first character (see ``number_at``): they run on the hot path.
 _PHONE = re.compile(
-    r"(?<![\w+.,/-])(?P<phone>\+[0-9]{1,3}(?:[ .-]?\(?[0-9]{1,4}\)?){2,5}"
-    r"|(?:1[ .-])?(?:\([0-9]{3}\)\s?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4})(?![\w/-]|\.[0-9])"
-    r"|\b(?P<cue>(?:[Cc]all|[Pp]hone|[Tt]el|[Ff]ax|[Dd]ial|[Tt]ext|[Cc]ell|[Mm]obile):?\s)(?P<local>[0-9]{3}-[0-9]{4})\b"
+    r"[0-9(+](?<![\w+.,/-][0-9(+])(?:"
+    r"(?<=\+)[0-9]{1,3}(?:[ .-]?\(?[0-9]{1,4}\)?){2,5}"
+    r"|(?<=\()[0-9]{3}\)\s?[0-9]{3}[ .-][0-9]{4}"
+    r"|(?<=1)[ .-](?:\([0-9]{3}\)\s?|[0-9]{3}[ .-])[0-9]{3}[ .-][0-9]{4}"
+    r"|(?<=[0-9])[0-9]{2}[ .-][0-9]{3}[ .-][0-9]{4}"
+    r")(?![\w/-]|\.[0-9])"
 )
-_NUMBER_SIGN = re.compile(r"(?<![\w&#])#\s?(?=[0-9])")
-_ORDINAL = re.compile(r"(?<![\w.,])(?P<n>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:st|nd|rd|th|ST|ND|RD|TH)\b")
+_LOCAL_PHONE = re.compile(
+    r"(?:call|Call|phone|Phone|tel|Tel|fax|Fax|dial|Dial|text|Text|cell|Cell|mobile|Mobile):?\s"
+    r"(?P<local>[0-9]{3}-[0-9]{4})\b"
+)
+_NUMBER_SIGN = re.compile(r"#(?<![\w&#]#)\s?(?=[0-9])")
+_ORDINAL = re.compile(r"(?P<n>[0-9](?<![\w.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+|[0-9]*))(?:st|nd|rd|th|ST|ND|RD|TH)\b")
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
-_POWER = re.compile(r"\s?(?:\^\s?(?P<caret>-?[0-9]+)|(?P<super>⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+))")
+_SUPERSCRIPT = re.compile(r"[⁻⁰¹²³⁴⁵⁶⁷⁸⁹][⁰¹²³⁴⁵⁶⁷⁸⁹]*")
+_CARET = re.compile(r"\^\s?(?P<exponent>-?[0-9]+)")
 _VULGAR = {
     "½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5), "⅖": (2, 5), "⅗": (3, 5),
     "⅘": (4, 5), "⅙": (1, 6), "⅚": (5, 6), "⅐": (1, 7), "⅛": (1, 8), "⅜": (3, 8), "⅝": (5, 8), "⅞": (7, 8),
@@ -50,45 +61,48 @@ _VULGAR = {
 }
 _UNICODE_FRACTION = re.compile(r"(?:(?<![\w.,])(?P<whole>[0-9]+)\s?)?(?P<vulgar>[" + "".join(_VULGAR) + "])")
 _FRACTION = re.compile(
-    r"(?<![\w./-])(?:(?P<whole>[0-9]+)\s+)?(?P<num>[0-9]+)/(?P<den>[0-9]+)(?![\w/]|\.[0-9])"
+    r"(?P<first>[0-9](?<![\w./-][0-9])[0-9]*)(?:\s+(?P<num>[0-9]+))?/(?P<den>[0-9]+)(?![\w/]|\.[0-9])"
 )
 _FRACTION_IDIOMS = frozenset({"24/7", "50/50", "9/11", "20/20", "4/20"})
 _DENOMINATORS = frozenset({*range(2, 11), 12, 16, 32, 64, 100, 1000})
 _PERCENT = re.compile(
-    rf"(?<![\w.,])(?:(?P<lower>[-+]?(?:{NUMBER}))\s?(?:-|to)\s?)?(?P<n>[-+]?(?:{NUMBER}))\s?(?:%|percent\b)"
+    rf"(?P<n>{number_at(signed=True)})(?:\s?(?:-|to)\s?(?P<upper>-?(?:{NUMBER})))?\s?(?:%|percent\b)"
 )
-_RANGE = re.compile(rf"(?<![\w.,/-])(?P<a>{NUMBER})\s?-\s?(?P<b>{NUMBER})(?![\w/-]|\.[0-9]|\s*=)")
-_DECADE = re.compile(r"(?<![\w.,'])(?:'(?P<short>[0-9]0)|(?P<n>[0-9]*0))'?s\b")
+_RANGE_START = number_at(r"\w.,/-")
+_RANGE = re.compile(rf"(?P<a>{_RANGE_START})\s?-\s?(?P<b>{NUMBER})(?![\w/-]|\.[0-9]|\s*=)")
+_DECADE = re.compile(r"(?P<n>[0-9](?<![\w.,'][0-9])[0-9]*0)'?s\b")
+_SHORT_DECADE = re.compile(r"'(?<!\w')(?P<n>[0-9]0)s\b")
 _POWER_OF_TEN = re.compile(r"10{2,}")
-_ERA_AFTER = re.compile(r"(?<![\w.,])(?P<y>[0-9]{1,4})\s?(?P<era>B\.C\.E|B\.C|A\.D|C\.E)\b")
-_ERA_BEFORE = re.compile(r"\b(?P<era>A\.D)\s?(?P<y>[0-9]{1,4})(?![\w.]*[0-9])")
-_ROMAN = r"(?P<roman>(?=[MDCLXVI])M{0,4}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3}))\b"
-_COUNTED_ROMAN = re.compile(
-    r"\b(?P<cue>[Cc]hapter|[Pp]art|[Vv]olume|[Bb]ook|[Aa]ct|[Ss]cene|[Ss]ection|[Aa]ppendix|[Aa]rticle|[Pp]hase|"
-    r"[Ss]tage|[Ll]evel|[Ee]pisode|[Ss]eason|[Pp]salm|[Cc]anto|[Cc]lass|[Tt]ype|[Gg]rade|[Tt]ier|[Rr]ound|War|Bowl|"
-    r"[Tt]itle|[Ss]tep|[Ss]eries|[Mm]ark|[Pp]lan)\s+" + _ROMAN
+_ERA_AFTER = re.compile(r"(?P<y>[0-9](?<![\w.,][0-9])[0-9]{0,3})\s?(?P<era>B\.C\.E|B\.C|A\.D|C\.E)\b")
+_ERA_BEFORE = re.compile(r"A\.D\s?(?P<y>[0-9]{1,4})(?![\w.]*[0-9])")
+_ROMAN_CANDIDATE = re.compile(r"[IVXLCDM](?<= [IVXLCDM])[IVXLCDM]*\b")
+_ROMAN = re.compile(r"M{0,4}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
+_ROMAN_VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
+_RESOLUTION = re.compile(r"(?P<n>[0-9](?<![\w.,][0-9])[0-9]{2,3})p\b")
+_TIMES = re.compile(rf"(?P<n>{number_at()})x(?=\s|$|[,;:.!?)])")
+_BY = re.compile(r"[x×*](?:(?<=[0-9][x×*])|(?<=[0-9] [x×*]))\s?(?=[0-9])")
+_RATIO = re.compile(r":(?<=[0-9]:)(?=[0-9])")
+_ABOUT = re.compile(r"~(?<![\w~]~)\s?(?=[0-9.])")
+_DOTTED = re.compile(r"[0-9](?<![\w.][0-9])[0-9]*(?:\.[0-9]+){2,}(?![\w.]*[0-9])")
+_MINUS_BETWEEN = re.compile(r"-(?<=[0-9] -)(?= [0-9])")
+_SIGN = re.compile(r"[-+](?<![^\s(\[\"'=/,;:][-+])(?=\.?[0-9])")
+_LETTER_DASH_DIGIT = re.compile(r"-(?<=[A-Za-z]-)(?=[0-9])")
+_PLAIN = re.compile(r"(?P<whole>[0-9](?<![0-9.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+(?![0-9])|[0-9]*))(?:\.(?P<frac>[0-9]+))?")
+_POINT = re.compile(r"\.(?<![\w.,]\.)(?P<digits>[0-9]+)")
+
+COUNTED_BY_ROMAN = frozenset(
+    "chapter part volume book act scene section appendix article phase stage level episode season psalm canto "
+    "class type grade tier round war bowl title step series mark plan".split()
 )
-REGNAL_NAMES = (
-    "Alexander|Alfonso|Amenhotep|Anne|Antiochus|Benedict|Boniface|Carlos|Catherine|Charles|Christian|Clement|"
-    "Constantine|Cyrus|Darius|David|Edmund|Edward|Elizabeth|Ferdinand|Francis|Franz|Frederick|Friedrich|George|"
-    "Gregory|Gustav|Harald|Harold|Henry|Innocent|Ivan|James|John|Juan|Leo|Leopold|Louis|Ludwig|Malcolm|Mary|"
-    "Mehmed|Napoleon|Nicholas|Olaf|Otto|Paul|Pedro|Peter|Philip|Pius|Ptolemy|Ramesses|Richard|Robert|Rudolf|"
-    "Selim|Sixtus|Stephen|Suleiman|Thutmose|Urban|Victor|Wilhelm|William|Xerxes"
+"""Words after which a Roman numeral is a cardinal: "Chapter IV" -> "Chapter four"."""
+REGNAL_NAMES = frozenset(
+    """Alexander Alfonso Amenhotep Anne Antiochus Benedict Boniface Carlos Catherine Charles Christian Clement
+    Constantine Cyrus Darius David Edmund Edward Elizabeth Ferdinand Francis Franz Frederick Friedrich George
+    Gregory Gustav Harald Harold Henry Innocent Ivan James John Juan Leo Leopold Louis Ludwig Malcolm Mary
+    Mehmed Napoleon Nicholas Olaf Otto Paul Pedro Peter Philip Pius Ptolemy Ramesses Richard Robert Rudolf
+    Selim Sixtus Stephen Suleiman Thutmose Urban Victor Wilhelm William Xerxes""".split()
 )
 """Names that take Roman numerals as ordinals: "Henry VIII" -> "Henry the eighth"."""
-_REGNAL = re.compile(r"\b(?P<name>" + REGNAL_NAMES + r")\s+" + _ROMAN)
-_ROMAN_VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
-_RESOLUTION = re.compile(r"(?<![\w.,])(?P<n>[0-9]{3,4})p\b")
-_TIMES = re.compile(rf"(?<![\w.,])(?P<n>{NUMBER})x(?=\s|$|[,;:.!?)])")
-_BY = re.compile(r"(?<=[0-9])\s?(?:(?P<by>x)|(?P<times>[×*]))\s?(?=[0-9])")
-_RATIO = re.compile(r"(?<=[0-9]):(?=[0-9])")
-_ABOUT = re.compile(r"(?<![\w~])~\s?(?=[0-9.])")
-_DOTTED = re.compile(r"(?<![\w.])[0-9]+(?:\.[0-9]+){2,}(?![\w.]*[0-9])")
-_SIGN = re.compile(r"(?:^|(?<=[\s(\[\"'=/,;:]))(?P<sign>[-+])(?=\.?[0-9])")
-_LETTER_DASH_DIGIT = re.compile(r"(?<=[A-Za-z])-(?=[0-9])")
-_PLAIN = re.compile(r"(?<![0-9.,])(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])|[0-9]+)(?:\.(?P<frac>[0-9]+))?|(?<![\w.,])\.(?P<only>[0-9]+)")
-_DIGITS = re.compile(r"[0-9]+")
-
 YEAR_CUES = frozenset(
     "in since from by until till during before after of circa around year years summer winter spring autumn fall "
     "early late mid c ca between and to".split()
@@ -96,17 +110,15 @@ YEAR_CUES = frozenset(
 """Words after which a four-digit number from 1000 on is a year."""
 _NOT_PLURAL = frozenset(
     "was is has his this its as us does thus plus less unless always perhaps whereas yes across towards "
-    "afterwards besides this has".split()
+    "afterwards besides".split()
 )
-_WORD_AFTER = re.compile(r"\s+([a-z]+)\b")
-_WORD_BEFORE = re.compile(r"([A-Za-z]+)[\s.]*$")
-_LOWER_WORD_AFTER = re.compile(r"\s+[a-z]")
 _IRREGULAR_PLURALS = frozenset("people men women children feet teeth mice geese sheep fish deer staff".split())
+_WORD_AFTER = re.compile(r" ([a-z]+)\b")
 
 
 def phone_words(text: str) -> str:
     """Digit by digit, groups separated by a pause: "(555) 123-4567" -> "five five five, one two three, ..."."""
-    groups = [digits(group) for group in _DIGITS.findall(text)]
+    groups = [digits(group) for group in DIGIT_RUN.findall(text)]
     return ("plus " if text.lstrip().startswith("+") else "") + ", ".join(groups)
 
 
@@ -133,15 +145,18 @@ def fraction_words(numerator: int, denominator: int, mixed: bool = False) -> str
     return f"{count} {name}"
 
 
+def _word_before(text: str, start: int) -> str:
+    words = text[max(0, start - 30):start].split()
+    return words[-1].strip(".,;:").lower() if words else ""
+
+
 def _is_year(text: str, match: re.Match[str], value: int) -> bool:
     """A four-digit number reads as a year from 1500 to 2099, or from 1000 after a cue word,
     unless a plural noun follows ("1500 people", "2000 cases")."""
     if not 1000 <= value <= 2099:
         return False
-    if value < 1500:
-        before = _WORD_BEFORE.search(text, max(0, match.start() - 30), match.start())
-        if not before or before.group(1).lower() not in YEAR_CUES:
-            return False
+    if value < 1500 and _word_before(text, match.start()) not in YEAR_CUES:
+        return False
     after = _WORD_AFTER.match(text, match.end())
     if after:
         word = after.group(1)
@@ -151,9 +166,14 @@ def _is_year(text: str, match: re.Match[str], value: int) -> bool:
 
 
 def _phone(match: re.Match[str]) -> str:
-    if match.group("local"):
-        return f"{match.group('cue')}{phone_words(match.group('local'))} "
-    return f" {phone_words(match.group('phone'))} "
+    return f" {phone_words(match.group())} "
+
+
+def _local_phone(match: re.Match[str]) -> str:
+    start = match.start()
+    if start and match.string[start - 1].isalnum():
+        return match.group()
+    return match.group()[:match.start("local") - start] + phone_words(match.group("local")) + " "
 
 
 def _ordinal(match: re.Match[str]) -> str:
@@ -161,13 +181,21 @@ def _ordinal(match: re.Match[str]) -> str:
     return f" {ordinal(int(plain)) if len(plain) <= 36 else digits(plain)} "
 
 
-def _power(match: re.Match[str]) -> str:
-    exponent = match.group("caret") or match.group("super").translate(_SUPERSCRIPTS)
+def _power_words(exponent: str) -> str:
     if exponent == "2":
         return " squared "
     if exponent == "3":
         return " cubed "
     return f" to the power of {number_words(exponent)} "
+
+
+def _superscript(match: re.Match[str]) -> str:
+    exponent = match.group().translate(_SUPERSCRIPTS)
+    return _power_words(exponent) if exponent != "-" else match.group()
+
+
+def _caret(match: re.Match[str]) -> str:
+    return _power_words(match.group("exponent"))
 
 
 def _unicode_fraction(match: re.Match[str]) -> str:
@@ -178,10 +206,14 @@ def _unicode_fraction(match: re.Match[str]) -> str:
 
 
 def _fraction(match: re.Match[str]) -> str:
-    whole, numerator, denominator = match.group("whole"), match.group("num"), match.group("den")
+    whole, numerator, denominator = None, match.group("first"), match.group("den")
+    if match.group("num") is not None:
+        whole, numerator = numerator, match.group("num")
     if whole is None and f"{numerator}/{denominator}" in _FRACTION_IDIOMS:
         return f" {integer_words(numerator)} {integer_words(denominator)} "
-    spoken = fraction_words(int(numerator), int(denominator), mixed=whole is not None) if numerator[0] != "0" else None
+    spoken = None
+    if numerator[0] != "0" and len(numerator) <= 6 and len(denominator) <= 4:
+        spoken = fraction_words(int(numerator), int(denominator), mixed=whole is not None)
     if spoken is None:
         spoken = f"{integer_words(numerator)} slash {integer_words(denominator)}"
         return f" {integer_words(whole)} {spoken} " if whole else f" {spoken} "
@@ -189,9 +221,10 @@ def _fraction(match: re.Match[str]) -> str:
 
 
 def _percent(match: re.Match[str]) -> str:
-    lower = match.group("lower")
-    spoken = f"{number_words(match.group('n'))} percent"
-    return f" {number_words(lower)} to {spoken} " if lower else f" {spoken} "
+    upper = match.group("upper")
+    if upper is None:
+        return f" {number_words(match.group('n'))} percent "
+    return f" {number_words(match.group('n'))} to {number_words(upper)} percent "
 
 
 def _range_end(text: str, match: re.Match[str], written: str, partner: str) -> str:
@@ -209,18 +242,21 @@ def _range(match: re.Match[str]) -> str:
 
 
 def _decade(match: re.Match[str]) -> str:
-    """"1990s" -> "nineteen nineties", "'80s" -> "eighties", "100s" -> "hundreds"."""
-    short = match.group("short")
-    if short is not None:
-        return " two thousands " if short == "00" else f" {plural_words(cardinal(int(short)))} "
+    """"1990s" -> "nineteen nineties", "100s" -> "hundreds"."""
     written = match.group("n")
     value = int(written)
     if len(written) == 4 and 1000 <= value <= 2090:
         return f" {plural_words(year(value))} "
-    words = cardinal(value)
+    words = integer_words(written)
     if _POWER_OF_TEN.fullmatch(written):
         words = words.removeprefix("one ")
     return f" {plural_words(words)} "
+
+
+def _short_decade(match: re.Match[str]) -> str:
+    """"'80s" -> "eighties", "'00s" -> "two thousands"."""
+    written = match.group("n")
+    return " two thousands " if written == "00" else f" {plural_words(cardinal(int(written)))} "
 
 
 def _era_after(match: re.Match[str]) -> str:
@@ -228,18 +264,26 @@ def _era_after(match: re.Match[str]) -> str:
 
 
 def _era_before(match: re.Match[str]) -> str:
-    return f" {match.group('era')} {year(int(match.group('y')))} "
+    return f" A.D {year(int(match.group('y')))} "
 
 
-def _counted_roman(match: re.Match[str]) -> str:
-    return f"{match.group('cue')} {cardinal(roman_value(match.group('roman')))}"
-
-
-def _regnal(match: re.Match[str]) -> str:
-    roman = match.group("roman")
-    if roman == "I" and _LOWER_WORD_AFTER.match(match.string, match.end()):
-        return match.group()  # "John I think": the pronoun
-    return f"{match.group('name')} the {ordinal(roman_value(roman))}"
+def _roman(match: re.Match[str]) -> str:
+    """A Roman numeral after a counting word is a cardinal, after a ruler's name an ordinal."""
+    numeral = match.group()
+    if not _ROMAN.fullmatch(numeral):
+        return numeral
+    before = match.string[max(0, match.start() - 30):match.start()].split()
+    if not before:
+        return numeral
+    word = before[-1]
+    if word.lower() in COUNTED_BY_ROMAN:
+        return cardinal(roman_value(numeral))
+    if word in REGNAL_NAMES:
+        following = match.string[match.end():match.end() + 2]
+        if numeral == "I" and following[:1] == " " and following[1:].islower():
+            return numeral  # "John I think": the pronoun
+        return "the " + ordinal(roman_value(numeral))
+    return numeral
 
 
 def _resolution(match: re.Match[str]) -> str:
@@ -251,7 +295,7 @@ def _times(match: re.Match[str]) -> str:
 
 
 def _by(match: re.Match[str]) -> str:
-    return " by " if match.group("by") else " times "
+    return " by " if match.group()[0] == "x" else " times "
 
 
 def _dotted(match: re.Match[str]) -> str:
@@ -259,17 +303,18 @@ def _dotted(match: re.Match[str]) -> str:
 
 
 def _sign(match: re.Match[str]) -> str:
-    return "minus " if match.group("sign") == "-" else "plus "
+    return "minus " if match.group() == "-" else "plus "
 
 
 def _plain(match: re.Match[str]) -> str:
-    only = match.group("only")
-    if only is not None:
-        return f" point {digits(only)} "
     whole, fraction = match.group("whole"), match.group("frac")
     if fraction is None and len(whole) == 4 and whole[0] != "0" and _is_year(match.string, match, int(whole)):
         return f" {year(int(whole))} "
     return f" {number_words(whole + ('.' + fraction if fraction else ''))} "
+
+
+def _point(match: re.Match[str]) -> str:
+    return f" point {digits(match.group('digits'))} "
 
 
 def _leftover(match: re.Match[str]) -> str:
@@ -283,24 +328,24 @@ class Numbers(EnglishStep):
     order = 700
 
     def rewrite(self, text: str, context: NormalizeContext) -> str:
-        if "I" in text or "V" in text or "X" in text:
-            text = _COUNTED_ROMAN.sub(_counted_roman, text)
-            text = _REGNAL.sub(_regnal, text)
+        text = _ROMAN_CANDIDATE.sub(_roman, text)
         if not text.isascii():
             if any(fraction in text for fraction in _VULGAR):
                 text = _UNICODE_FRACTION.sub(_unicode_fraction, text)
-            text = _POWER.sub(_power, text)
+            text = _SUPERSCRIPT.sub(_superscript, text)
         return rewrite_near(text, DIGIT_RUN, _rewrite_region)
 
 
 def _rewrite_region(text: str) -> str:
     """All digit rules, most specific first, on a few words around some digits."""
     text = _PHONE.sub(_phone, text)
+    if "-" in text:
+        text = _LOCAL_PHONE.sub(_local_phone, text)
     if "#" in text:
         text = _NUMBER_SIGN.sub("number ", text)
     text = _ORDINAL.sub(_ordinal, text)
     if "^" in text:
-        text = _POWER.sub(_power, text)
+        text = _CARET.sub(_caret, text)
     if "/" in text:
         text = _FRACTION.sub(_fraction, text)
     if "%" in text or "percent" in text:
@@ -310,6 +355,8 @@ def _rewrite_region(text: str) -> str:
         text = _LETTER_DASH_DIGIT.sub(" ", text)
     if "s" in text:
         text = _DECADE.sub(_decade, text)
+        if "'" in text:
+            text = _SHORT_DECADE.sub(_short_decade, text)
     if "." in text:
         text = _ERA_AFTER.sub(_era_after, text)
         text = _ERA_BEFORE.sub(_era_before, text)
@@ -324,9 +371,12 @@ def _rewrite_region(text: str) -> str:
     if "~" in text:
         text = _ABOUT.sub("about ", text)
     if "-" in text or "+" in text:
+        text = _MINUS_BETWEEN.sub("minus", text)
         text = _SIGN.sub(_sign, text)
     text = _PLAIN.sub(_plain, text)
-    return _DIGITS.sub(_leftover, text)
+    if "." in text:
+        text = _POINT.sub(_point, text)
+    return DIGIT_RUN.sub(_leftover, text)
 
 
 @hookimpl

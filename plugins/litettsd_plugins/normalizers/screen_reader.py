@@ -47,7 +47,7 @@ CHAR_NAMES = {
 }
 """Orca's names (``chnames``) for punctuation and symbols."""
 
-_PUNCTUATION_LEVEL = {
+PUNCTUATION_LEVELS = {
     **dict.fromkeys("*/^©®™§¶†‡′″", 1),
     **dict.fromkeys("\"()-_:;[]\\|`~{}«»", 2),
     **dict.fromkeys("!',.?", 3),
@@ -58,7 +58,15 @@ _INSERTED = frozenset("!,.?:;")
 _PROSODY = frozenset(".,;:!?'\"()[]{}-")
 """Marks kept (unspoken) below their level: espeak-ng turns them into pauses and intonation."""
 _WORD_JOINERS = frozenset("-'.")
-_PUNCTUATION = re.compile(r"\.\.\.|[^\w\s]")
+_ELLIPSIS = "\u2026"
+_LEVEL_PATTERNS = {
+    level: re.compile(
+        "[^\\w\\s" + "".join(re.escape(mark) for mark in _PROSODY if PUNCTUATION_LEVELS.get(mark, 4) > level) + "]"
+    )
+    for level in LEVELS.values()
+}
+"""Per level, the characters that need a decision: every non-word character except the
+prosody marks that level leaves alone (so plain prose is skipped quickly)."""
 
 
 def char_text(ch: str, capitals: str = "none") -> str:
@@ -172,14 +180,18 @@ class Punctuation(EnglishStep):
 
     def rewrite(self, text: str, context: NormalizeContext) -> str:
         level = LEVELS.get(context.punctuation, LEVELS["some"])
+        if level == LEVELS["all"] and "..." in text:
+            text = text.replace("...", _ELLIPSIS)
+        if "_" in text:
+            text = text.replace("_", " underline " if level >= PUNCTUATION_LEVELS["_"] else " ")
 
         def mark(match: re.Match[str]) -> str:
             found = match.group()
-            if found == "...":
-                return " dot dot dot... " if level >= LEVELS["all"] else found
-            mark_level = _PUNCTUATION_LEVEL.get(found)
+            if found == _ELLIPSIS:
+                return " dot dot dot... "
+            mark_level = PUNCTUATION_LEVELS.get(found)
             if mark_level is None:
-                return found if found in _PROSODY or not unicodedata.category(found).startswith(("P", "S")) else " "
+                return found if found in _PROSODY or unicodedata.category(found)[0] not in "PS" else " "
             start, end = match.start(), match.end()
             if found in _WORD_JOINERS and 0 < start and end < len(text) and text[start - 1].isalnum() and text[end].isalnum():
                 return found
@@ -188,7 +200,7 @@ class Punctuation(EnglishStep):
                 return f" {name}{found} " if found in _INSERTED else f" {name} "
             return found if found in _PROSODY else " "
 
-        return tidy(_PUNCTUATION.sub(mark, text))
+        return tidy(_LEVEL_PATTERNS[level].sub(mark, text))
 
 
 @hookimpl

@@ -19,6 +19,7 @@ from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
 from ._words import EnglishStep, letters, unicode_name_words
+from .screen_reader import PUNCTUATION_LEVELS
 
 EMOJI_POLICY = "drop"
 """What to do with emoji and other pictographs: ``"drop"`` them or read their ``"name"``."""
@@ -33,12 +34,11 @@ _NAMED = {
     "€": "euro", "£": "pound", "¥": "yen", "¢": "cents", "₹": "rupee", "₩": "won", "₽": "ruble", "₿": "bitcoin",
     "°": "degrees", "±": "plus or minus", "×": "times", "÷": "divided by", "∞": "infinity",
     "≈": "approximately", "≠": "not equal to", "≤": "less than or equal to", "≥": "greater than or equal to",
-    "√": "square root of", "∛": "cube root of", "µ": "micro", "‰": "per mille", "№": "number",
+    "√": "square root of", "∛": "cube root of", "‰": "per mille", "№": "number",
     "→": "to", "⇒": "implies", "⟶": "to", "←": "from", "↑": "up arrow", "↓": "down arrow", "↔": "to and from",
     "✓": "check", "✔": "check", "✗": "cross", "✘": "cross", "℃": "degrees Celsius", "℉": "degrees Fahrenheit",
     "∑": "sum", "∏": "product", "∫": "integral", "∂": "partial", "∆": "delta", "∇": "nabla", "∈": "in",
     "∉": "not in", "∩": "intersection", "∪": "union", "⊂": "subset of", "∀": "for all", "∃": "there exists",
-    "¬": "not",
 }
 """Non-ASCII symbols read by name whatever the emoji policy."""
 
@@ -84,6 +84,8 @@ class Symbols(EnglishStep):
         named = _NAMED.get(ch)
         if named:
             return f" {named} "
+        if ch in PUNCTUATION_LEVELS:
+            return ch  # typography such as (c) and (tm): the punctuation level decides
         category = unicodedata.category(ch)
         if category == "Sc":
             return f" {unicode_name_words(ch).removesuffix(' sign')} "

@@ -15,61 +15,59 @@ import re
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import DIGIT_RUN, NUMBER, EnglishStep, is_one, number_words, rewrite_near, sentence_ends_after
+from ._words import HAS_DIGIT, NUMBER, EnglishStep, is_one, number_at, number_words, sentence_ends_after
 
 _TABLE: tuple[tuple[str, str, str | None], ...] = (
     ("mm", "millimeter", None), ("cm", "centimeter", None), ("m", "meter", None), ("km", "kilometer", None),
-    ("nm", "nanometer", None), ("µm μm", "micrometer", None), ("ft", "foot", "feet"), ("yd yds", "yard", None),
-    ("mi", "mile", None), ("mg", "milligram", None), ("g", "gram", None), ("kg kgs", "kilogram", None),
-    ("lb lbs", "pound", None), ("oz", "ounce", None), ("ml mL", "milliliter", None), ("l L", "liter", None),
+    ("nm", "nanometer", None), ("µm|μm", "micrometer", None), ("ft", "foot", "feet"), ("yd|yds", "yard", None),
+    ("mi", "mile", None), ("mg", "milligram", None), ("g", "gram", None), ("kg|kgs", "kilogram", None),
+    ("lb|lbs", "pound", None), ("oz", "ounce", None), ("ml|mL", "milliliter", None), ("l|L", "liter", None),
     ("gal", "gallon", None), ("fl oz", "fluid ounce", None), ("ns", "nanosecond", None),
-    ("µs μs", "microsecond", None), ("ms", "millisecond", None), ("sec secs", "second", None),
-    ("min mins", "minute", None), ("h hr hrs", "hour", None), ("yr yrs", "year", None),
-    ("KB kB", "kilobyte", None), ("MB", "megabyte", None), ("GB", "gigabyte", None), ("TB", "terabyte", None),
+    ("µs|μs", "microsecond", None), ("ms", "millisecond", None), ("sec|secs", "second", None),
+    ("min|mins", "minute", None), ("h|hr|hrs", "hour", None), ("yr|yrs", "year", None),
+    ("KB|kB", "kilobyte", None), ("MB", "megabyte", None), ("GB", "gigabyte", None), ("TB", "terabyte", None),
     ("PB", "petabyte", None), ("KiB", "kibibyte", None), ("MiB", "mebibyte", None), ("GiB", "gibibyte", None),
-    ("TiB", "tebibyte", None), ("Kb kb", "kilobit", None), ("Mb", "megabit", None), ("Gb", "gigabit", None),
-    ("kbps Kbps", "kilobit per second", "kilobits per second"),
+    ("TiB", "tebibyte", None), ("Kb|kb", "kilobit", None), ("Mb", "megabit", None), ("Gb", "gigabit", None),
+    ("kbps|Kbps", "kilobit per second", "kilobits per second"),
     ("Mbps", "megabit per second", "megabits per second"), ("Gbps", "gigabit per second", "gigabits per second"),
-    ("KB/s kB/s", "kilobyte per second", "kilobytes per second"),
+    ("KB/s|kB/s", "kilobyte per second", "kilobytes per second"),
     ("MB/s", "megabyte per second", "megabytes per second"), ("GB/s", "gigabyte per second", "gigabytes per second"),
     ("Hz", "hertz", "hertz"), ("kHz", "kilohertz", "kilohertz"), ("MHz", "megahertz", "megahertz"),
     ("GHz", "gigahertz", "gigahertz"), ("W", "watt", None), ("kW", "kilowatt", None), ("MW", "megawatt", None),
     ("GW", "gigawatt", None), ("Wh", "watt hour", None), ("kWh", "kilowatt hour", None),
     ("mAh", "milliamp hour", None), ("V", "volt", None), ("mV", "millivolt", None), ("kV", "kilovolt", None),
     ("mA", "milliamp", None), ("kJ", "kilojoule", None), ("cal", "calorie", None), ("kcal", "kilocalorie", None),
-    ("mph", "mile per hour", "miles per hour"), ("km/h kph", "kilometer per hour", "kilometers per hour"),
+    ("mph", "mile per hour", "miles per hour"), ("km/h|kph", "kilometer per hour", "kilometers per hour"),
     ("m/s", "meter per second", "meters per second"), ("fps", "frame per second", "frames per second"),
     ("rpm", "revolution per minute", "revolutions per minute"), ("dB", "decibel", None), ("px", "pixel", None),
     ("pt", "point", None), ("psi", "pound per square inch", "pounds per square inch"), ("Pa", "pascal", None),
     ("kPa", "kilopascal", None), ("hPa", "hectopascal", None), ("mmHg", "millimeter of mercury", "millimeters of mercury"),
     ("sq ft", "square foot", "square feet"), ("sq m", "square meter", None), ("sq mi", "square mile", None),
-    ("m² m^2", "square meter", None), ("km² km^2", "square kilometer", None), ("cm² cm^2", "square centimeter", None),
-    ("ft² ft^2", "square foot", "square feet"), ("m³ m^3", "cubic meter", None), ("cm³ cm^3", "cubic centimeter", None),
+    ("m²|m^2", "square meter", None), ("km²|km^2", "square kilometer", None), ("cm²|cm^2", "square centimeter", None),
+    ("ft²|ft^2", "square foot", "square feet"), ("m³|m^3", "cubic meter", None), ("cm³|cm^3", "cubic centimeter", None),
 )
-"""Symbols (space separated), singular name, plural name when not just "+s"."""
-_UNITS = {symbol: (one, many or one + "s") for symbols, one, many in _TABLE for symbol in symbols.split()}
+"""Symbols (``|`` separated), singular name, plural name when not just "+s"."""
+_UNITS = {symbol: (one, many or one + "s") for symbols, one, many in _TABLE for symbol in symbols.split("|")}
 
 _GLUED_ONLY = {"in": ("inch", "inches")}
 """Units that are also words: only a unit when written against the number."""
 
 _SYMBOLS = sorted((re.escape(symbol).replace(r"\ ", r"\.?\s") for symbol in _UNITS), key=len, reverse=True)
-_RANGE = rf"(?<![\w.,])(?:(?P<lower>-?(?:{NUMBER}))\s?-\s?)?(?P<number>-?(?:{NUMBER}))"
-_UNIT = re.compile(
-    rf"{_RANGE}(?:\s?(?P<unit>{'|'.join(_SYMBOLS)})|(?P<glued>in))(?P<dot>\.)?(?![\w/²³^])"
-)
-_DEGREES = re.compile(rf"{_RANGE}\s?°\s?(?P<scale>[CFK](?!\w))?")
+_NUMBER_OR_RANGE = rf"(?P<number>{number_at(signed=True)})(?:\s?-\s?(?P<upper>-?(?:{NUMBER})))?"
+_UNIT = re.compile(rf"{_NUMBER_OR_RANGE}(?:\s?(?P<unit>{'|'.join(_SYMBOLS)})|(?P<glued>in))(?P<dot>\.)?(?![\w/²³^])")
+_DEGREES = re.compile(rf"{_NUMBER_OR_RANGE}\s?°\s?(?P<scale>[CFK](?!\w))?")
 _SCALES = {"C": "Celsius", "F": "Fahrenheit", "K": "Kelvin"}
-_FEET_INCHES = re.compile(r"(?<![\w.])(?P<feet>[0-9]+)'\s?(?P<inches>[0-9]{1,2}(?:\.[0-9]+)?)(?:\"|'')")
-_PER = re.compile(r"/(?<=[a-z]/)(?P<per>hr|h|hour|day|wk|week|mo|month|yr|year|min|sec|kg|lb|km|mi|mile|night|person|page)\b")
+_FEET_INCHES = re.compile(r"(?P<feet>[0-9](?<![\w.][0-9])[0-9]*)'\s?(?P<inches>[0-9]{1,2}(?:\.[0-9]+)?)(?:\"|'')")
+_PER = re.compile(r"/(?:(?<=[a-z]/)|(?<=[a-z] /))(?P<per>hr|h|hour|day|wk|week|mo|month|yr|year|min|sec|kg|lb|km|mi|mile|night|person|page)\b")
 _PER_WORDS = {"hr": "hour", "h": "hour", "wk": "week", "mo": "month", "yr": "year", "min": "minute", "sec": "second",
               "kg": "kilogram", "lb": "pound", "km": "kilometer", "mi": "mile"}
 _SPACES = re.compile(r"\s+")
 
 
-def unit_words(number: str, one: str, many: str, lower: str | None = None) -> str:
-    """"five kilometers", "one foot"; with ``lower`` a range, "five to ten kilograms"."""
-    if lower is not None:
-        return f"{number_words(lower)} to {number_words(number)} {many}"
+def unit_words(number: str, one: str, many: str, upper: str | None = None) -> str:
+    """"five kilometers", "one foot"; with ``upper`` a range, "five to ten kilograms"."""
+    if upper is not None:
+        return f"{number_words(number)} to {number_words(upper)} {many}"
     return f"{number_words(number)} {one if is_one(number) else many}"
 
 
@@ -78,14 +76,14 @@ def _unit(match: re.Match[str]) -> str:
         one, many = _UNITS[_SPACES.sub(" ", match.group("unit").replace(".", ""))]
     else:
         one, many = _GLUED_ONLY[match.group("glued")]
-    spoken = unit_words(match.group("number"), one, many, match.group("lower"))
+    spoken = unit_words(match.group("number"), one, many, match.group("upper"))
     if match.group("dot") and sentence_ends_after(match.string, match.end()):
         spoken += "."
     return f" {spoken} "
 
 
 def _degrees(match: re.Match[str]) -> str:
-    spoken = unit_words(match.group("number"), "degree", "degrees", match.group("lower"))
+    spoken = unit_words(match.group("number"), "degree", "degrees", match.group("upper"))
     scale = match.group("scale")
     return f" {spoken} {_SCALES[scale]} " if scale else f" {spoken} "
 
@@ -108,15 +106,13 @@ class Units(EnglishStep):
     def rewrite(self, text: str, context: NormalizeContext) -> str:
         if "/" in text:
             text = _PER.sub(_per, text)
-        return rewrite_near(text, DIGIT_RUN, _rewrite_region)
-
-
-def _rewrite_region(region: str) -> str:
-    if "°" in region:
-        region = _DEGREES.sub(_degrees, region)
-    if "'" in region:
-        region = _FEET_INCHES.sub(_feet_inches, region)
-    return _UNIT.sub(_unit, region)
+        if not HAS_DIGIT.search(text):
+            return text
+        if "°" in text:
+            text = _DEGREES.sub(_degrees, text)
+        if "'" in text:
+            text = _FEET_INCHES.sub(_feet_inches, text)
+        return _UNIT.sub(_unit, text)
 
 
 @hookimpl

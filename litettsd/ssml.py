@@ -1,0 +1,153 @@
+"""The SSML subset litettsd speaks, parsed safely into a :class:`~litettsd.document.Document`.
+
+Parsing uses defusedxml with DTDs forbidden, so entity expansion (billion laughs) and
+external entities are refused before any expansion happens; nesting is bounded so a deep
+document cannot exhaust the stack. Supported: ``speak p s break prosody say-as sub phoneme
+mark emphasis voice``. ``<prosody pitch>`` and ``<emphasis>`` are accepted and ignored:
+neither engine can change them well yet. Malformed SSML is an ``ssml_error`` naming the line
+and column when the request is strict; otherwise the markup is stripped, the text spoken,
+and the ``end`` frame carries a warning.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from xml.etree.ElementTree import Element, ParseError
+
+from .document import Break, Document, Mark, Phonemes, Prosody, Segment, SentenceEnd, Text
+from .errors import ErrorCode, RequestError
+
+MAX_DEPTH = 64
+_TAG = re.compile(r"<[^>]*>")
+_TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
+_STRENGTH = {"none": 0.0, "x-weak": 0.1, "weak": 0.2, "medium": 0.4, "strong": 0.6, "x-strong": 1.0}
+_RATE = {"x-slow": 0.6, "slow": 0.8, "medium": 1.0, "default": 1.0, "fast": 1.25, "x-fast": 1.6}
+_VOLUME = {"silent": 0.0, "x-soft": 0.3, "soft": 0.6, "medium": 1.0, "default": 1.0, "loud": 1.4, "x-loud": 1.8}
+_CONTAINERS = {"speak", "p", "s", "prosody", "emphasis", "voice", "lang"}
+
+
+class _Invalid(Exception):
+    """A problem with one element; strict requests fail, lenient ones warn and carry on."""
+
+
+def parse(source: str, strict: bool) -> Document:
+    """Parse SSML; raise ``RequestError(ssml_error)`` for refused or (when strict) malformed input."""
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
+
+    try:
+        root = fromstring(source, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise RequestError(ErrorCode.SSML_ERROR, f"SSML refused: {exc}; DTDs and entities are not allowed") from None
+    except ParseError as exc:
+        line, column = exc.position
+        where = f"line {line}, column {column + 1}"
+        if strict:
+            raise RequestError(ErrorCode.SSML_ERROR, f"malformed SSML at {where}: {exc.msg}") from None
+        return Document([Text(html.unescape(_TAG.sub(" ", source)))], [f"malformed SSML at {where}; markup ignored"])
+    document = Document([])
+    _Walker(document, strict).element(root, Prosody(), 0)
+    return document
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _seconds(value: str) -> float:
+    match = _TIME.match(value)
+    if not match:
+        raise _Invalid(f"break time {value!r} is not like '300ms' or '1.5s'")
+    amount = float(match.group(1))
+    return amount / 1000 if match.group(2) == "ms" else amount
+
+
+def _relative(value: str, named: dict[str, float], what: str) -> float:
+    value = value.strip()
+    if value in named:
+        return named[value]
+    try:
+        if value.endswith("dB"):
+            return float(10 ** (float(value[:-2]) / 20))
+        if value.endswith("%"):
+            number = float(value[:-1])
+            return 1 + number / 100 if value[0] in "+-" else number / 100
+        return float(value)
+    except ValueError:
+        raise _Invalid(f"{what} {value!r} is not understood") from None
+
+
+class _Walker:
+    def __init__(self, document: Document, strict: bool) -> None:
+        self.document = document
+        self.strict = strict
+
+    def problem(self, message: str) -> None:
+        if self.strict:
+            raise RequestError(ErrorCode.SSML_ERROR, message)
+        self.document.warnings.append(message)
+
+    def emit(self, segment: Segment) -> None:
+        self.document.segments.append(segment)
+
+    def text(self, text: str | None, prosody: Prosody) -> None:
+        if text and text.strip():
+            self.emit(Text(text, prosody))
+
+    def element(self, node: Element, prosody: Prosody, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise RequestError(ErrorCode.SSML_ERROR, f"SSML nested deeper than {MAX_DEPTH} elements")
+        tag = _local(node.tag)
+        try:
+            self._element(tag, node, prosody, depth)
+        except _Invalid as exc:
+            self.problem(f"<{tag}>: {exc}")
+            self.children(node, prosody, depth)
+
+    def _element(self, tag: str, node: Element, prosody: Prosody, depth: int) -> None:
+        attrs = node.attrib
+        if tag == "break":
+            if "time" in attrs:
+                seconds = _seconds(attrs["time"])
+            else:
+                seconds = _STRENGTH.get(attrs.get("strength", "medium"), -1.0)
+                if seconds < 0:
+                    raise _Invalid(f"unknown strength {attrs['strength']!r}")
+            self.emit(Break(seconds))
+        elif tag == "mark":
+            if "name" not in attrs:
+                raise _Invalid("needs a name")
+            self.emit(Mark(attrs["name"]))
+        elif tag == "sub":
+            if "alias" not in attrs:
+                raise _Invalid("needs an alias")
+            self.emit(Text(attrs["alias"], prosody))
+        elif tag == "say-as":
+            kind = attrs.get("interpret-as")
+            if not kind:
+                raise _Invalid("needs interpret-as")
+            self.emit(Text("".join(node.itertext()), prosody, say_as=kind, say_as_format=attrs.get("format")))
+        elif tag == "phoneme":
+            alphabet = attrs.get("alphabet", "ipa")
+            if alphabet != "ipa" or "ph" not in attrs:
+                raise _Invalid(f"only alphabet='ipa' with a ph attribute is supported, got {alphabet!r}")
+            self.emit(Phonemes(attrs["ph"], prosody))
+        elif tag in _CONTAINERS:
+            if tag == "prosody":
+                prosody = Prosody(
+                    rate=prosody.rate * _relative(attrs.get("rate", "medium"), _RATE, "rate"),
+                    volume=prosody.volume * _relative(attrs.get("volume", "medium"), _VOLUME, "volume"),
+                )
+            self.children(node, prosody, depth)
+            if tag in ("s", "p"):
+                self.emit(SentenceEnd())
+            return
+        else:
+            raise _Invalid("is not supported")
+
+    def children(self, node: Element, prosody: Prosody, depth: int) -> None:
+        self.text(node.text, prosody)
+        for child in node:
+            self.element(child, prosody, depth + 1)
+            self.text(child.tail, prosody)

@@ -1,0 +1,204 @@
+"""SSML through the real daemon: every supported element, marks, breaks, and hostile documents."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .conftest import audio_of
+
+
+def synth(daemon, text, **fields):
+    with daemon.connect() as conn:
+        return conn.request({"op": "synthesize", "id": 1, "text": text, "ssml": True, **fields})
+
+
+def normalized(daemon, text, **fields):
+    with daemon.connect() as conn:
+        reply = conn.request({"op": "normalize", "id": 1, "text": text, "ssml": True, **fields})[0]
+    assert reply["type"] == "normalized", reply
+    return reply
+
+
+def pcm(frames):
+    assert frames[-1]["type"] == "end", frames[-1]
+    return np.frombuffer(audio_of(frames), dtype="<i2"), frames[0]["sample_rate"]
+
+
+def longest_silence(samples, rate, threshold=0.01):
+    """Seconds of the longest stretch whose 10 ms windows all stay below ``threshold``."""
+    window = rate // 100
+    frames = samples[: len(samples) // window * window].astype(float).reshape(-1, window) / 32768
+    quiet = np.abs(frames).max(axis=1) < threshold
+    best = run = 0
+    for q in quiet:
+        run = run + 1 if q else 0
+        best = max(best, run)
+    return best * window / rate
+
+
+def daemon_rss_kb(daemon):
+    for line in open(f"/proc/{daemon.proc.pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_speak_p_and_s_end_sentences(daemon):
+    reply = normalized(daemon, "<speak><p><s>First part</s><s>second part</s></p>third part</speak>")
+    assert reply["text"] == "First part. second part. third part"
+
+
+def test_break_adds_at_least_the_requested_silence(daemon):
+    plain, rate = pcm(synth(daemon, "<speak>Hello there my friend</speak>"))
+    paused, _ = pcm(synth(daemon, '<speak>Hello there <break time="900ms"/> my friend</speak>'))
+    assert longest_silence(paused, rate) >= 0.9
+    assert longest_silence(plain, rate) < 0.5
+    strong, _ = pcm(synth(daemon, '<speak>Hello there <break strength="x-strong"/> my friend</speak>'))
+    assert longest_silence(strong, rate) >= 1.0
+
+
+def test_leading_break_is_silence_before_speech(daemon):
+    samples, rate = pcm(synth(daemon, '<speak><break time="500ms"/>Hello.</speak>'))
+    head = samples[: int(0.45 * rate)]
+    assert np.abs(head).max() < 0.01 * 32768
+
+
+def test_prosody_rate_and_volume(daemon):
+    base, _ = pcm(synth(daemon, "<speak>The quick brown fox jumps over the lazy dog.</speak>"))
+    slow, _ = pcm(synth(daemon, '<speak><prosody rate="50%">The quick brown fox jumps over the lazy dog.</prosody></speak>'))
+    quiet, _ = pcm(synth(daemon, '<speak><prosody volume="-6dB">The quick brown fox jumps over the lazy dog.</prosody></speak>'))
+    assert len(slow) > 1.6 * len(base)
+    ratio = np.sqrt(np.mean(quiet.astype(float) ** 2) / np.mean(base.astype(float) ** 2))
+    assert 0.45 < ratio < 0.56  # -6 dB is a factor of 0.501
+
+
+def test_pitch_is_accepted_and_ignored(daemon):
+    frames = synth(daemon, '<speak><prosody pitch="+20%">Same pitch.</prosody></speak>', ssml_strict=True)
+    assert frames[-1]["type"] == "end" and "warnings" not in frames[-1]
+
+
+def test_sub_speaks_the_alias(daemon):
+    reply = normalized(daemon, '<speak>Read <sub alias="World Wide Web Consortium">W3C</sub> now</speak>')
+    assert "World Wide Web Consortium" in reply["text"] and "W3C" not in reply["text"]
+
+
+def test_phoneme_is_spoken_as_given(daemon):
+    reply = normalized(daemon, '<speak>I say <phoneme alphabet="ipa" ph="təmˈɑːtoʊ">tomato</phoneme> here.</speak>')
+    assert "təmˈɑːtoʊ" in reply["phonemes"]
+    assert "/təmˈɑːtoʊ/" in reply["text"]
+    frames = synth(daemon, '<speak>I say <phoneme alphabet="ipa" ph="təmˈɑːtoʊ">tomato</phoneme> here.</speak>')
+    assert frames[-1]["type"] == "end"
+
+
+def test_phoneme_for_kokoro_maps_to_its_symbols(daemon):
+    reply = normalized(
+        daemon, '<speak><phoneme alphabet="ipa" ph="həlˈoʊ">hello</phoneme></speak>', voice="kokoro:jm_kumo"
+    )
+    assert "O" in reply["phonemes"]  # Kokoro writes the diphthong oʊ as O
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ('<say-as interpret-as="cardinal">42</say-as>', "forty-two"),
+        ('<say-as interpret-as="ordinal">3</say-as>', "third"),
+        ('<say-as interpret-as="digits">123</say-as>', "one two three"),
+        ('<say-as interpret-as="characters">abc</say-as>', "a b c"),
+    ],
+)
+def test_say_as(daemon, markup, expected):
+    reply = normalized(daemon, f"<speak>{markup}</speak>")
+    assert expected in reply["text"].lower(), reply["text"]
+
+
+def test_unknown_say_as_is_read_as_text_with_a_warning(daemon):
+    frames = synth(daemon, '<speak><say-as interpret-as="chemistry">H2O</say-as></speak>')
+    assert frames[-1]["type"] == "end"
+    assert any("chemistry" in warning for warning in frames[-1]["warnings"])
+
+
+def test_marks_arrive_in_order_with_offsets_inside_the_audio(daemon):
+    text = '<speak><mark name="start"/>First sentence here.<mark name="one"/> Second one follows.<mark name="two"/> And a third.<mark name="end"/></speak>'
+    frames = synth(daemon, text)
+    received = 0
+    marks = []
+    for frame in frames:
+        if frame["type"] == "audio":
+            received += len(frame["data"]) // 2
+        elif frame["type"] == "mark":
+            # A mark is sent only after the audio before it.
+            assert frame["offset"] <= received
+            marks.append(frame)
+    samples = frames[-1]["samples"]
+    assert [m["name"] for m in marks] == ["start", "one", "two", "end"]
+    offsets = [m["offset"] for m in marks]
+    assert offsets == sorted(offsets) and offsets[0] == 0 and offsets[-1] == samples
+    assert 0 < offsets[1] < offsets[2] < samples
+
+
+def test_mark_offset_matches_the_speech_before_it(daemon):
+    alone, rate = pcm(synth(daemon, "<speak>First sentence here.</speak>"))
+    frames = synth(daemon, '<speak>First sentence here.<mark name="m"/> Then more words follow.</speak>')
+    mark = next(f for f in frames if f["type"] == "mark")
+    assert mark["offset"] == len(alone)
+
+
+def test_marks_with_stream_false_follow_the_audio(daemon):
+    frames = synth(daemon, '<speak>One.<mark name="a"/> Two.</speak>', stream=False)
+    kinds = [f["type"] for f in frames]
+    assert kinds == ["start", "audio", "mark", "end"]
+
+
+def test_emphasis_is_accepted(daemon):
+    frames = synth(daemon, "<speak>This is <emphasis>very</emphasis> good.</speak>", ssml_strict=True)
+    assert frames[-1]["type"] == "end"
+
+
+@pytest.mark.parametrize(
+    "markup",
+    ["<speak>unclosed <s>tag</speak>", "<speak>a < b</speak>", "<speak><break time='soon'/>x</speak>", "<speak><blink>x</blink></speak>"],
+)
+def test_malformed_ssml_strict_is_an_error_naming_the_place(daemon, markup):
+    frames = synth(daemon, markup, ssml_strict=True)
+    assert frames[-1]["type"] == "error" and frames[-1]["code"] == "ssml_error"
+    if "<blink>" not in markup and "soon" not in markup:
+        assert "line 1, column" in frames[-1]["message"]
+
+
+def test_malformed_ssml_lenient_speaks_the_text_with_a_warning(daemon):
+    frames = synth(daemon, "<speak>Hello <s>unclosed world</speak>")
+    assert frames[-1]["type"] == "end" and frames[-1]["samples"] > 10000
+    assert "malformed SSML at line 1" in frames[-1]["warnings"][0]
+    reply = normalized(daemon, "<speak>Hello <s>unclosed world</speak>")
+    assert "Hello" in reply["text"] and "<" not in reply["text"]
+
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    + "]><speak>&lol9;</speak>"
+)
+EXTERNAL = '<?xml version="1.0"?><!DOCTYPE speak [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><speak>&xxe;</speak>'
+
+
+@pytest.mark.parametrize("document", [BILLION_LAUGHS, EXTERNAL], ids=["billion-laughs", "external-entity"])
+@pytest.mark.parametrize("strict", [True, False])
+def test_entity_attacks_are_refused(daemon, document, strict):
+    before = daemon_rss_kb(daemon)
+    frames = synth(daemon, document, ssml_strict=strict)
+    assert frames[-1]["type"] == "error" and frames[-1]["code"] == "ssml_error"
+    assert "root" not in frames[-1]["message"]  # nothing of /etc/passwd leaks
+    assert daemon_rss_kb(daemon) - before < 50_000
+
+
+def test_deep_nesting_is_refused(daemon):
+    document = "<speak>" + "<s>" * 500 + "deep" + "</s>" * 500 + "</speak>"
+    frames = synth(daemon, document)
+    assert frames[-1]["code"] == "ssml_error" and "nested" in frames[-1]["message"]
+
+
+def test_plain_text_with_angle_brackets_is_not_ssml(daemon):
+    with daemon.connect() as conn:
+        reply = conn.request({"op": "normalize", "id": 1, "text": "if a < b then"})[0]
+    assert reply["type"] == "normalized"
