@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench typecheck clean
+.PHONY: install run test bench typecheck clean system-deps
 
 $(STAMP): pyproject.toml client/pyproject.toml plugins/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/litettsd
 
-test: $(STAMP)
+system-deps:
+	scripts/install-system-deps
+
+test: $(STAMP) system-deps
 	$(BIN)/mypy
 	$(BIN)/pytest
 

@@ -288,6 +288,26 @@ def rewrite_near(text: str, finder: re.Pattern[str], rewrite: Callable[[str], st
     return "".join(pieces)
 
 
+def padded(speak: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:
+    """Wrap a ``re.sub`` callback so its words are spaced from letters and digits around the
+    match but not from punctuation: "H2O" -> "H two O", "(5)" -> "(five)", "0-0" -> "zero-zero".
+    A callback returning the match unchanged leaves it unchanged."""
+
+    def replace(match: re.Match[str]) -> str:
+        words = speak(match)
+        if words == match.group():
+            return words
+        words = words.strip(" ")
+        if not words:
+            return " "
+        text, (start, end) = match.string, match.span()
+        before = " " if start and text[start - 1].isalnum() else ""
+        after = " " if end < len(text) and text[end].isalnum() else ""
+        return before + words + after
+
+    return replace
+
+
 def is_english(context: NormalizeContext) -> bool:
     return context.language.lower().startswith("en")
 

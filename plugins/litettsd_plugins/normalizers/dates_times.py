@@ -18,7 +18,7 @@ from collections.abc import Callable
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import DIGIT_NAMES, HAS_DIGIT, EnglishStep, cardinal, letters, ordinal, sentence_ends_after, year
+from ._words import DIGIT_NAMES, HAS_DIGIT, EnglishStep, padded, cardinal, letters, ordinal, sentence_ends_after, year
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -180,6 +180,7 @@ class DatesTimes(EnglishStep):
         if HAS_DIGIT.search(text):
             british = day_first(context)
 
+            @padded
             def numeric(match: re.Match[str]) -> str:
                 spoken = _numeric(match, british)
                 return match.group() if spoken is None else f" {spoken} "
@@ -193,6 +194,7 @@ class DatesTimes(EnglishStep):
 
 
 def _spoken_or_kept(speak: Callable[[re.Match[str]], str | None]) -> Callable[[re.Match[str]], str]:
+    @padded
     def replace(match: re.Match[str]) -> str:
         spoken = speak(match)
         return match.group() if spoken is None else f" {spoken} "

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import NUMBER, EnglishStep, cardinal, integer_words, is_one, number_at, number_words
+from ._words import NUMBER, EnglishStep, padded, cardinal, integer_words, is_one, number_at, number_words
 
 
 class Currency(NamedTuple):
@@ -105,6 +105,7 @@ def _scale(match: re.Match[str], name: str) -> str | None:
     return match.group(name + "_word") or (_SCALES[abbreviation] if abbreviation else None)
 
 
+@padded
 def _signed(match: re.Match[str]) -> str:
     sign = match.group("sign").strip()
     currency = _SIGNS.get(sign) or _CODES[sign]
@@ -118,12 +119,14 @@ def _signed(match: re.Match[str]) -> str:
     return f" {minus}{lower} to {money_words(upper, currency, upper_scale)} "
 
 
+@padded
 def _code_after(match: re.Match[str]) -> str:
     amount = match.group("amount")
     minus = "minus " if amount.startswith("-") else ""
     return f" {minus}{money_words(amount.lstrip('-'), _CODES[match.group('code')])} "
 
 
+@padded
 def _cents(match: re.Match[str]) -> str:
     amount = match.group("amount")
     return f" {number_words(amount)} {'cent' if is_one(amount) else 'cents'} "

@@ -30,6 +30,7 @@ from ._words import (
     number_at,
     number_words,
     ordinal,
+    padded,
     plural_words,
     rewrite_near,
     year,
@@ -165,10 +166,12 @@ def _is_year(text: str, match: re.Match[str], value: int) -> bool:
     return True
 
 
+@padded
 def _phone(match: re.Match[str]) -> str:
     return f" {phone_words(match.group())} "
 
 
+@padded
 def _local_phone(match: re.Match[str]) -> str:
     start = match.start()
     if start and match.string[start - 1].isalnum():
@@ -176,6 +179,7 @@ def _local_phone(match: re.Match[str]) -> str:
     return match.group()[:match.start("local") - start] + phone_words(match.group("local")) + " "
 
 
+@padded
 def _ordinal(match: re.Match[str]) -> str:
     plain = match.group("n").replace(",", "")
     return f" {ordinal(int(plain)) if len(plain) <= 36 else digits(plain)} "
@@ -189,15 +193,18 @@ def _power_words(exponent: str) -> str:
     return f" to the power of {number_words(exponent)} "
 
 
+@padded
 def _superscript(match: re.Match[str]) -> str:
     exponent = match.group().translate(_SUPERSCRIPTS)
     return _power_words(exponent) if exponent != "-" else match.group()
 
 
+@padded
 def _caret(match: re.Match[str]) -> str:
     return _power_words(match.group("exponent"))
 
 
+@padded
 def _unicode_fraction(match: re.Match[str]) -> str:
     numerator, denominator = _VULGAR[match.group("vulgar")]
     whole = match.group("whole")
@@ -205,6 +212,7 @@ def _unicode_fraction(match: re.Match[str]) -> str:
     return f" {integer_words(whole)} and {spoken} " if whole else f" {spoken} "
 
 
+@padded
 def _fraction(match: re.Match[str]) -> str:
     whole, numerator, denominator = None, match.group("first"), match.group("den")
     if match.group("num") is not None:
@@ -220,6 +228,7 @@ def _fraction(match: re.Match[str]) -> str:
     return f" {integer_words(whole)} and {spoken} " if whole else f" {spoken} "
 
 
+@padded
 def _percent(match: re.Match[str]) -> str:
     upper = match.group("upper")
     if upper is None:
@@ -235,12 +244,14 @@ def _range_end(text: str, match: re.Match[str], written: str, partner: str) -> s
     return number_words(written)
 
 
+@padded
 def _range(match: re.Match[str]) -> str:
     a, b = match.group("a"), match.group("b")
     text = match.string
     return f" {_range_end(text, match, a, b)} to {_range_end(text, match, b, a)} "
 
 
+@padded
 def _decade(match: re.Match[str]) -> str:
     """"1990s" -> "nineteen nineties", "100s" -> "hundreds"."""
     written = match.group("n")
@@ -253,16 +264,19 @@ def _decade(match: re.Match[str]) -> str:
     return f" {plural_words(words)} "
 
 
+@padded
 def _short_decade(match: re.Match[str]) -> str:
     """"'80s" -> "eighties", "'00s" -> "two thousands"."""
     written = match.group("n")
     return " two thousands " if written == "00" else f" {plural_words(cardinal(int(written)))} "
 
 
+@padded
 def _era_after(match: re.Match[str]) -> str:
     return f" {year(int(match.group('y')))} {match.group('era')} "
 
 
+@padded
 def _era_before(match: re.Match[str]) -> str:
     return f" A.D {year(int(match.group('y')))} "
 
@@ -286,18 +300,22 @@ def _roman(match: re.Match[str]) -> str:
     return numeral
 
 
+@padded
 def _resolution(match: re.Match[str]) -> str:
     return f" {year(int(match.group('n')))} p "
 
 
+@padded
 def _times(match: re.Match[str]) -> str:
     return f" {number_words(match.group('n'))} times"
 
 
+@padded
 def _by(match: re.Match[str]) -> str:
     return " by " if match.group()[0] == "x" else " times "
 
 
+@padded
 def _dotted(match: re.Match[str]) -> str:
     return " " + " point ".join(integer_words(part) for part in match.group().split(".")) + " "
 
@@ -306,6 +324,7 @@ def _sign(match: re.Match[str]) -> str:
     return "minus " if match.group() == "-" else "plus "
 
 
+@padded
 def _plain(match: re.Match[str]) -> str:
     whole, fraction = match.group("whole"), match.group("frac")
     if fraction is None and len(whole) == 4 and whole[0] != "0" and _is_year(match.string, match, int(whole)):
@@ -313,10 +332,12 @@ def _plain(match: re.Match[str]) -> str:
     return f" {number_words(whole + ('.' + fraction if fraction else ''))} "
 
 
+@padded
 def _point(match: re.Match[str]) -> str:
     return f" point {digits(match.group('digits'))} "
 
 
+@padded
 def _leftover(match: re.Match[str]) -> str:
     return f" {integer_words(match.group())} "
 

@@ -18,7 +18,7 @@ import unicodedata
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import EnglishStep, letters, unicode_name_words
+from ._words import EnglishStep, letters, padded, unicode_name_words
 from .screen_reader import PUNCTUATION_LEVELS
 
 EMOJI_POLICY = "drop"
@@ -49,10 +49,12 @@ _NON_ASCII_SYMBOL = re.compile(r"[^\x00-\x7f\w\s]")
 _REGIONAL_A = 0x1F1E6
 
 
+@padded
 def _language(match: re.Match[str]) -> str:
     return f"{match.group('letter')} {'plus plus' if match.group('op') == '++' else 'sharp'}"
 
 
+@padded
 def _operator(match: re.Match[str]) -> str:
     return f" {_OPERATORS[match.group()]} "
 
@@ -71,8 +73,8 @@ class Symbols(EnglishStep):
         if text.isascii():
             return text
         if self.emoji == "name":
-            text = _FLAG.sub(self._flag, text)
-        return _NON_ASCII_SYMBOL.sub(self._symbol, text)
+            text = _FLAG.sub(padded(self._flag), text)
+        return _NON_ASCII_SYMBOL.sub(padded(self._symbol), text)
 
     @staticmethod
     def _flag(match: re.Match[str]) -> str:

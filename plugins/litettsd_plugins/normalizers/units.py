@@ -15,7 +15,7 @@ import re
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import HAS_DIGIT, NUMBER, EnglishStep, is_one, number_at, number_words, sentence_ends_after
+from ._words import HAS_DIGIT, NUMBER, EnglishStep, padded, is_one, number_at, number_words, sentence_ends_after
 
 _TABLE: tuple[tuple[str, str, str | None], ...] = (
     ("mm", "millimeter", None), ("cm", "centimeter", None), ("m", "meter", None), ("km", "kilometer", None),
@@ -71,6 +71,7 @@ def unit_words(number: str, one: str, many: str, upper: str | None = None) -> st
     return f"{number_words(number)} {one if is_one(number) else many}"
 
 
+@padded
 def _unit(match: re.Match[str]) -> str:
     if match.group("unit"):
         one, many = _UNITS[_SPACES.sub(" ", match.group("unit").replace(".", ""))]
@@ -82,12 +83,14 @@ def _unit(match: re.Match[str]) -> str:
     return f" {spoken} "
 
 
+@padded
 def _degrees(match: re.Match[str]) -> str:
     spoken = unit_words(match.group("number"), "degree", "degrees", match.group("upper"))
     scale = match.group("scale")
     return f" {spoken} {_SCALES[scale]} " if scale else f" {spoken} "
 
 
+@padded
 def _feet_inches(match: re.Match[str]) -> str:
     return f" {unit_words(match.group('feet'), 'foot', 'feet')} {unit_words(match.group('inches'), 'inch', 'inches')} "
 

@@ -16,7 +16,7 @@ import re
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import EnglishStep, integer_words, letters, rewrite_near
+from ._words import EnglishStep, integer_words, letters, padded, rewrite_near
 
 _BARE_TLDS = (
     "com|org|net|edu|gov|mil|int|info|biz|io|ai|dev|app|co|uk|de|fr|jp|cn|ru|ca|au|eu|nl|ch|se|es|pl|br|"
@@ -143,6 +143,7 @@ def _ip(address: str) -> str:
     return " dot ".join(integer_words(octet) for octet in octets)
 
 
+@padded
 def _speak(match: re.Match[str]) -> str:
     kind = match.lastgroup
     token = match.group()
