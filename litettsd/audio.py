@@ -43,3 +43,15 @@ class Resampler:
     def process(self, audio: np.ndarray, last: bool = False) -> np.ndarray:
         """Resample the next piece; ``last`` flushes the filter's tail."""
         return np.asarray(self._stream.resample_chunk(audio.astype(np.float32), last=last), dtype=np.float32)
+
+
+def shift_pitch(audio: np.ndarray, sample_rate: int, factor: float) -> np.ndarray:
+    """Raise pitch by ``factor`` by playing the audio faster (resampling); duration shrinks by it.
+
+    The caller synthesizes ``factor`` times slower first, so the length comes out right.
+    Formants move with the pitch, which is fine for the modest changes screen readers use.
+    """
+    import soxr
+
+    source_rate = int(round(sample_rate * factor))
+    return np.asarray(soxr.resample(audio, source_rate, sample_rate, quality="HQ"), dtype=np.float32)

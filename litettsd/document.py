@@ -19,6 +19,8 @@ class Prosody:
     """Multiplies the request's speed."""
     volume: float = 1.0
     """Multiplies the request's volume."""
+    pitch: float = 1.0
+    """Multiplies the request's pitch."""
 
 
 NORMAL = Prosody()

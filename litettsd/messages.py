@@ -52,6 +52,8 @@ class SynthesizeRequest:
     """Resample to this rate; the voice's own rate when absent."""
     speed: float
     """Speaking rate multiplier, 1.0 is the voice's natural pace."""
+    pitch: float
+    """Pitch multiplier, 1.0 is the voice's own; duration is kept."""
     volume: float
     """Linear gain applied before encoding."""
     stream: bool
@@ -110,6 +112,7 @@ class SynthesizeRequest:
             format=_field(message, "format", str, "pcm").lower(),
             sample_rate=sample_rate,
             speed=float(_within("speed", _field(message, "speed", (int, float), 1.0), 0.25, 4.0)),
+            pitch=float(_within("pitch", _field(message, "pitch", (int, float), 1.0), 0.5, 2.0)),
             volume=float(_within("volume", _field(message, "volume", (int, float), 1.0), 0.0, 4.0)),
             stream=_field(message, "stream", bool, True),
             priority=priority,

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import logs, ssml
 from .api import Encoder, EncoderFactory, NormalizeContext, Normalizer, Voice
-from .audio import Resampler, fade_edges, silence, to_int16
+from .audio import Resampler, fade_edges, shift_pitch, silence, to_int16
 from .config import Settings
 from .document import Break, Document, Mark, Text, plain
 from .errors import ErrorCode, RequestError
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 _INLINE_NORMALIZE_CHARS = 2000
 """Shorter texts are prepared on the event loop: a thread hop would cost more than the work."""
 _MIN_SPEED, _MAX_SPEED = 0.25, 4.0
+_MIN_PITCH, _MAX_PITCH = 0.5, 2.0
 
 
 class Cancelled(Exception):
@@ -273,7 +274,8 @@ class Pipeline:
 
     def _speak(self, render: _Render, step: Speak) -> bytes:
         request = render.request
-        speed = min(_MAX_SPEED, max(_MIN_SPEED, request.speed * step.prosody.rate))
+        pitch = min(_MAX_PITCH, max(_MIN_PITCH, request.pitch * step.prosody.pitch))
+        speed = min(_MAX_SPEED, max(_MIN_SPEED, request.speed * step.prosody.rate / pitch))
         try:
             audio = render.voice.infer(step.chunk.phonemes, speed, render.cancellation.run_options)
         except Exception:
@@ -281,6 +283,8 @@ class Pipeline:
                 raise Cancelled() from None
             raise
         rate = render.voice.info.sample_rate
+        if pitch != 1.0:
+            audio = shift_pitch(audio, rate, pitch)
         audio = fade_edges(audio, rate) * np.float32(request.volume * step.prosody.volume)
         gap = self._gap(render)
         if gap:

@@ -3,8 +3,8 @@
 Parsing uses defusedxml with DTDs forbidden, so entity expansion (billion laughs) and
 external entities are refused before any expansion happens; nesting is bounded so a deep
 document cannot exhaust the stack. Supported: ``speak p s break prosody say-as sub phoneme
-mark emphasis voice``. ``<prosody pitch>`` and ``<emphasis>`` are accepted and ignored:
-neither engine can change them well yet. Malformed SSML is an ``ssml_error`` naming the line
+mark emphasis voice``. ``<prosody pitch>`` shifts pitch by resampling (duration kept);
+``<emphasis>`` is accepted and ignored: neither engine can stress a word on request. Malformed SSML is an ``ssml_error`` naming the line
 and column when the request is strict; otherwise the markup is stripped, the text spoken,
 and the ``end`` frame carries a warning.
 """
@@ -24,6 +24,7 @@ _TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
 _STRENGTH = {"none": 0.0, "x-weak": 0.1, "weak": 0.2, "medium": 0.4, "strong": 0.6, "x-strong": 1.0}
 _RATE = {"x-slow": 0.6, "slow": 0.8, "medium": 1.0, "default": 1.0, "fast": 1.25, "x-fast": 1.6}
 _VOLUME = {"silent": 0.0, "x-soft": 0.3, "soft": 0.6, "medium": 1.0, "default": 1.0, "loud": 1.4, "x-loud": 1.8}
+_PITCH = {"x-low": 0.8, "low": 0.9, "medium": 1.0, "default": 1.0, "high": 1.1, "x-high": 1.2}
 _CONTAINERS = {"speak", "p", "s", "prosody", "emphasis", "voice", "lang"}
 
 
@@ -138,6 +139,7 @@ class _Walker:
                 prosody = Prosody(
                     rate=prosody.rate * _relative(attrs.get("rate", "medium"), _RATE, "rate"),
                     volume=prosody.volume * _relative(attrs.get("volume", "medium"), _VOLUME, "volume"),
+                    pitch=prosody.pitch * _relative(attrs.get("pitch", "medium"), _PITCH, "pitch"),
                 )
             self.children(node, prosody, depth)
             if tag in ("s", "p"):

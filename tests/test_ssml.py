@@ -73,9 +73,30 @@ def test_prosody_rate_and_volume(daemon):
     assert 0.45 < ratio < 0.56  # -6 dB is a factor of 0.501
 
 
-def test_pitch_is_accepted_and_ignored(daemon):
-    frames = synth(daemon, '<speak><prosody pitch="+20%">Same pitch.</prosody></speak>', ssml_strict=True)
-    assert frames[-1]["type"] == "end" and "warnings" not in frames[-1]
+def dominant_pitch(samples, rate):
+    """Median fundamental frequency over voiced 40 ms frames, by autocorrelation (70-400 Hz)."""
+    audio = samples.astype(float) / 32768
+    size = int(0.04 * rate)
+    estimates = []
+    for start in range(0, len(audio) - size, size):
+        frame = audio[start : start + size]
+        if np.sqrt(np.mean(frame**2)) < 0.05:
+            continue
+        frame = frame - frame.mean()
+        corr = np.correlate(frame, frame, "full")[size - 1 :]
+        low, high = int(rate / 400), int(rate / 70)
+        lag = low + int(np.argmax(corr[low:high]))
+        if corr[lag] > 0.3 * corr[0]:
+            estimates.append(rate / lag)
+    return float(np.median(estimates))
+
+
+def test_prosody_pitch_raises_pitch_and_keeps_duration(daemon):
+    sentence = "The quick brown fox jumps over the lazy dog."
+    base, rate = pcm(synth(daemon, f"<speak>{sentence}</speak>"))
+    high, _ = pcm(synth(daemon, f'<speak><prosody pitch="+25%">{sentence}</prosody></speak>', ssml_strict=True))
+    assert abs(len(high) - len(base)) / len(base) < 0.15  # VITS rounds each phoneme duration
+    assert 1.12 < dominant_pitch(high, rate) / dominant_pitch(base, rate) < 1.4
 
 
 def test_sub_speaks_the_alias(daemon):

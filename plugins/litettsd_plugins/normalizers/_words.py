@@ -288,6 +288,17 @@ def rewrite_near(text: str, finder: re.Pattern[str], rewrite: Callable[[str], st
     return "".join(pieces)
 
 
+def _joins(text: str, index: int, step: int) -> bool:
+    """Whether the character at ``index`` would glue new words to its neighbour: a letter or
+    digit, or a period joining a letter ("0.c" must not become the file name "zero.c")."""
+    if not 0 <= index < len(text):
+        return False
+    if text[index].isalnum():
+        return True
+    neighbour = index + step
+    return text[index] == "." and 0 <= neighbour < len(text) and text[neighbour].isalpha()
+
+
 def padded(speak: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:
     """Wrap a ``re.sub`` callback so its words are spaced from letters and digits around the
     match but not from punctuation: "H2O" -> "H two O", "(5)" -> "(five)", "0-0" -> "zero-zero".
@@ -301,8 +312,8 @@ def padded(speak: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], s
         if not words:
             return " "
         text, (start, end) = match.string, match.span()
-        before = " " if start and text[start - 1].isalnum() else ""
-        after = " " if end < len(text) and text[end].isalnum() else ""
+        before = " " if _joins(text, start - 1, -1) else ""
+        after = " " if _joins(text, end, 1) else ""
         return before + words + after
 
     return replace

@@ -60,7 +60,7 @@ LETTER_ACRONYMS = frozenset(
     PDF XML SQL PHP AWS GCP IBM HP AMD FBI CIA NSA BBC CNN NBC CBS ABC CEO CTO CFO COO HR PR QA FAQ VIP UX UI AI ML
     LLM GPT NLP OS PC TV DVD CD USA UK EU UN US DC NYC LA ID IQ PS AC LED LCD OLED HDMI RGB FTP SMS MMS GPS ATM DIY
     FYI ETA EST EDT PST PDT CST CDT MST MDT UTC GMT CET BST IST JST AEST NBA NFL MLB NHL UFC UFO SUV MIT UCLA NYU
-    IRS DMV DNA RNA HIV MRI ICU BMI MBA CPA GPA EV IOT NPC RPG MMO PVP NYSE IPO GDP CPI ROI KPI B2B BC AD BCE CE
+    IRS DMV DNA RNA HIV MRI ICU BMI MBA CPA GPA EV IOT NPC RPG MMO PVP NYSE IPO GDP CPI ROI KPI BC AD BCE CE
     TBD TBA ASAP RSVP PTO AKA
     """.split()
 )
@@ -86,28 +86,30 @@ def _literals(words: Iterable[str]) -> str:
 
 _PHRASE = re.compile(
     "(?:" + _literals({variant for phrase in _PHRASES for variant in (phrase, phrase.capitalize(), phrase.upper())})
-    + r")(?![\w/])"
+    + r")(?![^\W0-9]|/)"
 )
 _CAPITALISED = re.compile(
     "(?P<word>" + _literals(word for word in {*_BEFORE_NAME, *_AFTER_NAME, *_BEFORE_NUMBER, "Dr", "St"} if word[0].isupper())
-    + r")(?P<dot>\.)?(?=[ ,;:!?)]|$)"
+    + r")(?P<dot>\.)?(?![^\W0-9]|[.'])"
 )
 _LOWER_BEFORE_NUMBER = re.compile(
     "(?P<word>" + _literals(word for word in _BEFORE_NUMBER if word.islower()) + r")(?P<dot>\.)(?= ?[0-9])"
 )
-_ACRONYM = re.compile(r"[A-Z](?<![\w.][A-Z])[A-Z0-9]{1,6}\b")
-_MIXED_CASE_ACRONYM = re.compile("(?:" + _literals(word for word in WORD_ACRONYMS if not word.isupper()) + r")\b")
+# Digits may touch a word here: the number rules split them off later, and the result must
+# be read the same way on a second pass ("URL2" -> "U.R.L two").
+_ACRONYM = re.compile(r"[A-Z](?<![A-Za-z_.][A-Z])[A-Z]{1,6}(?![^\W0-9])")
+_MIXED_CASE_ACRONYM = re.compile("(?:" + _literals(word for word in WORD_ACRONYMS if not word.isupper()) + r")(?![^\W0-9])")
 _DOTTED_LETTERS = re.compile(r"\.[A-Za-z]\.")
 _PERIOD_BEFORE_NUMBER = re.compile(r"\. ?[0-9]")
-_DOTTED = re.compile(r"[A-Za-z](?<![\w.][A-Za-z])\.(?:[A-Za-z]\.)+(?!\w)")
-_INITIAL = re.compile(r"[A-Z](?<![\w.][A-Z])\.(?= [A-Z])")
+_DOTTED = re.compile(r"[A-Za-z](?<![A-Za-z_.][A-Za-z])\.(?:[A-Za-z]\.)+(?![^\W0-9])")
+_INITIAL = re.compile(r"[A-Z](?<![A-Za-z_.][A-Z])\.(?= [A-Z])")
 _ROMAN = re.compile(r"[IVXLCDM]+\b")
 
 
 def _glued(match: re.Match[str]) -> bool:
     """Whether the match continues a word or a dotted abbreviation ("Mr" in "HMr", "e.g." in "ee.g.")."""
     start = match.start()
-    return start > 0 and (match.string[start - 1].isalnum() or match.string[start - 1] in "._")
+    return start > 0 and (match.string[start - 1].isalpha() or match.string[start - 1] in "._")
 
 
 def _words_before(text: str, start: int) -> list[str]:

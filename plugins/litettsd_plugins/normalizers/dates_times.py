@@ -58,7 +58,7 @@ _NAMED_MONTH = re.compile(
     rf"(?P<day>\s+[0-9]{{1,2}}{_ORDINAL_SUFFIX}(?:\s?-\s?[0-9]{{1,2}}{_ORDINAL_SUFFIX})?(?:,?\s+[0-9]{{4}})?(?![\w:]))"
     r"|,?\s+[0-9]{4}(?![\w:]))"
 )
-_MONTH_ABBREVIATION = re.compile(r"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.(?= |$)")
+_MONTH_ABBREVIATION = re.compile(r"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.(?![^\W0-9]|[.'])")
 _WEEKDAY = re.compile(r"(?:Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri|Sat|Sun)\.(?=,?\s+(?:[0-9]|[JFMASOND][a-z]{2}))")
 _MONTH_IN = re.compile(_MONTH_NAMES)
 _NUMBERS_IN = re.compile(r"[0-9]+")
@@ -119,7 +119,7 @@ def _month(name: str) -> int:
 def _glued(match: re.Match[str]) -> bool:
     """Whether the match continues a word ("XMay 5"), for patterns that begin with a word."""
     start = match.start()
-    return start > 0 and match.string[start - 1].isalnum()
+    return start > 0 and match.string[start - 1].isalpha()
 
 
 def _numeric(match: re.Match[str], british: bool) -> str | None:

@@ -174,7 +174,7 @@ def _phone(match: re.Match[str]) -> str:
 @padded
 def _local_phone(match: re.Match[str]) -> str:
     start = match.start()
-    if start and match.string[start - 1].isalnum():
+    if start and match.string[start - 1].isalpha():
         return match.group()
     return match.group()[:match.start("local") - start] + phone_words(match.group("local")) + " "
 

@@ -46,17 +46,19 @@ _EXTENSION_WORDS = {
 _URL_BODY = r"[^\s<>\"'()\[\]{}]+"
 _PATTERNS = {
     "url": rf"(?<![\w.-])(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.){_URL_BODY}",
-    "email": r"(?<![\w.+-])[\w.+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?![\w-])",
+    "email": r"(?<![\w.+-])[\w.+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?![^\W0-9]|-[^\W0-9])",
     "domain": rf"(?<![\w.@/-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+(?:{_BARE_TLDS})"
-    rf"(?::[0-9]{{1,5}})?(?:/{_URL_BODY})?(?![\w-])",
+    rf"(?::[0-9]{{1,5}})?(?:/{_URL_BODY})?(?![^\W0-9]|-[^\W0-9])",
     "path": r"(?<![\w.~/\\:-])(?:(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?|(?:~|\.{1,2})(?:/[\w.@+-]+)+/?)",
     "windows": r"(?<!\w)[A-Za-z]:\\(?:[\w.-]+(?:\\[\w.-]+)*\\?)?",
-    "file": rf"(?<![\w./\\-])[\w-]{{2,}}(?:\.[\w-]+)*\.(?:{_EXTENSIONS}|(?-i:[A-Z]{{2,4}}))(?![\w-])",
+    "file": rf"(?<![\w./\\-])(?:[\w-]{{2,}}|[0-9])(?:\.[\w-]+)*\.(?:{_EXTENSIONS}|[A-Z]{{2,4}})(?![^\W0-9]|-[^\W0-9])",
     "version": r"(?<![\w.])v[0-9]+(?:\.[0-9]+)*(?![\w-]|\.[0-9])",
     "ip": r"(?<![\w.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![\w-]|\.[0-9])",
     "handle": r"(?<![\w@.])@[A-Za-z_][A-Za-z0-9_]{0,30}(?![\w@])",
     "hashtag": r"(?<![\w#&])#[A-Za-z][A-Za-z0-9_]*",
 }
+# A name may run straight into digits ("main.c0"): the number rules will split them off, and
+# the name must be recognised the same way before and after that.
 _WEB = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS.items()))
 _TRIGGER = re.compile(r"[@#/\\:]|\.[A-Za-z]|v[0-9]|[0-9]\.[0-9]")
 """Something in a word that may make it web text; only such words are matched against ``_WEB``."""
