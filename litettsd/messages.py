@@ -72,6 +72,8 @@ class SynthesizeRequest:
     """Mark capital letters while spelling: none, spell ("capital A"), icon."""
     say_as: str | None = None
     """Read the whole text as this SSML ``interpret-as`` (``characters``, ``key``...)."""
+    cache: bool = True
+    """Serve from, and store into, the audio cache."""
 
     def normalize_context(self, language: str) -> NormalizeContext:
         """The screen-reader modes of this request, for the normalizers."""
@@ -122,6 +124,7 @@ class SynthesizeRequest:
             spell=_field(message, "spell", bool, False),
             capitals=_choice(message, "capitals", CAPITALS_MODES, "none"),
             say_as=say_as,
+            cache=_field(message, "cache", bool, True),
         )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from . import logs, ssml
 from .api import Encoder, EncoderFactory, NormalizeContext, Normalizer, Voice
 from .audio import Resampler, fade_edges, shift_pitch, silence, to_int16
+from .cache import AudioCache, CachedSynthesis
 from .config import Settings
 from .document import Break, Document, Mark, Text, plain
 from .errors import ErrorCode, RequestError
@@ -123,6 +124,7 @@ class Pipeline:
         self.voices = voices
         self.scheduler = scheduler
         self.lexicon = Lexicon.load(settings.lexicon.files)
+        self.cache = AudioCache(settings.cache.max_bytes)
         self.encoders: dict[str, EncoderFactory] = {
             factory.format: factory for _, factory in plugins.collect("litettsd_register_encoders")
         }
@@ -196,6 +198,17 @@ class Pipeline:
         script = await self.script(document, request.normalize_context(voice.info.language), len(request.text))
         native_rate = voice.info.sample_rate
         rate = request.sample_rate or native_rate
+        key = (
+            voice.info.id, tuple(script), request.speed, request.pitch, request.volume,
+            factory.format, rate, request.stream,
+        )
+        cached = self.cache.get(key) if request.cache and self.cache.max_bytes else None
+        yield Start(sample_rate=rate, format=factory.format, voice=voice.info.id)
+        if cached is not None:
+            for event in cached.events:
+                yield event  # type: ignore[misc]  # only Audio and MarkReached are stored
+            yield Finished(cached.samples, rate, cached.synth_seconds, document.warnings, cached=True)
+            return
         render = _Render(
             voice=voice,
             request=request,
@@ -204,7 +217,17 @@ class Pipeline:
             resampler=Resampler(native_rate, rate) if rate != native_rate else None,
             cancellation=cancellation,
         )
-        yield Start(sample_rate=rate, format=factory.format, voice=voice.info.id)
+        produced: list[Audio | MarkReached] = []
+        async for event in self._render(render):
+            produced.append(event)
+            yield event
+        if request.cache and self.cache.max_bytes:
+            self.cache.put(key, CachedSynthesis(tuple(produced), render.samples, render.synth_seconds))
+        yield Finished(render.samples, rate, render.synth_seconds, document.warnings)
+
+    async def _render(self, render: _Render) -> AsyncGenerator[Audio | MarkReached, None]:
+        """Run the steps on the inference thread, yielding audio and marks in order."""
+        request = render.request
         priority = PRIORITIES[request.priority]
         held: list[bytes] = []
         marks: list[MarkReached] = []
@@ -238,9 +261,6 @@ class Pipeline:
             yield Audio(b"".join(held) + tail)
             for mark in marks:
                 yield mark
-        yield Finished(
-            samples=render.samples, sample_rate=rate, synth_seconds=render.synth_seconds, warnings=document.warnings
-        )
 
     def _render_next(self, render: _Render) -> list[Output] | None:
         """Perform steps up to and including the next inference (inference thread).

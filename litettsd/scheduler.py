@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-PRIORITIES = {"important": 0, "message": 1, "text": 2, "notification": 3, "progress": 4}
-"""speech-dispatcher's message classes, most urgent first."""
+PRIORITIES = {"important": 0, "message": 1, "text": 2, "notification": 3, "progress": 4, "background": 9}
+"""speech-dispatcher's message classes, most urgent first, then ``background`` (cache warming)."""
 
 _STOP = (float("inf"), 0, None, None, None)
 

@@ -352,6 +352,7 @@ class Daemon:
             "connections": len(self.connections),
             "requests_in_flight": len(self.requests),
             "threads": dict(self.sessions.threads),
+            "cache": self.pipeline.cache.stats(),
         }
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -382,6 +383,25 @@ class Daemon:
                     raise StartupError(f"default voice {voice_id!r} cannot be loaded: {exc.message}") from None
                 log.error("preloading %s failed: %s", voice_id, exc.message)
         log.info("ready (pid %d, voices %s)", os.getpid(), ", ".join(self.voices.loaded))
+        if self.settings.cache.phrases and self.settings.cache.max_bytes:
+            task = asyncio.get_running_loop().create_task(self._precache(self.settings.cache.phrases))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
+
+    async def _precache(self, phrases: list[str]) -> None:
+        """Synthesize the phrases a screen reader says most into the cache, behind all real work."""
+        for phrase in phrases:
+            request = SynthesizeRequest.from_wire(
+                {"op": "synthesize", "text": phrase, "priority": "background"}, self.settings.server.max_text_chars
+            )
+            try:
+                async with contextlib.aclosing(self.pipeline.synthesize(request, Cancellation())) as events:
+                    async for _ in events:
+                        pass
+            except Exception as exc:  # warming is best effort; a failure must not end the daemon
+                logs.failure(log, exc, "pre-caching %r failed", phrase)
+                return
+        log.info("pre-cached %d phrases", len(phrases))
 
     def _remove_socket(self) -> None:
         """Unlink the socket file only if it is still the one we created.

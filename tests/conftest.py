@@ -72,12 +72,14 @@ class DaemonProcess:
     def __init__(self, root: Path, cache: Path, config: str = "", env: dict[str, str] | None = None) -> None:
         self.socket = root / "litettsd.sock"
         self.log = root / "daemon.log"
+        base_file = root / "base.toml"
+        base_file.write_text(f'[cache]\ndir = "{cache}"\n')
         config_file = root / "test.toml"
-        config_file.write_text(f'[cache]\ndir = "{cache}"\n{config}')
+        config_file.write_text(config)
         environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
         self._log_handle = open(self.log, "wb")
         self.proc = subprocess.Popen(
-            [str(BIN / "litettsd"), "--socket", str(self.socket), "--config", str(config_file)],
+            [str(BIN / "litettsd"), "--socket", str(self.socket), "--config", str(base_file), "--config", str(config_file)],
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,
             env=environment,
