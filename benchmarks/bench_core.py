@@ -55,6 +55,7 @@ def raw_feeds(voice_id: str, text: str, cache: Path) -> tuple[Any, list[dict[str
     import onnxruntime
 
     from litettsd.api import EngineContext, NormalizeContext
+    from litettsd.cache import AudioCache
     from litettsd.chunking import plan_chunks, split_clauses
     from litettsd.config import load_settings
     from litettsd.pipeline import Pipeline
@@ -62,7 +63,7 @@ def raw_feeds(voice_id: str, text: str, cache: Path) -> tuple[Any, list[dict[str
     from litettsd.scheduler import InferenceScheduler
     from litettsd.voices import VoiceRegistry
 
-    settings = load_settings()
+    settings = load_settings().settings
     plugins = build_plugin_manager()
     sessions: dict[str, Any] = {}
 
@@ -82,7 +83,7 @@ def raw_feeds(voice_id: str, text: str, cache: Path) -> tuple[Any, list[dict[str
     registry = VoiceRegistry(engines, context)
     engine, canonical = registry.canonical(voice_id)
     voice = engine.load(canonical, context)
-    pipeline = Pipeline(settings, plugins, registry, InferenceScheduler())
+    pipeline = Pipeline(settings, plugins, registry, InferenceScheduler(), AudioCache(0))
     normalized = pipeline.normalize_text(text, NormalizeContext(language=voice.info.language))
     recorder = sessions[engine.name]
     for chunk in plan_chunks(split_clauses(normalized), voice):

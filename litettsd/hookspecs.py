@@ -52,3 +52,8 @@ def litettsd_session_options(engine: str, options: onnxruntime.SessionOptions, s
 @hookspec
 def litettsd_request_finished(record: RequestRecord) -> None:
     """Observe one finished request (timings, sizes, outcome)."""
+
+
+@hookspec
+def litettsd_config_schema() -> type | None:
+    """Return a dataclass for this plugin's ``[plugins.<name>]`` table; litettsd checks the table against it."""

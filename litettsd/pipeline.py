@@ -83,6 +83,8 @@ class Finished:
     synth_seconds: float
     warnings: list[str]
     cached: bool = False
+    fallback: dict[str, str] | None = None
+    """Set when the fallback voice spoke instead of the requested one: requested id and reason."""
 
     @property
     def duration(self) -> float:
@@ -118,13 +120,14 @@ class Pipeline:
         plugins: Plugins,
         voices: VoiceRegistry,
         scheduler: InferenceScheduler,
+        cache: AudioCache,
     ) -> None:
         self.settings = settings
         self.plugins = plugins
         self.voices = voices
         self.scheduler = scheduler
         self.lexicon = Lexicon.load(settings.lexicon.files)
-        self.cache = AudioCache(settings.cache.max_bytes)
+        self.cache = cache
         self.encoders: dict[str, EncoderFactory] = {
             factory.format: factory for _, factory in plugins.collect("litettsd_register_encoders")
         }
@@ -193,7 +196,7 @@ class Pipeline:
                 ErrorCode.UNSUPPORTED_FORMAT,
                 f"unsupported format {request.format!r}; available: {', '.join(sorted(self.encoders))}",
             )
-        voice = await self.voices.get(request.voice or self.settings.synthesis.default_voice)
+        voice, fallback = await self._voice_or_fallback(request.voice or self.settings.synthesis.default_voice)
         document = self.document(request)
         script = await self.script(document, request.normalize_context(voice.info.language), len(request.text))
         native_rate = voice.info.sample_rate
@@ -207,7 +210,7 @@ class Pipeline:
         if cached is not None:
             for event in cached.events:
                 yield event  # type: ignore[misc]  # only Audio and MarkReached are stored
-            yield Finished(cached.samples, rate, cached.synth_seconds, document.warnings, cached=True)
+            yield Finished(cached.samples, rate, cached.synth_seconds, document.warnings, True, fallback)
             return
         render = _Render(
             voice=voice,
@@ -223,7 +226,18 @@ class Pipeline:
             yield event
         if request.cache and self.cache.max_bytes:
             self.cache.put(key, CachedSynthesis(tuple(produced), render.samples, render.synth_seconds))
-        yield Finished(render.samples, rate, render.synth_seconds, document.warnings)
+        yield Finished(render.samples, rate, render.synth_seconds, document.warnings, False, fallback)
+
+    async def _voice_or_fallback(self, requested: str) -> tuple[Voice, dict[str, str] | None]:
+        """The requested voice, or the configured fallback when the requested one is broken."""
+        try:
+            return await self.voices.get(requested), None
+        except RequestError as exc:
+            fallback = self.settings.synthesis.fallback_voice
+            if exc.code == ErrorCode.UNKNOWN_VOICE.value or not fallback or fallback == requested:
+                raise
+            log.warning("voice %s unavailable (%s); using fallback %s", requested, exc.message, fallback)
+            return await self.voices.get(fallback), {"requested": requested, "reason": exc.message}
 
     async def _render(self, render: _Render) -> AsyncGenerator[Audio | MarkReached, None]:
         """Run the steps on the inference thread, yielding audio and marks in order."""

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import stat
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,14 +25,15 @@ from typing import Any
 from litettsd_client.protocol import ProtocolError, encode_frame, read_frame
 
 from . import __version__, logs
-from .api import EngineContext, RequestRecord
-from .config import Settings
+from .api import RequestRecord
+from .cache import AudioCache
+from .config import ConfigError, LoadedConfig, Settings, load_settings, watch_paths
 from .errors import ErrorCode, RequestError, StartupError
 from .messages import SynthesizeRequest, request_id
 from .pipeline import Audio, Cancellation, Cancelled, Finished, MarkReached, Pipeline, Start
-from .plugins import Plugins, build_plugin_manager
+from .plugins import Plugins
+from .runtime import build_runtime
 from .scheduler import InferenceScheduler
-from .sessions import SessionFactory
 from .voices import VoiceRegistry
 
 log = logging.getLogger(__name__)
@@ -40,9 +42,9 @@ PROTOCOL_VERSION = 1
 _WARM_UP_TEXT = "Ready."
 
 
-def prepare_socket(path: Path) -> None:
+def prepare_socket(path: Path, group: str) -> None:
     """Create the runtime folder and clear a stale socket; refuse if a daemon is listening."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o750 if group else 0o700, parents=True, exist_ok=True)
     if not (path.exists() or path.is_symlink()):
         return
     if not stat.S_ISSOCK(path.lstat().st_mode):
@@ -56,6 +58,29 @@ def prepare_socket(path: Path) -> None:
     finally:
         probe.close()
     raise StartupError(f"another litettsd is already listening on {path}")
+
+
+def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
+    """The connecting process's uid, from the kernel (SO_PEERCRED), not from anything it says."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return None
+    credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _, uid, _ = struct.unpack("3i", credentials)
+    return int(uid)
+
+
+def _share_with_group(path: Path, group: str) -> None:
+    """Make the socket 0660 and its folder 0750, owned by ``group``."""
+    import grp
+
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise StartupError(f"[server] group {group!r} does not exist") from None
+    for target, mode in ((path.parent, 0o750), (path, 0o660)):
+        os.chown(target, -1, gid)
+        os.chmod(target, mode)
 
 
 @dataclass
@@ -76,6 +101,33 @@ class Connection:
         self.inflight: dict[int, _InFlight] = {}
         self._write_lock = asyncio.Lock()
         self.finished = asyncio.Event()
+        self.peer_uid = _peer_uid(writer)
+        server = daemon.settings.server
+        writer.transport.set_write_buffer_limits(high=server.send_buffer_bytes)
+        self._last_activity = time.monotonic()
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._arm_idle_timer()
+
+    def _arm_idle_timer(self) -> None:
+        idle = self.daemon.settings.server.idle_timeout
+        if idle > 0:
+            when = self._last_activity + idle
+            self._idle_timer = asyncio.get_running_loop().call_at(
+                asyncio.get_running_loop().time() + max(0.0, when - time.monotonic()), self._check_idle
+            )
+
+    def _check_idle(self) -> None:
+        """Close a connection that has had nothing in flight and sent nothing for ``idle_timeout``."""
+        idle = self.daemon.settings.server.idle_timeout
+        if not self.inflight and time.monotonic() - self._last_activity >= idle:
+            log.info("closing connection idle for %.0f s", idle)
+            self.hang_up()
+            return
+        self._arm_idle_timer()
+
+    def touch(self) -> None:
+        """Note activity, which postpones the idle timeout."""
+        self._last_activity = time.monotonic()
 
     async def run(self) -> None:
         """Serve until the client hangs up, breaks the framing, or the daemon stops."""
@@ -90,6 +142,7 @@ class Connection:
                     break
                 if message is None:
                     break
+                self.touch()
                 self.dispatch(message)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -105,6 +158,8 @@ class Connection:
         tasks = [entry.task for entry in self.inflight.values()]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
         self.writer.close()
         with contextlib.suppress(Exception):
             await self.writer.wait_closed()
@@ -115,11 +170,21 @@ class Connection:
         self.writer.close()
 
     async def send(self, frame: dict[str, Any]) -> None:
-        """Write one whole frame; the lock keeps frames from different requests whole."""
+        """Write one whole frame; the lock keeps frames from different requests whole.
+
+        Past ``send_buffer_bytes`` of unread audio this waits for the client to read; a
+        client that reads nothing for ``send_timeout`` is disconnected, so it holds neither
+        memory nor a place in the inference queue. Other connections never wait for it.
+        """
         data = encode_frame(frame)
         async with self._write_lock:
             self.writer.write(data)
-            await self.writer.drain()
+            try:
+                await asyncio.wait_for(self.writer.drain(), self.daemon.settings.server.send_timeout)
+            except asyncio.TimeoutError:
+                log.warning("client stopped reading for %.0f s; disconnecting it", self.daemon.settings.server.send_timeout)
+                self.writer.transport.abort()
+                raise ConnectionResetError("client stopped reading") from None
 
     def dispatch(self, message: dict[str, Any]) -> None:
         """Start the handler for one request, or answer a malformed one at once."""
@@ -134,6 +199,17 @@ class Connection:
             handler = HANDLERS.get(op)
             if handler is None and op != "cancel":
                 raise RequestError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}")
+            if op in ADMIN_OPS and self.peer_uid not in (0, os.getuid()):
+                raise RequestError(
+                    ErrorCode.PERMISSION_DENIED, f"{op} is allowed only to root and the daemon's own user"
+                )
+            limits = self.daemon.settings.server
+            if op != "cancel" and len(self.inflight) >= limits.max_requests_per_connection:
+                raise RequestError(
+                    ErrorCode.OVERLOADED, f"{len(self.inflight)} requests already in flight on this connection"
+                )
+            if op != "cancel" and len(self.daemon.requests) >= limits.max_requests:
+                raise RequestError(ErrorCode.OVERLOADED, "the daemon is at its limit of requests in flight")
         except RequestError as exc:
             reply_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else 0
             self._spawn_send({"type": "error", "id": reply_id, "code": exc.code, "message": exc.message})
@@ -166,8 +242,18 @@ class Connection:
     async def _run_handler(self, handler: Handler, rid: int, message: dict[str, Any]) -> None:
         started = time.perf_counter()
         record: dict[str, Any] = {"op": message["op"], "outcome": "ok"}
+        deadline = self.daemon.settings.server.request_timeout
         try:
-            await handler(self, rid, message, record)
+            async with asyncio.timeout(deadline if deadline > 0 else None):
+                await handler(self, rid, message, record)
+        except TimeoutError:
+            entry = self.inflight.get(rid)
+            if entry is not None and entry.cancellation is not None:
+                entry.cancellation.cancel()
+            record.update(outcome="error", error_code=ErrorCode.TIMEOUT.value)
+            await self._terminal(
+                rid, {"type": "error", "code": ErrorCode.TIMEOUT.value, "message": f"request took longer than {deadline:g} s"}
+            )
         except Cancelled:
             record["outcome"] = "cancelled"
             await self._terminal(rid, {"type": "cancelled"})
@@ -190,6 +276,7 @@ class Connection:
             await self._terminal(rid, {"type": "error", "code": ErrorCode.INTERNAL.value, "message": str(exc)})
         finally:
             record["total_seconds"] = time.perf_counter() - started
+            self.touch()
             self.daemon.finished(RequestRecord(**record))
 
     async def _terminal(self, rid: int, frame: dict[str, Any]) -> None:
@@ -295,8 +382,30 @@ async def _synthesize(conn: Connection, rid: int, message: dict[str, Any], recor
                 }
                 if event.warnings:
                     end["warnings"] = event.warnings
+                if event.fallback:
+                    end["fallback"] = event.fallback
                 await conn._terminal(rid, end)
 
+
+async def _shutdown(conn: Connection, rid: int, message: dict[str, Any], record: dict[str, Any]) -> None:
+    await conn.reply(rid, {"type": "ok"})
+    conn.daemon.request_stop()
+
+
+async def _flush_cache(conn: Connection, rid: int, message: dict[str, Any], record: dict[str, Any]) -> None:
+    conn.daemon.cache.clear()
+    await conn.reply(rid, {"type": "ok"})
+
+
+async def _reload(conn: Connection, rid: int, message: dict[str, Any], record: dict[str, Any]) -> None:
+    outcome = await conn.daemon.reload("reload op")
+    if not outcome["ok"]:
+        raise RequestError(ErrorCode.INVALID_VALUE, f"reload failed, previous configuration kept: {outcome['error']}")
+    await conn.reply(rid, {"type": "ok", "files": list(conn.daemon.runtime.config.files)})
+
+
+ADMIN_OPS = frozenset({"shutdown", "flush_cache", "reload"})
+"""Ops only root and the daemon's own user may call (checked with SO_PEERCRED)."""
 
 HANDLERS: dict[str, Handler] = {
     "hello": _hello,
@@ -306,31 +415,93 @@ HANDLERS: dict[str, Handler] = {
     "status": _status,
     "synthesize": _synthesize,
     "char": _synthesize,
+    "shutdown": _shutdown,
+    "flush_cache": _flush_cache,
+    "reload": _reload,
 }
 
 
 class Daemon:
-    """Owns the plugins, voices, scheduler and server, from start-up to shutdown."""
+    """Owns the runtime (plugins, voices, pipeline), the scheduler and the server, from start-up to shutdown."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.plugins: Plugins = build_plugin_manager(settings.plugins.disabled, settings.plugins.load)
-        self.sessions = SessionFactory(self.plugins, settings)
-        context = EngineContext(
-            settings=settings, cache_dir=settings.cache.path(), create_session=self.sessions
-        )
-        engines = [engine for _, engine in self.plugins.collect("litettsd_register_engines", settings=settings)]
-        self.voices = VoiceRegistry(engines, context)
+    def __init__(self, config: LoadedConfig) -> None:
         self.scheduler = InferenceScheduler()
-        self.pipeline = Pipeline(settings, self.plugins, self.voices, self.scheduler)
+        self.cache = AudioCache(config.settings.cache.max_bytes)
+        self.runtime = build_runtime(config, self.scheduler, self.cache)
         self.connections: set[Connection] = set()
         self.requests: set[asyncio.Task[None]] = set()
-        self.background: set[asyncio.Task[None]] = set()
+        self.background: set[asyncio.Task[Any]] = set()
         self.started = time.monotonic()
-        self.socket_path = settings.server.socket_path()
+        self.socket_path = config.settings.server.socket_path()
+        self.last_reload: dict[str, Any] | None = None
+        self.last_good_reload: float | None = None
+        self._reload_lock = asyncio.Lock()
         self._server: asyncio.AbstractServer | None = None
         self._socket_identity: tuple[int, int] | None = None
         self._stopping: asyncio.Event | None = None
+        self._watcher: asyncio.Task[None] | None = None
+
+    # The current runtime's parts; a request reads them once, at its start.
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def plugins(self) -> Plugins:
+        return self.runtime.plugins
+
+    @property
+    def voices(self) -> VoiceRegistry:
+        return self.runtime.voices
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.runtime.pipeline
+
+    async def reload(self, reason: str) -> dict[str, Any]:
+        """Re-read every configuration layer and swap in a new runtime; on error keep the old one.
+
+        The new runtime is complete (plugins loaded, lexicons read, default voice warm) before
+        the swap, so requests never see a half-applied configuration.
+        """
+        async with self._reload_lock:
+            log.info("reloading configuration (%s)", reason)
+            try:
+                config = await asyncio.to_thread(load_settings, self.runtime.config.inputs)
+                runtime = await asyncio.to_thread(build_runtime, config, self.scheduler, self.cache, self.runtime)
+                await self._warm(runtime.voices, config.settings.synthesis.default_voice)
+            except (ConfigError, StartupError, RequestError) as exc:
+                message = exc.message if isinstance(exc, RequestError) else str(exc)
+                self.last_reload = {"ok": False, "error": message, "at": time.time()}
+                log.error("reload failed, the previous configuration stays in force: %s", message)
+                return self.last_reload
+            if config.settings.server.socket_path() != self.socket_path:
+                log.warning("the socket path changed; it takes effect at the next start")
+            self.runtime = runtime
+            self.cache.clear()  # settings such as pauses shape audio but are not part of cache keys
+            logging.getLogger().setLevel(config.settings.log.level.upper())
+            self.last_good_reload = time.time()
+            self.last_reload = {"ok": True, "error": None, "at": self.last_good_reload}
+            log.info("configuration reloaded from %s", ", ".join(config.files))
+            self._watch_files()
+            return self.last_reload
+
+    def _watch_files(self) -> None:
+        """(Re)start watching the configuration files; a change triggers a debounced reload."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+        paths = watch_paths(self.runtime.config.inputs)
+        if paths:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch(paths))
+
+    async def _watch(self, paths: list[Path]) -> None:
+        from watchfiles import awatch
+
+        async for changes in awatch(*paths, debounce=300, recursive=False):
+            names = sorted({Path(path).name for _, path in changes})
+            # reload() restarts the watcher on success (the set of files may change), which
+            # cancels this task; on failure keep watching the same files.
+            await self.reload(f"file change: {', '.join(names)}")
 
     def finished(self, record: RequestRecord) -> None:
         """Tell metrics plugins about a finished request."""
@@ -344,6 +515,7 @@ class Daemon:
             "uptime": time.monotonic() - self.started,
             "socket": str(self.socket_path),
             "voices_loaded": self.voices.loaded,
+            "voices_failed": dict(self.voices.failed),
             "voices_available": len(self.voices.catalogue()),
             "default_voice": self.settings.synthesis.default_voice,
             "plugins": self.plugins.describe(),
@@ -351,8 +523,11 @@ class Daemon:
             "queue": {"waiting": self.scheduler.depth, "busy": self.scheduler.busy},
             "connections": len(self.connections),
             "requests_in_flight": len(self.requests),
-            "threads": dict(self.sessions.threads),
-            "cache": self.pipeline.cache.stats(),
+            "threads": dict(self.runtime.sessions.threads),
+            "cache": self.cache.stats(),
+            "config_files": list(self.runtime.config.files),
+            "last_reload": self.last_reload,
+            "last_successful_reload": self.last_good_reload,
         }
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -366,18 +541,21 @@ class Daemon:
     async def start(self) -> None:
         """Listen, then load and warm the default voice (early clients wait, they are not refused)."""
         self.scheduler.start()
-        prepare_socket(self.socket_path)
-        old_umask = os.umask(0o177)  # the socket is created 0600: only our uid may speak to us
+        group = self.settings.server.group
+        prepare_socket(self.socket_path, group)
+        old_umask = os.umask(0o177)  # created 0600, so no other user can connect before chmod
         try:
             self._server = await asyncio.start_unix_server(self._accept, path=str(self.socket_path), limit=1 << 16)
         finally:
             os.umask(old_umask)
+        if group:
+            _share_with_group(self.socket_path, group)
         created = self.socket_path.stat()
         self._socket_identity = (created.st_dev, created.st_ino)
         log.info("listening on %s", self.socket_path)
         for voice_id in [self.settings.synthesis.default_voice, *self.settings.voices.preload]:
             try:
-                await self._warm(voice_id)
+                await self._warm(self.voices, voice_id)
             except RequestError as exc:
                 if voice_id == self.settings.synthesis.default_voice:
                     raise StartupError(f"default voice {voice_id!r} cannot be loaded: {exc.message}") from None
@@ -416,8 +594,8 @@ class Daemon:
         if (current.st_dev, current.st_ino) == self._socket_identity:
             self.socket_path.unlink()
 
-    async def _warm(self, voice_id: str) -> None:
-        voice = await self.voices.get(voice_id)
+    async def _warm(self, voices: VoiceRegistry, voice_id: str) -> None:
+        voice = await voices.get(voice_id)
         cancellation = Cancellation()
 
         def infer_once() -> None:
@@ -433,11 +611,18 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_soon, "SIGHUP")
         try:
             await self.start()
+            self._watch_files()
             await self._stopping.wait()
         finally:
             await self.shutdown()
+
+    def _reload_soon(self, reason: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload(reason))
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     def request_stop(self) -> None:
         """Ask ``serve`` to return (used by tests and the stop signals)."""
@@ -447,6 +632,8 @@ class Daemon:
     async def shutdown(self) -> None:
         """Stop accepting, let requests finish within the grace period, cancel the rest."""
         log.info("shutting down")
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self._server is not None:
             self._server.close()
         if self.requests:

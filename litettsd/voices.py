@@ -21,6 +21,8 @@ class VoiceRegistry:
         self._context = context
         self._loaded: dict[str, Voice] = {}
         self._loading: dict[str, asyncio.Task[Voice]] = {}
+        self.failed: dict[str, str] = {}
+        """Voices whose load failed, with the reason; not retried until the next reload."""
         self._catalogue: list[VoiceInfo] | None = None
 
     def catalogue(self) -> list[VoiceInfo]:
@@ -39,6 +41,16 @@ class VoiceRegistry:
     def loaded(self) -> list[str]:
         """Ids of the voices loaded so far."""
         return sorted(self._loaded)
+
+    def adopt(self, previous: VoiceRegistry) -> None:
+        """Keep the previous registry's warm voices that this one still offers (same engines)."""
+        for voice_id, voice in previous._loaded.items():
+            try:
+                engine, canonical = self.canonical(voice_id)
+            except RequestError:
+                continue  # removed by the new configuration; in-flight requests keep their reference
+            if canonical == voice_id and previous._engines.get(engine.name) is engine:
+                self._loaded[voice_id] = voice
 
     def canonical(self, requested: str) -> tuple[Engine, str]:
         """The engine and full id for a requested id, bare name or blend."""
@@ -68,11 +80,25 @@ class VoiceRegistry:
         voice = self._loaded.get(voice_id)
         if voice is not None:
             return voice
+        if voice_id in self.failed:
+            raise RequestError(ErrorCode.INTERNAL, f"voice {voice_id} is disabled: {self.failed[voice_id]}")
         task = self._loading.get(voice_id)
         if task is None:
             task = asyncio.ensure_future(asyncio.to_thread(engine.load, voice_id, self._context))
             self._loading[voice_id] = task
             task.add_done_callback(lambda _: self._loading.pop(voice_id, None))
-        voice = await asyncio.shield(task)
+        try:
+            voice = await asyncio.shield(task)
+        except RequestError as exc:
+            if exc.code == ErrorCode.UNKNOWN_VOICE.value:
+                raise
+            self.failed[voice_id] = exc.message
+            raise
+        except Exception as exc:
+            # A corrupt model or voice file disables that voice only; the others serve on.
+            reason = f"{type(exc).__name__}: {exc}"
+            self.failed[voice_id] = reason
+            logs.failure(log, exc, "voice %s failed to load; disabled", voice_id)
+            raise RequestError(ErrorCode.INTERNAL, f"voice {voice_id} failed to load: {reason}") from None
         self._loaded[voice_id] = voice
         return voice

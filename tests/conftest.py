@@ -69,14 +69,23 @@ def audio_of(frames: list[dict[str, Any]]) -> bytes:
 class DaemonProcess:
     """A litettsd subprocess; ``stop()`` sends SIGTERM and returns the exit code."""
 
-    def __init__(self, root: Path, cache: Path, config: str = "", env: dict[str, str] | None = None) -> None:
-        self.socket = root / "litettsd.sock"
+    def __init__(
+        self, root: Path, cache: Path, config: str = "", env: dict[str, str] | None = None, socket: Path | None = None
+    ) -> None:
+        self.socket = socket or root / "litettsd.sock"
         self.log = root / "daemon.log"
         base_file = root / "base.toml"
         base_file.write_text(f'[cache]\ndir = "{cache}"\n')
         config_file = root / "test.toml"
         config_file.write_text(config)
-        environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+        # The machine's own /etc/litettsd and ~/.config/litettsd must not leak into tests.
+        environment = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "LITETTSD_SYSTEM_CONFIG_DIR": str(root / "etc"),
+            "XDG_CONFIG_HOME": str(root / "xdg"),
+            **(env or {}),
+        }
         self._log_handle = open(self.log, "wb")
         self.proc = subprocess.Popen(
             [str(BIN / "litettsd"), "--socket", str(self.socket), "--config", str(base_file), "--config", str(config_file)],
@@ -137,8 +146,10 @@ def start_daemon(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) ->
     """Start a private daemon (custom config or env); stopped after the test."""
     started: list[DaemonProcess] = []
 
-    def start(config: str = "", env: dict[str, str] | None = None, wait: bool = True) -> DaemonProcess:
-        process = DaemonProcess(tmp_path_factory.mktemp("daemon"), model_cache, config, env)
+    def start(
+        config: str = "", env: dict[str, str] | None = None, wait: bool = True, socket: Path | None = None
+    ) -> DaemonProcess:
+        process = DaemonProcess(tmp_path_factory.mktemp("daemon"), model_cache, config, env, socket)
         started.append(process)
         if wait:
             process.wait_ready()

@@ -32,16 +32,43 @@ def transcribe(pcm: np.ndarray, sample_rate: int) -> str:
     return " ".join(segment.text.strip() for segment in segments)
 
 
-def words(text: str) -> str:
-    """Lower-case words without punctuation, numbers as words, for word error rate.
+def _cardinal(number: int) -> str:
+    from num2words import num2words
 
-    Whisper writes "platform 7" for the spoken "platform seven"; both mean the same words.
+    return str(num2words(number)).replace(" and ", " ")  # American style, as the normalizer speaks
+
+
+def _time(match: re.Match[str]) -> str:
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if minute == 0:
+        return f" {_cardinal(hour)} "
+    return f" {_cardinal(hour)} {'oh ' if minute < 10 else ''}{_cardinal(minute)} "
+
+
+def words(text: str) -> str:
+    """Lower-case spoken words for word error rate: Whisper's written forms said as words.
+
+    Whisper writes what it hears the way people write it ("platform 7", "$40", "2018",
+    "3rd", "example.com", "Dr."), while the reference is the normalizer's spoken form;
+    both sides go through this so that only real differences in the words count.
     """
     from num2words import num2words
 
-    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
-    text = re.sub(r"\d+", lambda match: " " + num2words(int(match.group())) + " ", text)
-    return " ".join(re.sub(r"[^a-z' ]+", " ", text.lower().replace("-", " ")).split())
+    text = text.lower()
+    text = re.sub(r"\b(\d{1,3}(?:,\d{3})+)\b", lambda m: " " + _cardinal(int(m.group(1).replace(",", ""))) + " ", text)
+    text = re.sub(r"\$(\d+)\.(\d\d)\b", r"\1 dollars and \2 cents", text)
+    text = re.sub(r"\$(\d+)", r"\1 dollars", text)
+    text = re.sub(r"\b(\d{1,2}):(\d\d)\b", _time, text)
+    text = re.sub(r"(?<=\bat )(\d{1,2})\.(\d\d)\b", _time, text)  # "at 9.05" is a time
+    text = re.sub(r"\b(\d+)\.(\d+)\b", lambda m: f" {_cardinal(int(m.group(1)))} point {' '.join(_cardinal(int(d)) for d in m.group(2))} ", text)
+    text = re.sub(r"\b(\d+)(?:st|nd|rd|th)\b", lambda m: " " + str(num2words(int(m.group(1)), to="ordinal")) + " ", text)
+    text = re.sub(r"\b(1[1-9]\d\d|20\d\d)\b", lambda m: " " + str(num2words(int(m.group(1)), to="year")) + " ", text)
+    text = re.sub(r"\d+", lambda m: " " + _cardinal(int(m.group())) + " ", text)
+    text = re.sub(r"\b([ap])\.?\s?m\b\.?", r"\1 m", text)
+    text = re.sub(r"\bdr\.", "doctor", text)
+    text = re.sub(r"(?<=[a-z])\.(?=[a-z]{2,}\b)", " dot ", text)
+    text = text.replace("%", " percent")
+    return " ".join(re.sub(r"[^a-z' ]+", " ", text.replace("-", " ")).split())
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

@@ -1,4 +1,11 @@
-"""Table-driven cases for the English normalizer chain, run exactly as the pipeline runs it."""
+"""Table-driven cases for the English normalizer chain, run exactly as the pipeline runs it.
+
+The chain is built from the installed ``litettsd`` entry points, sorted by ``order``, and
+every case goes through all of it with a default ``NormalizeContext`` (en-US, punctuation
+"some") unless it says otherwise. The canonical style: American number words without
+"and" or commas ("one hundred twenty-three"), spelled letters as dotted capitals
+("U.R.L"), dates as "May fifteenth, twenty eighteen", and no digit left anywhere.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,13 @@ import pytest
 from litettsd.api import NormalizeContext, Normalizer
 from litettsd.config import load_settings
 from litettsd.plugins import build_plugin_manager
+from litettsd_plugins.normalizers.say_as import say_as
+from litettsd_plugins.normalizers.screen_reader import char_text, key_name_text
 
 CHAIN: list[Normalizer] = [
     normalizer
     for _, normalizer in sorted(
-        build_plugin_manager().collect("litettsd_register_normalizers", settings=load_settings()),
+        build_plugin_manager().collect("litettsd_register_normalizers", settings=load_settings().settings),
         key=lambda pair: pair[1].order,
     )
 ]
@@ -23,3 +32,620 @@ def normalize(text: str, context: NormalizeContext | None = None) -> str:
     for normalizer in CHAIN:
         text = normalizer.normalize(text, context)
     return text
+
+
+LITETTS_FAILURES = [
+    ("$123.45", "one hundred twenty-three dollars and forty-five cents"),
+    ("It costs $123.45 today.", "It costs one hundred twenty-three dollars and forty-five cents today."),
+    ("05/15/2018", "May fifteenth, twenty eighteen"),
+    ("Born on 05/15/2018.", "Born on May fifteenth, twenty eighteen."),
+    ("2023-05-12", "May twelfth, twenty twenty-three"),
+    ("Released 2023-05-12 worldwide", "Released May twelfth, twenty twenty-three worldwide"),
+    ("https://www.example.com", "example dot com"),
+    ("Visit https://www.example.com/docs/getting-started?x=1 now.", "Visit example dot com slash docs slash getting started now."),
+    ("Don&#x27;t stop.", "Don't stop."),
+    ("It&#39;s fine", "It's fine"),
+    ("Say &quot;hello&quot;", 'Say "hello"'),
+    ("Tom &amp; Jerry", "Tom and Jerry"),
+    ("Fish &amp;amp; chips", "Fish and chips"),
+    ("The quick brown fox jumps over the lazy dog.", "The quick brown fox jumps over the lazy dog."),
+    ("Dr. Smith has 3 cats.", "Doctor Smith has three cats."),
+    ("It costs 1,250 &amp; more.", "It costs one thousand two hundred fifty and more."),
+]
+
+ENTITIES = [
+    ("&lt;b&gt;bold&lt;/b&gt; text", "bold text"),
+    ("It&rsquo;s \u201csmart\u201d quoting", 'It\'s "smart" quoting'),
+    ("A&nbsp;B", "A B"),
+    ("caf&eacute;", "caf\u00e9"),
+    ("Wait\u2026", "Wait..."),
+    ("Really?!?!", "Really?"),
+    ("Wow!!!", "Wow!"),
+    ("Hello,, world", "Hello, world"),
+    ("Paris \u2013 London", "Paris, London"),
+    ("The results\u2014though late\u2014were good.", "The results, though late, were good."),
+    ("It was -- in a word -- fine.", "It was, in a word, fine."),
+    ("Left - right", "Left, right"),
+    ("pages 10\u201320", "pages ten to twenty"),
+    ("<p>First paragraph.</p><p>Second paragraph</p>", "First paragraph. Second paragraph"),
+    ("Line one\nstill the same sentence", "Line one still the same sentence"),
+    ("Title\n\nBody text", "Title. Body text"),
+    ("# Heading\nSome text\n- apples\n- pears\n\nEnd", "Heading. Some text. apples. pears. End"),
+    ("**Bold** and *italic* and _underlined_ words.", "Bold and italic and underlined words."),
+    ("Use the `print` function.", "Use the print function."),
+    ("See [the docs](https://example.com/docs) now.", "See the docs now."),
+    ("- apples", "apples"),
+    ("Zero\u200bwidth and soft\u00adhyphen", "Zerowidth and softhyphen"),
+    ("Tab\tseparated   spaces", "Tab separated spaces"),
+    ("===== Section =====", "Section"),
+    ("e\u0301te\u0301", "\u00e9t\u00e9"),
+    ("bell\x07 and\x00null", "bell and null"),
+    ("right\u202eto\u202cleft", "righttoleft"),
+    ("  padded  ", "padded"),
+    ("Hello , world .", "Hello, world."),
+    ("( spaced )", "(spaced)"),
+]
+
+WEB = [
+    ("Go to http://example.org.", "Go to example dot org."),
+    ("See www.python.org/downloads/ for more.", "See python dot org slash downloads for more."),
+    ("github.com/user/repo", "github dot com slash user slash repo"),
+    ("Read it at example.co.uk today.", "Read it at example dot co dot U.K today."),
+    ("news.bbc.co.uk", "news dot bbc dot co dot U.K"),
+    ("ftp://files.example.com/pub", "F.T.P files dot example dot com slash pub"),
+    ("https://example.com:8080/api", "example dot com colon eight thousand eighty slash api"),
+    ("http://my-site.dev/blog/hello_world", "my dash site dot dev slash blog slash hello world"),
+    ("https://example.com/page#section", "example dot com slash page"),
+    ("https://example.com/files/report.pdf", "example dot com slash files slash report dot P.D.F"),
+    ("Email john.doe@example.com please.", "Email john dot doe at example dot com please."),
+    ("Write to support+help@my-company.io", "Write to support plus help at my dash company dot I.O"),
+    ("Follow @user_name on Mastodon.", "Follow at user underscore name on Mastodon."),
+    ("Trending: #MachineLearning and #AI", "Trending: hashtag Machine Learning and hashtag A.I"),
+    ("#100DaysOfCode", "hashtag one hundred Days Of Code"),
+    ("Open config.yaml and main.py", "Open config dot yaml and main dot P.Y"),
+    ("The file report_2023.pdf is ready.", "The file report underscore twenty twenty-three dot P.D.F is ready."),
+    ("Save it as notes.txt.", "Save it as notes dot T.X.T."),
+    ("photo.JPG", "photo dot jay peg"),
+    ("Edit /etc/hosts now.", "Edit slash etc slash hosts now."),
+    ("Look in ~/Documents/notes.txt", "Look in tilde slash Documents slash notes dot T.X.T"),
+    ("Run ./build.sh first.", "Run dot slash build dot S.H first."),
+    ("Check C:\\Users\\Bob\\file.docx", "Check C colon backslash Users backslash Bob backslash file dot D.O.C.X"),
+    ("Update to v1.2.3 today.", "Update to version one point two point three today."),
+    ("v2 is out", "version two is out"),
+    ("Version 2.0 is out.", "Version two point zero is out."),
+    ("Ping 192.168.1.1 now.", "Ping one hundred ninety-two dot one hundred sixty-eight dot one dot one now."),
+    ("Install node.js and package.json", "Install node dot J.S and package dot jason"),
+    ("Go to docs/readme.md", "Go to docs slash readme dot M.D"),
+    ("ended.It was", "ended.It was"),
+]
+
+MONEY = [
+    ("$1", "one dollar"),
+    ("$1.00", "one dollar"),
+    ("$0.99", "ninety-nine cents"),
+    ("$0.01", "one cent"),
+    ("$1.05", "one dollar and five cents"),
+    ("$1,000,000", "one million dollars"),
+    ("$5.5 million", "five point five million dollars"),
+    ("$2.50 each", "two dollars and fifty cents each"),
+    ("\u20ac20", "twenty euros"),
+    ("\u20ac1", "one euro"),
+    ("\u20ac2.50", "two euros and fifty cents"),
+    ("\u00a33.50", "three pounds and fifty pence"),
+    ("\u00a31.01", "one pound and one penny"),
+    ("\u00a51000", "one thousand yen"),
+    ("\u20b9100", "one hundred rupees"),
+    ("$5k", "five thousand dollars"),
+    ("$3bn", "three billion dollars"),
+    ("$2M", "two million dollars"),
+    ("-$5", "minus five dollars"),
+    ("$5-10", "five to ten dollars"),
+    ("$5-$10", "five to ten dollars"),
+    ("$5 to $10", "five dollars to ten dollars"),
+    ("50\u00a2", "fifty cents"),
+    ("100 USD", "one hundred U.S dollars"),
+    ("USD 100", "one hundred U.S dollars"),
+    ("EUR 5.50", "five euros and fifty cents"),
+    ("$.50", "fifty cents"),
+    ("$1.5", "one point five dollars"),
+    ("It costs $5.", "It costs five dollars."),
+    ("$5/hr", "five dollars per hour"),
+    ("$12/month", "twelve dollars per month"),
+    ("($20)", "(twenty dollars)"),
+    ("US$5", "five U.S dollars"),
+    ("the $ sign", "the dollar sign"),
+]
+
+DATES_TIMES = [
+    ("5/15/18", "May fifteenth, twenty eighteen"),
+    ("15/05/2018", "May fifteenth, twenty eighteen"),
+    ("2023/05/12", "May twelfth, twenty twenty-three"),
+    ("12.05.2023", "May twelfth, twenty twenty-three"),
+    ("05-15-2018", "May fifteenth, twenty eighteen"),
+    ("1/1/2000", "January first, two thousand"),
+    ("12/31/1999", "December thirty-first, nineteen ninety-nine"),
+    ("May 15, 2018", "May fifteenth, twenty eighteen"),
+    ("May 15th", "May fifteenth"),
+    ("15 May 2018", "the fifteenth of May, twenty eighteen"),
+    ("the 15th of May", "the fifteenth of May"),
+    ("Jan. 5", "January fifth"),
+    ("Sept. 3, 2021", "September third, twenty twenty-one"),
+    ("May 2018", "May twenty eighteen"),
+    ("in Jan. we met", "in January we met"),
+    ("Mon., Jan. 5", "Monday, January fifth"),
+    ("May 5-7", "May fifth to seventh"),
+    ("July 4, 1776", "July fourth, seventeen seventy-six"),
+    ("3:30 pm", "three thirty P.M"),
+    ("3:30pm", "three thirty P.M"),
+    ("3pm", "three P.M"),
+    ("at 3 p.m.", "at three P.M."),
+    ("at 3 p.m. Then we left.", "at three P.M. Then we left."),
+    ("Meet at 9:00 a.m. on Monday.", "Meet at nine A.M on Monday."),
+    ("10:00 AM", "ten A.M"),
+    ("12:15 PM", "twelve fifteen P.M"),
+    ("15:45", "fifteen forty-five"),
+    ("3:00", "three o'clock"),
+    ("3:05", "three oh five"),
+    ("13:00", "thirteen hundred"),
+    ("00:30", "zero thirty"),
+    ("12:30:45", "twelve thirty and forty-five seconds"),
+    ("3pm EST", "three P.M E.S.T"),
+    ("02/30/2020", "zero two slash thirty slash twenty twenty"),
+]
+
+UNITS = [
+    ("5 km", "five kilometers"),
+    ("1 km", "one kilometer"),
+    ("5kg", "five kilograms"),
+    ("3.5 GB", "three point five gigabytes"),
+    ("100 MB/s", "one hundred megabytes per second"),
+    ("60 mph", "sixty miles per hour"),
+    ("72\u00b0F", "seventy-two degrees Fahrenheit"),
+    ("-5\u00b0C", "minus five degrees Celsius"),
+    ("90\u00b0", "ninety degrees"),
+    ("1\u00b0", "one degree"),
+    ("5'10\"", "five feet ten inches"),
+    ("It is 10 ft.", "It is ten feet."),
+    ("5-10 kg", "five to ten kilograms"),
+    ("20-25\u00b0C", "twenty to twenty-five degrees Celsius"),
+    ("27in", "twenty-seven inches"),
+    ("40,000 sq ft", "forty thousand square feet"),
+    ("8 GB RAM", "eight gigabytes ram"),
+    ("12V battery", "twelve volts battery"),
+    ("1.0 kg", "one point zero kilograms"),
+    ("0.5 kg", "zero point five kilograms"),
+    ("2 h", "two hours"),
+    ("5 min", "five minutes"),
+    ("250 ml", "two hundred fifty milliliters"),
+    ("100 Hz", "one hundred hertz"),
+    ("3 GHz", "three gigahertz"),
+    ("50 W", "fifty watts"),
+    ("500 mg", "five hundred milligrams"),
+    ("1 lb", "one pound"),
+    ("16 oz", "sixteen ounces"),
+    ("100 ms", "one hundred milliseconds"),
+    ("10 m\u00b2", "ten square meters"),
+    ("5 in the box", "five in the box"),
+]
+
+ABBREVIATIONS = [
+    ("Dr. Smith arrived.", "Doctor Smith arrived."),
+    ("Ask Dr. Smith", "Ask Doctor Smith"),
+    ("Mulholland Dr. is long.", "Mulholland Drive is long."),
+    ("Mr. and Mrs. Jones", "Mister and Missus Jones"),
+    ("Mr Brown", "Mister Brown"),
+    ("Ms. Lee", "Miz Lee"),
+    ("Prof. Brown", "Professor Brown"),
+    ("St. Louis", "Saint Louis"),
+    ("Visit St. Paul's", "Visit Saint Paul's"),
+    ("Main St.", "Main Street."),
+    ("on Main St. in Boston", "on Main Street in Boston"),
+    ("221B Baker St. is famous.", "two hundred twenty-one B Baker Street is famous."),
+    ("Mt. Everest", "Mount Everest"),
+    ("John Smith Jr. spoke.", "John Smith Junior spoke."),
+    ("Acme Inc. is big.", "Acme Incorporated is big."),
+    ("Acme Inc. They grew.", "Acme Incorporated. They grew."),
+    ("Smith & Co.", "Smith and Company."),
+    ("e.g. apples", "for example apples"),
+    ("e.g., apples", "for example, apples"),
+    ("i.e. pears", "that is pears"),
+    ("apples, pears, etc.", "apples, pears, et cetera."),
+    ("apples, etc., and pears", "apples, et cetera, and pears"),
+    ("apples, pears, etc. Then more.", "apples, pears, et cetera. Then more."),
+    ("cats vs. dogs", "cats versus dogs"),
+    ("cats vs dogs", "cats versus dogs"),
+    ("coffee w/ milk", "coffee with milk"),
+    ("No. 5", "number five"),
+    ("no. 7", "number seven"),
+    ("No. I won't.", "No. I won't."),
+    ("Vol. II", "Volume two"),
+    ("p. 12", "page twelve"),
+    ("pp. 5-10", "pages five to ten"),
+    ("Fig. 3", "Figure three"),
+    ("approx. 10", "approximately ten"),
+    ("the U.S. Army", "the U.S Army"),
+    ("in the U.S.", "in the U.S."),
+    ("J. K. Rowling", "J K Rowling"),
+    ("John F. Kennedy", "John F Kennedy"),
+    ("plan B. Then", "plan B. Then"),
+    ("Ph.D. student", "P.H.D student"),
+    ("the URL", "the U.R.L"),
+    ("a CPU and GPU", "a C.P.U and G.P.U"),
+    ("the API", "the A.P.I"),
+    ("NASA launched", "Nasa launched"),
+    ("NATO members", "Nato members"),
+    ("a VIP guest", "a V.I.P guest"),
+    ("JSON data", "jason data"),
+    ("the FBI", "the F.B.I"),
+    ("an AI model", "an A.I model"),
+    ("HTML and CSS", "H.T.M.L and C.S.S"),
+    ("a GIF", "a gif"),
+    ("COVID-19", "Covid nineteen"),
+    ("THIS IS GREAT", "THIS IS GREAT"),
+]
+
+NUMBERS = [
+    ("0", "zero"),
+    ("7", "seven"),
+    ("42", "forty-two"),
+    ("100", "one hundred"),
+    ("101", "one hundred one"),
+    ("999", "nine hundred ninety-nine"),
+    ("1,000", "one thousand"),
+    ("1,234,567", "one million two hundred thirty-four thousand five hundred sixty-seven"),
+    ("1000000", "one million"),
+    ("12,345,678,901", "twelve billion three hundred forty-five million six hundred seventy-eight thousand nine hundred one"),
+    ("1,000,000,000,000", "one trillion"),
+    ("3.14", "three point one four"),
+    ("0.5", "zero point five"),
+    (".5", "point five"),
+    ("-5", "minus five"),
+    ("-3.5", "minus three point five"),
+    ("+5", "plus five"),
+    ("1st", "first"),
+    ("2nd", "second"),
+    ("3rd", "third"),
+    ("4th", "fourth"),
+    ("11th", "eleventh"),
+    ("22nd", "twenty-second"),
+    ("103rd", "one hundred third"),
+    ("1,000th", "one thousandth"),
+    ("the 21st century", "the twenty-first century"),
+    ("3/4", "three quarters"),
+    ("1/2", "one half"),
+    ("1/4", "one quarter"),
+    ("2/3", "two thirds"),
+    ("5/8", "five eighths"),
+    ("1 1/2", "one and a half"),
+    ("2 3/4", "two and three quarters"),
+    ("1/100", "one one hundredth"),
+    ("\u00bd", "one half"),
+    ("1\u00bd cups", "one and a half cups"),
+    ("22/7", "twenty-two sevenths"),
+    ("24/7", "twenty-four seven"),
+    ("9/11", "nine eleven"),
+    ("5/15", "five slash fifteen"),
+    ("50%", "fifty percent"),
+    ("3.5%", "three point five percent"),
+    ("-2%", "minus two percent"),
+    ("5-10%", "five to ten percent"),
+    ("100 percent", "one hundred percent"),
+    ("5-10", "five to ten"),
+    ("pages 10-20", "pages ten to twenty"),
+    ("ages 3 - 5", "ages three to five"),
+    ("5 - 3 = 2", "five minus three equals two"),
+    ("2 + 2 = 4", "two plus two equals four"),
+    ("The 1990s", "The nineteen nineties"),
+    ("the '80s", "the eighties"),
+    ("the 2000s", "the two thousands"),
+    ("1800s", "eighteen hundreds"),
+    ("100s of people", "hundreds of people"),
+    ("in 1999", "in nineteen ninety-nine"),
+    ("since 2001", "since two thousand one"),
+    ("in 1066", "in ten sixty-six"),
+    ("the year 2000", "the year two thousand"),
+    ("2010 was great", "twenty ten was great"),
+    ("In 2024 we grew.", "In twenty twenty-four we grew."),
+    ("1500 people", "one thousand five hundred people"),
+    ("2000 cases", "two thousand cases"),
+    ("1234", "one thousand two hundred thirty-four"),
+    ("300 BC", "three hundred B.C"),
+    ("AD 476", "A.D four seventy-six"),
+    ("1990-2000", "nineteen ninety to two thousand"),
+    ("2020-21", "twenty twenty to twenty-one"),
+    ("Chapter IV", "Chapter four"),
+    ("Part II", "Part two"),
+    ("World War II", "World War two"),
+    ("World War I", "World War one"),
+    ("Henry VIII", "Henry the eighth"),
+    ("Elizabeth II", "Elizabeth the second"),
+    ("Louis XIV", "Louis the fourteenth"),
+    ("Pope John Paul II", "Pope John Paul the second"),
+    ("Super Bowl LVII", "Super Bowl fifty-seven"),
+    ("John I think so.", "John I think so."),
+    ("Type C cable", "Type C cable"),
+    ("I saw IV bags", "I saw IV bags"),
+    ("(555) 123-4567", "five five five, one two three, four five six seven"),
+    ("555-123-4567", "five five five, one two three, four five six seven"),
+    ("555.123.4567", "five five five, one two three, four five six seven"),
+    ("1-800-555-0199", "one, eight zero zero, five five five, zero one nine nine"),
+    ("+1 555 123 4567", "plus one, five five five, one two three, four five six seven"),
+    ("+44 20 7946 0958", "plus four four, two zero, seven nine four six, zero nine five eight"),
+    ("call 555-1234", "call five five five, one two three four"),
+    ("Serial 12345678901", "Serial one two three four five six seven eight nine zero one"),
+    ("007", "zero zero seven"),
+    ("Agent 007", "Agent zero zero seven"),
+    ("ZIP 02134", "ZIP zero two one three four"),
+    ("#1 hit", "number one hit"),
+    ("x^2", "x squared"),
+    ("x^3", "x cubed"),
+    ("2^10", "two to the power of ten"),
+    ("x\u00b2", "x squared"),
+    ("E = mc\u00b2", "E equals mc squared"),
+    ("2x faster", "two times faster"),
+    ("1920x1080", "nineteen twenty by ten eighty"),
+    ("3 x 4", "three by four"),
+    ("16:9", "sixteen to nine"),
+    ("~5 minutes", "about five minutes"),
+    ("1.2.3", "one point two point three"),
+    ("H2O", "H two O"),
+    ("MP3", "MP three"),
+    ("4K video", "four K video"),
+    ("1080p", "ten eighty p"),
+    ("B-52", "B fifty-two"),
+    ("3D", "three D"),
+    ("a 5-year plan", "a five-year plan"),
+]
+
+SYMBOLS = [
+    ("Tom & Jerry", "Tom and Jerry"),
+    ("a < b", "a less than b"),
+    ("a > b", "a greater than b"),
+    ("a <= b", "a less than or equal to b"),
+    ("x != y", "x not equal to y"),
+    ("a -> b", "a to b"),
+    ("user@host", "user at host"),
+    ("meet @ noon", "meet at noon"),
+    ("50 % off", "fifty percent off"),
+    ("C++ and C#", "C plus plus and C sharp"),
+    ("1 + 1", "one plus one"),
+    ("\u00a9 2024 Acme", "copyright twenty twenty-four Acme"),
+    ("Price \u00b1 5", "Price plus or minus five"),
+    ("5 \u00d7 3", "five times three"),
+    ("10 \u00f7 2", "ten divided by two"),
+    ("a \u2260 b", "a not equal to b"),
+    ("\u03c0 is about 3.14", "\u03c0 is about three point one four"),
+    ("I love it \U0001f600", "I love it"),
+    ("Great job \U0001f44d\U0001f3fd!", "Great job!"),
+    ("Family \U0001f468\u200d\U0001f469\u200d\U0001f467 photo", "Family photo"),
+    ("Flags \U0001f1fa\U0001f1f8 fly", "Flags fly"),
+    ("Check \u2713", "Check check"),
+    ("a \u2192 b", "a to b"),
+    ("a / b", "a slash b"),
+    ("snake_case", "snake case"),
+    ("a * b", "a star b"),
+    ("back\\slash", "back slash"),
+    ("pipe | here", "pipe here"),
+    ("tilde ~ here", "tilde here"),
+    ("Apple\u2122", "Apple trademark"),
+]
+
+MIXED = [
+    (
+        "On March 3, 2024, the council approved a $2.5 million budget.",
+        "On March third, twenty twenty-four, the council approved a two point five million dollars budget.",
+    ),
+    (
+        "Call (555) 123-4567 or email info@citylibrary.org by 5 p.m.",
+        "Call five five five, one two three, four five six seven or email info at citylibrary dot org by five P.M.",
+    ),
+    (
+        "Temperatures reached 95\u00b0F on 7/4/2023.",
+        "Temperatures reached ninety-five degrees Fahrenheit on July fourth, twenty twenty-three.",
+    ),
+    ("The 2nd edition (2019) costs \u00a312.99.", "The second edition (twenty nineteen) costs twelve pounds and ninety-nine pence."),
+    ("Dr. Chen's team grew 12% in Q3.", "Doctor Chen's team grew twelve percent in Q three."),
+]
+
+CASES = [
+    pytest.param(text, expected, id=f"{category}-{index}:{text[:40]}")
+    for category, table in (
+        ("litetts", LITETTS_FAILURES),
+        ("entities", ENTITIES),
+        ("web", WEB),
+        ("money", MONEY),
+        ("dates", DATES_TIMES),
+        ("units", UNITS),
+        ("abbreviations", ABBREVIATIONS),
+        ("numbers", NUMBERS),
+        ("symbols", SYMBOLS),
+        ("mixed", MIXED),
+    )
+    for index, (text, expected) in enumerate(table)
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES)
+def test_normalizes(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("05/06/2018", "en-US", "May sixth, twenty eighteen"),
+        ("05/06/2018", "en-GB", "the fifth of June, twenty eighteen"),
+        ("2023-05-12", "en-GB", "the twelfth of May, twenty twenty-three"),
+        ("13/05/2018", "en-US", "May thirteenth, twenty eighteen"),
+        ("It costs $5 &amp; more.", "de-DE", "It costs $5 & more."),
+    ],
+)
+def test_locale(text: str, language: str, expected: str) -> None:
+    assert normalize(text, NormalizeContext(language=language)) == expected
+
+
+PUNCTUATION = [
+    ("none", "Hello, world.", "Hello, world."),
+    ("none", "a * b / c", "a b c"),
+    ("none", "x^y", "x y"),
+    ("none", "\u00a9 Acme\u2122", "Acme"),
+    ("none", "path\\to|x~y", "path to x y"),
+    ("none", "(see note)", "(see note)"),
+    ("some", "a * b / c", "a star b slash c"),
+    ("some", "x^y", "x caret y"),
+    ("some", "\u00a9 Acme\u2122", "copyright Acme trademark"),
+    ("some", "(see note)", "(see note)"),
+    ("some", 'He said "hi"', 'He said "hi"'),
+    ("some", "snake_case", "snake case"),
+    ("most", "(see note)", "left paren see note right paren"),
+    ("most", 'He said "hi"', "He said quote hi quote"),
+    ("most", "well-known; done: yes!", "well-known semicolon; done colon: yes!"),
+    ("most", "snake_case", "snake underline case"),
+    ("most", "path\\to|x~y", "path backslash to vertical bar x tilde y"),
+    ("most", "[a] {b}", "left bracket a right bracket left brace b right brace"),
+    ("all", "Hello, world.", "Hello comma, world dot."),
+    ("all", "Wait... what?", "Wait dot dot dot... what question?"),
+    ("all", "Yes! No?", "Yes exclaim! No question?"),
+    ("all", "It costs $5.", "It costs five dollars dot."),
+    ("all", "The U.S. Army", "The U.S Army"),
+]
+
+
+@pytest.mark.parametrize(("mode", "text", "expected"), PUNCTUATION, ids=[f"{m}:{t}" for m, t, _ in PUNCTUATION])
+def test_punctuation_levels(mode: str, text: str, expected: str) -> None:
+    assert normalize(text, NormalizeContext(punctuation=mode)) == expected
+
+
+SPELLING = [
+    ("none", "Hi!", "H, i, exclaim"),
+    ("spell", "Hi!", "capital H, i, exclaim"),
+    ("none", "cat", "c, a, t"),
+    ("none", "a1 $", "a, one, space, dollar"),
+    ("none", "x  y", "x, space, y"),
+    ("spell", "\u00c9a", "capital E acute, a"),
+    ("none", "&amp;", "and"),
+    ("none", "2 + 2", "two, space, plus, space, two"),
+    ("spell", "\u03a9", "capital omega"),
+    ("none", "\U0001f600", "grinning face"),
+]
+
+
+@pytest.mark.parametrize(("capitals", "text", "expected"), SPELLING, ids=[f"{c}:{t}" for c, t, _ in SPELLING])
+def test_spell_mode(capitals: str, text: str, expected: str) -> None:
+    assert normalize(text, NormalizeContext(spell=True, capitals=capitals)) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("a", "a"),
+        ("A", "capital A"),
+        ("shift_a", "shift a"),
+        ("space", "space"),
+        ("enter", "enter"),
+        ("control_alt_delete", "control alt delete"),
+        ("F5", "F five"),
+        ("f12", "F twelve"),
+        ("kp-5", "keypad five"),
+        ("kp-enter", "keypad enter"),
+        ("shift__", "shift underline"),
+        ("_", "underline"),
+        ("double-quote", "double quote"),
+        ("prior", "page up"),
+        ("next", "page down"),
+        ("caps_lock", "caps lock"),
+        ("ctrl_c", "control c"),
+        ("1", "one"),
+        ("!", "exclaim"),
+        ("Tab", "tab"),
+    ],
+)
+def test_key_names(key: str, expected: str) -> None:
+    assert key_name_text(key) == expected
+
+
+@pytest.mark.parametrize(
+    ("character", "capitals", "expected"),
+    [
+        ("a", "none", "a"),
+        ("A", "none", "A"),
+        ("A", "spell", "capital A"),
+        ("7", "none", "seven"),
+        (" ", "none", "space"),
+        ("\u00e9", "none", "e acute"),
+        ("\u00c9", "spell", "capital E acute"),
+        ("\u20ac", "none", "euro"),
+        ("(", "none", "left paren"),
+        ("\x00", "none", ""),
+    ],
+)
+def test_char_text(character: str, capitals: str, expected: str) -> None:
+    assert char_text(character, capitals) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "interpret_as", "format", "expected"),
+    [
+        ("cat", "characters", None, "c, a, t"),
+        ("Hi!", "spell-out", None, "H, i, exclaim"),
+        ("1,234", "cardinal", None, "one thousand two hundred thirty-four"),
+        ("-3.5", "cardinal", None, "minus three point five"),
+        ("abc", "cardinal", None, "abc"),
+        ("3", "ordinal", None, "third"),
+        ("22nd", "ordinal", None, "twenty-second"),
+        ("123", "digits", None, "one two three"),
+        ("05/15/2018", "date", "mdy", "May fifteenth, twenty eighteen"),
+        ("15/05/2018", "date", "dmy", "the fifteenth of May, twenty eighteen"),
+        ("2023-05-12", "date", None, "May twelfth, twenty twenty-three"),
+        ("May 2018", "date", "my", "May twenty eighteen"),
+        ("2018", "date", "y", "twenty eighteen"),
+        ("3:30pm", "time", None, "three thirty P.M"),
+        ("15:45", "time", "hms24", "fifteen forty-five"),
+        ("(555) 123-4567", "telephone", None, "five five five, one two three, four five six seven"),
+    ],
+)
+def test_say_as(text: str, interpret_as: str, format: str | None, expected: str) -> None:
+    assert say_as(text, interpret_as, format) == expected
+
+
+def test_say_as_rejects_unknown_interpretation() -> None:
+    with pytest.raises(ValueError, match="currency"):
+        say_as("$5", "currency")
+
+
+def test_enough_cases() -> None:
+    assert len(CASES) >= 250
+
+
+def test_no_sentence_split_inside_abbreviations() -> None:
+    from litettsd.chunking import split_clauses
+
+    clauses = list(split_clauses(normalize("Dr. Smith met Mr. Jones at 3 p.m. on Main St. near St. Louis.")))
+    assert sum(clause.ends_sentence for clause in clauses) == 1
+
+
+def test_emoji_can_be_read_by_name() -> None:
+    from litettsd_plugins.normalizers.symbols import EMOJI_POLICY, Symbols
+
+    symbols = Symbols()
+    assert symbols.emoji == EMOJI_POLICY == "drop"
+    symbols.emoji = "name"
+    spoken = symbols.normalize("I love it \U0001f600\U0001f600 \U0001f1fa\U0001f1f8", NormalizeContext())
+    assert " ".join(spoken.split()) == "I love it grinning face grinning face flag of U.S"
+
+
+@pytest.mark.parametrize(
+    ("text", "interpret_as", "language", "expected"),
+    [
+        ("42", "cardinal", "en-US", "forty-two"),
+        ("A", "characters", "en-US", "capital A"),
+        (" ", "characters", "en-US", "space"),
+        ("control_alt_delete", "key", "en-US", "control alt delete"),
+        ("H2O", "chemistry", "en-US", None),
+        ("42", "cardinal", "de-DE", None),
+    ],
+)
+def test_say_as_hook(text: str, interpret_as: str, language: str, expected: str | None) -> None:
+    hook = build_plugin_manager().manager.hook.litettsd_say_as
+    context = NormalizeContext(language=language, capitals="spell")
+    assert hook(text=text, interpret_as=interpret_as, format=None, context=context) == expected

@@ -63,3 +63,30 @@ def test_resampled_audio_is_understood(daemon, rate):
         frames = conn.request({"op": "synthesize", "id": 1, "text": sentence, "sample_rate": rate})
     heard = transcribe(np.frombuffer(audio_of(frames), dtype="<i2"), rate)
     assert word_error_rate(sentence, heard) <= 0.10, heard
+
+
+NORMALIZATION_SENTENCES = [
+    "The invoice of $123.45 was paid on 05/15/2018.",
+    "Our release is planned for 2023-05-12 at 3:30 pm.",
+    "Dr. Smith lives at 42 Main St. near the station.",
+    "Visit https://example.com for 25% off today.",
+    "The package weighs 2.5 kg and costs $40.",
+    "Chapter IV begins on the 3rd of March.",
+    "It&#x27;s about 1,250 miles from here.",
+    "Read pages 5-10 before the meeting on March 12th.",
+    "The train leaves at 09:05 and arrives at 11:40.",
+    "Temperatures reached 30°C during the summer of 1999.",
+]
+
+
+def test_normalization_heavy_sentences_are_spoken_as_written_forms(daemon):
+    """What is heard matches the normalizer's spoken form (numbers compared as words)."""
+    spoken_forms, heard = [], []
+    for sentence in NORMALIZATION_SENTENCES:
+        with daemon.connect() as conn:
+            spoken_forms.append(conn.request({"op": "normalize", "id": 1, "text": sentence})[0]["text"])
+        heard.append(spoken(daemon, sentence))
+    wer = word_error_rate(" ".join(spoken_forms), " ".join(heard))
+    assert wer <= 0.15, (wer, list(zip(spoken_forms, heard)))
+    for form in spoken_forms:
+        assert not any(ch.isdigit() for ch in form), form

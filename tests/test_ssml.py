@@ -125,7 +125,7 @@ def test_phoneme_for_kokoro_maps_to_its_symbols(daemon):
         ('<say-as interpret-as="cardinal">42</say-as>', "forty-two"),
         ('<say-as interpret-as="ordinal">3</say-as>', "third"),
         ('<say-as interpret-as="digits">123</say-as>', "one two three"),
-        ('<say-as interpret-as="characters">abc</say-as>', "a b c"),
+        ('<say-as interpret-as="characters">abc</say-as>', "a, b, c"),
     ],
 )
 def test_say_as(daemon, markup, expected):

@@ -142,7 +142,7 @@ def test_normalize_reports_text_and_phonemes(daemon):
 
 
 def test_end_frame_reports_stats(daemon):
-    frames = synthesize(daemon, text=SHORT)
+    frames = synthesize(daemon, text=SHORT, cache=False)
     end = frames[-1]
     assert end["cached"] is False
     assert end["synth_seconds"] > 0

@@ -1,4 +1,4 @@
-"""A test-only engine whose one voice fails inside inference, to provoke ``internal`` errors."""
+"""A test-only engine: one voice fails inside inference, one fails to load (a corrupt model)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from litettsd.api import EngineContext, VoiceInfo
 from litettsd.hookspecs import hookimpl
 
 INFO = VoiceInfo(id="broken:crash", name="crash", engine="broken", language="en-US", sample_rate=16000)
+UNLOADABLE = VoiceInfo(id="broken:corrupt", name="corrupt", engine="broken", language="en-US", sample_rate=16000)
 
 
 class CrashingVoice:
@@ -33,9 +34,11 @@ class BrokenEngine:
     name = "broken"
 
     def discover(self, context: EngineContext) -> list[VoiceInfo]:
-        return [INFO]
+        return [INFO, UNLOADABLE]
 
     def load(self, voice_id: str, context: EngineContext) -> CrashingVoice:
+        if voice_id == UNLOADABLE.id:
+            raise ValueError("/nonexistent/corrupt.onnx: protobuf parsing failed")
         return CrashingVoice()
 
 

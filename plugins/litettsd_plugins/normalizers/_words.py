@@ -50,6 +50,10 @@ def number_at(not_after: str = r"\w.,", signed: bool = False) -> str:
     return rf"(?:[{first}](?<![{not_after}][{first}])(?:{rest}))"
 
 
+WORD_LETTER = "[^\\W0-9_⁰¹²³⁴⁵⁶⁷⁸⁹½⅓⅔¼¾⅕⅖⅗⅘⅙⅚⅐⅛⅜⅝⅞⅑⅒]"
+"""A character that continues a word. Digits, underscores and the number signs the number
+rules read are split off by later steps, so a pattern that must be recognised the same way
+on the normalizer's own output may only be blocked by this (``(?!{WORD_LETTER})``)."""
 HAS_DIGIT = re.compile(r"[0-9]")
 DIGIT_RUN = re.compile(r"[0-9]+")
 
@@ -185,6 +189,39 @@ def starts_name(word: str) -> bool:
 
 _FOLLOWING_WORD = re.compile(r"[\"')\]]*(?:\s*$|\s+[\"'(\[]*([A-Z][A-Za-z]*))")
 
+# Dashes used as punctuation (em dash, "--", a hyphen between spaces) become a comma; an en
+# dash between numbers is a range. Patterns start with a literal (hot path).
+_DASH = re.compile(
+    r"\u2013[\u2013\u2014\u2015]*|\u2014[\u2013\u2014\u2015]*|\u2015[\u2013\u2014\u2015]*"
+    r"|-(?<![<-]-)-+(?![>-])|-(?<=[^\s0-9] -)(?= [^\s0-9])"
+)
+
+
+def _beside(text: str, index: int, step: int) -> str:
+    """The character next to a dash, looking past one space."""
+    if 0 <= index < len(text) and text[index] == " ":
+        index += step
+    return text[index] if 0 <= index < len(text) else ""
+
+
+def _dash(match: re.Match[str]) -> str:
+    text = match.string
+    if match.group() == "\u2013" and _beside(text, match.start() - 1, -1).isdigit():
+        following = _beside(text, match.end(), 1)
+        if following.isdigit() or following == "$":
+            return "-"
+    return ", "
+
+
+def dashes_as_commas(text: str) -> str:
+    """Dashes that separate phrases become commas (a pause); hyphens inside words stay.
+
+    Hyphens between numbers are left to the number rules (ranges, minus); once those have
+    run, the last step applies this again so that every remaining one is treated alike.
+    """
+    return _DASH.sub(_dash, text)
+
+
 # Tidying: one space between words, none before punctuation, one mark per boundary. Every
 # pattern starts with a literal or a character class so that the regex engine can skip
 # ahead instead of trying a match at every position (this runs on the hot path).
@@ -192,9 +229,7 @@ _SPACE_BEFORE_MARK = re.compile(r" (?=[,;:.!?](?:[ ,;:.!?]|$))")
 _MARK_RUN = re.compile(r"[,;:.!?](?: ?[,;:.!?])+")
 _ABBREVIATION_THEN_MARK = frozenset({".,", ".;", ".:"})
 """Kept as written: "e.g., apples" keeps its comma once the abbreviation is expanded."""
-_LEADING_MARKS = re.compile(r"(?:[ ,;:!?]|\.(?![0-9]))+")
-_OPEN_BRACKET_SPACE = re.compile(r"([(\[{]) ")
-_CLOSE_BRACKET_SPACE = re.compile(r" (?=[)\]}])")
+_LEADING_MARKS = re.compile(r"(?:[ ,;:!?]|\.(?![0-9])|-(?= |$))+")
 
 
 def _strongest(match: re.Match[str]) -> str:
@@ -225,10 +260,11 @@ def tidy(text: str) -> str:
     text = " ".join(text.split())
     text = _SPACE_BEFORE_MARK.sub("", text)
     text = _MARK_RUN.sub(_strongest, text)
-    if "(" in text or "[" in text or "{" in text:
-        text = _OPEN_BRACKET_SPACE.sub(r"\1", text)
-    if ")" in text or "]" in text or "}" in text:
-        text = _CLOSE_BRACKET_SPACE.sub("", text)
+    for opening, closing in ("()", "[]", "{}"):
+        if opening in text:
+            text = text.replace(opening + " ", opening)
+        if closing in text:
+            text = text.replace(" " + closing, closing)
     if '"' in text:
         text = _hug_quotes(text)
     leading = _LEADING_MARKS.match(text)
@@ -290,13 +326,15 @@ def rewrite_near(text: str, finder: re.Pattern[str], rewrite: Callable[[str], st
 
 def _joins(text: str, index: int, step: int) -> bool:
     """Whether the character at ``index`` would glue new words to its neighbour: a letter or
-    digit, or a period joining a letter ("0.c" must not become the file name "zero.c")."""
+    digit, a symbol that will be read as words too (emoji), or a period joining a letter
+    ("0.c" must not become the file name "zero.c")."""
     if not 0 <= index < len(text):
         return False
-    if text[index].isalnum():
+    character = text[index]
+    if character.isalnum() or (not character.isascii() and unicodedata.category(character)[0] == "S"):
         return True
     neighbour = index + step
-    return text[index] == "." and 0 <= neighbour < len(text) and text[neighbour].isalpha()
+    return character == "." and 0 <= neighbour < len(text) and text[neighbour].isalpha()
 
 
 def padded(speak: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:

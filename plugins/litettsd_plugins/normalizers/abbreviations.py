@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import EnglishStep, letters, sentence_ends_after, starts_name
+from ._words import WORD_LETTER, EnglishStep, letters, sentence_ends_after, starts_name
 
 _PHRASES = {
     "e.g.": "for example", "i.e.": "that is", "etc.": "et cetera", "a.k.a.": "also known as",
@@ -76,6 +76,8 @@ WORD_ACRONYMS = {
 }
 """Acronyms said as a word, written so that espeak-ng reads them as one."""
 _PHRASES_BY_CASE = {phrase.lower(): words for phrase, words in _PHRASES.items()}
+_PHRASE_HINTS = tuple({phrase.lower().rstrip(".") for phrase in _PHRASES})
+"""Each phrase without its last period, looked for in the lower-cased text before the (slower) pattern runs."""
 
 
 def _literals(words: Iterable[str]) -> str:
@@ -86,34 +88,39 @@ def _literals(words: Iterable[str]) -> str:
 
 _PHRASE = re.compile(
     "(?:" + _literals({variant for phrase in _PHRASES for variant in (phrase, phrase.capitalize(), phrase.upper())})
-    + r")(?![^\W0-9]|/)"
+    + rf")(?!{WORD_LETTER}|/)"
 )
 _CAPITALISED = re.compile(
-    "(?P<word>" + _literals(word for word in {*_BEFORE_NAME, *_AFTER_NAME, *_BEFORE_NUMBER, "Dr", "St"} if word[0].isupper())
-    + r")(?P<dot>\.)?(?![^\W0-9]|[.'])"
+    "(?P<word>"
+    + _literals(word for word in {*_BEFORE_NAME, *_AFTER_NAME, *_BEFORE_NUMBER, "Dr", "St"} if word[0].isupper())
+    + rf")(?P<dot>\.)?(?!{WORD_LETTER}|[.'])"
 )
 _LOWER_BEFORE_NUMBER = re.compile(
     "(?P<word>" + _literals(word for word in _BEFORE_NUMBER if word.islower()) + r")(?P<dot>\.)(?= ?[0-9])"
 )
 # Digits may touch a word here: the number rules split them off later, and the result must
 # be read the same way on a second pass ("URL2" -> "U.R.L two").
-_ACRONYM = re.compile(r"[A-Z](?<![A-Za-z_.][A-Z])[A-Z]{1,6}(?![^\W0-9])")
-_MIXED_CASE_ACRONYM = re.compile("(?:" + _literals(word for word in WORD_ACRONYMS if not word.isupper()) + r")(?![^\W0-9])")
+_ACRONYM = re.compile(rf"[A-Z](?<![A-Za-z.][A-Z])[A-Z]{{1,6}}(?!{WORD_LETTER})")
+_MIXED_CASE = tuple(word for word in WORD_ACRONYMS if not word.isupper())
+_MIXED_CASE_ACRONYM = re.compile("(?:" + _literals(_MIXED_CASE) + rf")(?!{WORD_LETTER})")
 _DOTTED_LETTERS = re.compile(r"\.[A-Za-z]\.")
 _PERIOD_BEFORE_NUMBER = re.compile(r"\. ?[0-9]")
-_DOTTED = re.compile(r"[A-Za-z](?<![A-Za-z_.][A-Za-z])\.(?:[A-Za-z]\.)+(?![^\W0-9])")
-_INITIAL = re.compile(r"[A-Z](?<![A-Za-z_.][A-Z])\.(?= [A-Z])")
+_DOTTED = re.compile(rf"[A-Za-z](?<![A-Za-z.][A-Za-z])\.(?:[A-Za-z]\.)+(?!{WORD_LETTER})")
+_INITIAL_PERIOD = re.compile(r"\.(?:(?<=^[A-Z]\.)|(?<=[^A-Za-z.][A-Z]\.))(?= [A-Z])")
+"""The period after a single capital ("John F. Kennedy"); the match is the period alone."""
 _ROMAN = re.compile(r"[IVXLCDM]+\b")
 
 
 def _glued(match: re.Match[str]) -> bool:
-    """Whether the match continues a word or a dotted abbreviation ("Mr" in "HMr", "e.g." in "ee.g.")."""
+    """Whether the match continues a word or a dotted abbreviation ("Mr" in "HMr", "e.g." in "ee.g.").
+
+    Digits and underscores do not count: later steps turn them into separate words."""
     start = match.start()
-    return start > 0 and (match.string[start - 1].isalpha() or match.string[start - 1] in "._")
+    return start > 0 and (match.string[start - 1].isalpha() or match.string[start - 1] == ".")
 
 
 def _words_before(text: str, start: int) -> list[str]:
-    return text[max(0, start - 60):start].split()[-2:]
+    return text[max(0, start - 60):start].replace("_", " ").split()[-2:]
 
 
 def _after_a_name(text: str, start: int) -> bool:
@@ -126,7 +133,7 @@ def _after_a_name(text: str, start: int) -> bool:
 
 
 def _next_word(text: str, end: int) -> str:
-    following = text[end:end + 40].split(None, 1)
+    following = text[end:end + 40].replace("_", " ").split(None, 1)
     return following[0] if following else ""
 
 
@@ -177,10 +184,8 @@ def _acronym(match: re.Match[str]) -> str:
 
 def _initial(match: re.Match[str]) -> str:
     """``John F. Kennedy``: an initial's period is not a sentence end (but "plan B. Then" is)."""
-    words = _words_before(match.string, match.start())
-    if not words or words[-1][:1].isupper():
-        return match.group()[0]
-    return match.group()
+    words = _words_before(match.string, match.start() - 1)
+    return "" if not words or words[-1][:1].isupper() else "."
 
 
 def _dotted(match: re.Match[str]) -> str:
@@ -195,16 +200,20 @@ class Abbreviations(EnglishStep):
     order = 600
 
     def rewrite(self, text: str, context: NormalizeContext) -> str:
-        text = _PHRASE.sub(_phrase, text)
+        lowered = text.lower()
+        if any(hint in lowered for hint in _PHRASE_HINTS):
+            text = _PHRASE.sub(_phrase, text)
+        if "." in text and _DOTTED_LETTERS.search(text):
+            text = _DOTTED.sub(_dotted, text)
         text = _CAPITALISED.sub(_abbreviation, text)
         if "." in text:
             if _PERIOD_BEFORE_NUMBER.search(text):
                 text = _LOWER_BEFORE_NUMBER.sub(_abbreviation, text)
-            if _DOTTED_LETTERS.search(text):
-                text = _DOTTED.sub(_dotted, text)
-            text = _INITIAL.sub(_initial, text)
+            text = _INITIAL_PERIOD.sub(_initial, text)
         text = _ACRONYM.sub(_acronym, text)
-        return _MIXED_CASE_ACRONYM.sub(_acronym, text)
+        if any(word in text for word in _MIXED_CASE):
+            text = _MIXED_CASE_ACRONYM.sub(_acronym, text)
+        return text
 
 
 @hookimpl

@@ -18,7 +18,18 @@ from collections.abc import Callable
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import DIGIT_NAMES, HAS_DIGIT, EnglishStep, padded, cardinal, letters, ordinal, sentence_ends_after, year
+from ._words import (
+    DIGIT_NAMES,
+    HAS_DIGIT,
+    WORD_LETTER,
+    EnglishStep,
+    cardinal,
+    letters,
+    ordinal,
+    padded,
+    sentence_ends_after,
+    year,
+)
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -58,7 +69,7 @@ _NAMED_MONTH = re.compile(
     rf"(?P<day>\s+[0-9]{{1,2}}{_ORDINAL_SUFFIX}(?:\s?-\s?[0-9]{{1,2}}{_ORDINAL_SUFFIX})?(?:,?\s+[0-9]{{4}})?(?![\w:]))"
     r"|,?\s+[0-9]{4}(?![\w:]))"
 )
-_MONTH_ABBREVIATION = re.compile(r"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.(?![^\W0-9]|[.'])")
+_MONTH_ABBREVIATION = re.compile(rf"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.(?!{WORD_LETTER}|[.'])")
 _WEEKDAY = re.compile(r"(?:Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri|Sat|Sun)\.(?=,?\s+(?:[0-9]|[JFMASOND][a-z]{2}))")
 _MONTH_IN = re.compile(_MONTH_NAMES)
 _NUMBERS_IN = re.compile(r"[0-9]+")
@@ -87,7 +98,8 @@ def date_words(year_value: int | None, month: int | None, day: int | None, day_f
     """"May fifteenth, twenty eighteen" (or "the fifteenth of May, twenty eighteen")."""
     parts = []
     if month and day:
-        parts.append(f"the {ordinal(day)} of {MONTHS[month - 1]}" if day_first_style else f"{MONTHS[month - 1]} {ordinal(day)}")
+        name = MONTHS[month - 1]
+        parts.append(f"the {ordinal(day)} of {name}" if day_first_style else f"{name} {ordinal(day)}")
     elif month:
         parts.append(MONTHS[month - 1])
     elif day:
@@ -183,7 +195,7 @@ class DatesTimes(EnglishStep):
             @padded
             def numeric(match: re.Match[str]) -> str:
                 spoken = _numeric(match, british)
-                return match.group() if spoken is None else f" {spoken} "
+                return match.group() if spoken is None else spoken
 
             text = _NUMERIC.sub(numeric, text)
             text = _NAMED_MONTH.sub(_spoken_or_kept(_named_month), text)
@@ -197,7 +209,7 @@ def _spoken_or_kept(speak: Callable[[re.Match[str]], str | None]) -> Callable[[r
     @padded
     def replace(match: re.Match[str]) -> str:
         spoken = speak(match)
-        return match.group() if spoken is None else f" {spoken} "
+        return match.group() if spoken is None else spoken
 
     return replace
 

@@ -16,7 +16,7 @@ import unicodedata
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import decode_entities, tidy
+from ._words import dashes_as_commas, decode_entities, tidy
 
 _BLOCK_TAGS = "blockquote|br|dd|div|dl|dt|h[1-6]|hr|li|ol|p|pre|table|title|tr|ul"
 _INLINE_TAGS = (
@@ -36,26 +36,20 @@ _INVISIBLE = re.compile(
     "\ud800-\udfff\ue000-\uf8ff\U000e0000-\U000e0fff\U000f0000-\U0010ffff]"
 )
 
-_TYPOGRAPHY = str.maketrans(
-    {
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
-        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2212": "-", "\ufe63": "-", "\uff0d": "-",
-        "\u2026": "...", "\u00a0": " ", "\u2022": ",", "\u00b7": ",", "\u25e6": ",", "\u2043": ",",
-    }
-)
-# Dashes used as punctuation (em dash, "--", a hyphen between spaces) become a comma; an en
-# dash between numbers is a range. Patterns start with a literal or a class (hot path).
-_DASH = re.compile(
-    r"\u2013[\u2013\u2014\u2015]*|\u2014[\u2013\u2014\u2015]*|\u2015[\u2013\u2014\u2015]*"
-    r"|-(?<![<-]-)-+(?![>-])|-(?<=[^\s0-9] -)(?= [^\s0-9])"
-)
-_DECORATION = re.compile(r"([#$%&*+<=>@^`|~/\\\[\]{}_])\1{2,}")
+_TYPOGRAPHY = {
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2212": "-", "\ufe63": "-", "\uff0d": "-",
+    "\u2026": "...", "\u00a0": " ", "\u2022": ",", "\u00b7": ",", "\u25e6": ",", "\u2043": ",",
+}
+"""Typographic quotes, hyphens, ellipsis, no-break space and bullets as plain ASCII."""
+_TYPOGRAPHIC = re.compile("[" + "".join(_TYPOGRAPHY) + "]")
+_DECORATION = re.compile(r"([#$%&*+<=>@^`|~/\\\[\]{}_])(?: ?\1){2,}")
 
 # Markdown as written by chat apps and language models.
 _MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
-_MD_STRONG = re.compile(r"(?<![\w*])(\*{1,3})(?=[^\s*])([^*\n]+?)(?<=\S)\1(?![\w*])")
-_MD_UNDERSCORE = re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]+?)(?<=\S)_(?![\w_])")
+_MD_STRONG = re.compile(r"\*(?<![\w*]\*)(?P<more>\*{0,2})(?=[^\s*])(?P<body>[^*\n]+?)(?<=\S)\*(?P=more)(?![\w*])")
+_MD_UNDERSCORE = re.compile(r"_(?<![\w_]_)(?=[^\s_])(?P<body>[^_\n]+?)(?<=\S)_(?![\w_])")
 _MD_CODE = re.compile(r"`+([^`\n]*)`+")
 _HEADING = re.compile(r"#{1,6}\s+")
 _BULLET = re.compile(r"[-*+,]\s+")
@@ -102,22 +96,6 @@ def _close_lines(text: str) -> str:
     return " ".join(spoken)
 
 
-def _beside(text: str, index: int, step: int) -> str:
-    """The character next to a dash, looking past one space."""
-    if 0 <= index < len(text) and text[index] == " ":
-        index += step
-    return text[index] if 0 <= index < len(text) else ""
-
-
-def _dash(match: re.Match[str]) -> str:
-    text = match.string
-    if match.group() == "\u2013" and _beside(text, match.start() - 1, -1).isdigit():
-        following = _beside(text, match.end(), 1)
-        if following.isdigit() or following == "$":
-            return "-"
-    return ", "
-
-
 class Entities:
     """Entities, tags, Markdown, invisible characters, typography, repeated marks, whitespace."""
 
@@ -132,23 +110,23 @@ class Entities:
             text = _BLOCK_TAG.sub("\n\n", text)
             text = _INLINE_TAG.sub("", text)
         text = _CONTROL.sub(" ", text)
-        text = _INVISIBLE.sub("", text)
         if not text.isascii():
+            text = _INVISIBLE.sub("", text)
             if not unicodedata.is_normalized("NFC", text):
                 text = unicodedata.normalize("NFC", text)
-            text = text.translate(_TYPOGRAPHY)
+            text = _TYPOGRAPHIC.sub(lambda match: _TYPOGRAPHY[match.group()], text)
         if "[" in text:
             text = _MD_LINK.sub(r"\1", text)
         if "*" in text:
-            text = _MD_STRONG.sub(r"\2", text)
+            text = _MD_STRONG.sub(r"\g<body>", text)
         if "_" in text:
-            text = _MD_UNDERSCORE.sub(r"\1", text)
+            text = _MD_UNDERSCORE.sub(r"\g<body>", text)
         if "`" in text:
             text = _MD_CODE.sub(r"\1", text)
         if "\n" in text or "\r" in text or _HEADING.match(text) or _BULLET.match(text):
             text = _close_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
         if "-" in text or not text.isascii():
-            text = _DASH.sub(_dash, text)
+            text = dashes_as_commas(text)
         text = _DECORATION.sub(" ", text)
         return tidy(text)
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import NUMBER, EnglishStep, padded, cardinal, integer_words, is_one, number_at, number_words
+from ._words import NUMBER, EnglishStep, cardinal, integer_words, is_one, number_at, number_words, padded
 
 
 class Currency(NamedTuple):
@@ -113,23 +113,23 @@ def _signed(match: re.Match[str]) -> str:
     amount, scale = match.group("amount"), _scale(match, "amount")
     upper = match.group("upper")
     if upper is None:
-        return f" {minus}{money_words(amount, currency, scale)} "
+        return f"{minus}{money_words(amount, currency, scale)}"
     upper_scale = _scale(match, "upper")
     lower = number_words(amount) + (f" {scale}" if scale and scale != upper_scale else "")
-    return f" {minus}{lower} to {money_words(upper, currency, upper_scale)} "
+    return f"{minus}{lower} to {money_words(upper, currency, upper_scale)}"
 
 
 @padded
 def _code_after(match: re.Match[str]) -> str:
     amount = match.group("amount")
     minus = "minus " if amount.startswith("-") else ""
-    return f" {minus}{money_words(amount.lstrip('-'), _CODES[match.group('code')])} "
+    return f"{minus}{money_words(amount.lstrip('-'), _CODES[match.group('code')])}"
 
 
 @padded
 def _cents(match: re.Match[str]) -> str:
     amount = match.group("amount")
-    return f" {number_words(amount)} {'cent' if is_one(amount) else 'cents'} "
+    return f"{number_words(amount)} {'cent' if is_one(amount) else 'cents'}"
 
 
 class Money(EnglishStep):

@@ -88,14 +88,16 @@ _DOTTED = re.compile(r"[0-9](?<![\w.][0-9])[0-9]*(?:\.[0-9]+){2,}(?![\w.]*[0-9])
 _MINUS_BETWEEN = re.compile(r"-(?<=[0-9] -)(?= [0-9])")
 _SIGN = re.compile(r"[-+](?<![^\s(\[\"'=/,;:][-+])(?=\.?[0-9])")
 _LETTER_DASH_DIGIT = re.compile(r"-(?<=[A-Za-z]-)(?=[0-9])")
-_PLAIN = re.compile(r"(?P<whole>[0-9](?<![0-9.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+(?![0-9])|[0-9]*))(?:\.(?P<frac>[0-9]+))?")
+_PLAIN = re.compile(
+    r"(?P<whole>[0-9](?<![0-9.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+(?![0-9])|[0-9]*))(?:\.(?P<frac>[0-9]+))?"
+)
 _POINT = re.compile(r"\.(?<![\w.,]\.)(?P<digits>[0-9]+)")
 
 COUNTED_BY_ROMAN = frozenset(
     "chapter part volume book act scene section appendix article phase stage level episode season psalm canto "
     "class type grade tier round war bowl title step series mark plan".split()
 )
-"""Words after which a Roman numeral is a cardinal: "Chapter IV" -> "Chapter four"."""
+"""Words (capitalised) after which a Roman numeral is a cardinal: "Chapter IV" -> "Chapter four"."""
 REGNAL_NAMES = frozenset(
     """Alexander Alfonso Amenhotep Anne Antiochus Benedict Boniface Carlos Catherine Charles Christian Clement
     Constantine Cyrus Darius David Edmund Edward Elizabeth Ferdinand Francis Franz Frederick Friedrich George
@@ -115,6 +117,8 @@ _NOT_PLURAL = frozenset(
 )
 _IRREGULAR_PLURALS = frozenset("people men women children feet teeth mice geese sheep fish deer staff".split())
 _WORD_AFTER = re.compile(r" ([a-z]+)\b")
+_LAST_WORD = re.compile(r"[A-Za-z]+(?= $)")
+"""The word before a Roman numeral, without digits glued to its front ("0Henry V")."""
 
 
 def phone_words(text: str) -> str:
@@ -168,7 +172,7 @@ def _is_year(text: str, match: re.Match[str], value: int) -> bool:
 
 @padded
 def _phone(match: re.Match[str]) -> str:
-    return f" {phone_words(match.group())} "
+    return phone_words(match.group())
 
 
 @padded
@@ -182,15 +186,15 @@ def _local_phone(match: re.Match[str]) -> str:
 @padded
 def _ordinal(match: re.Match[str]) -> str:
     plain = match.group("n").replace(",", "")
-    return f" {ordinal(int(plain)) if len(plain) <= 36 else digits(plain)} "
+    return ordinal(int(plain))
 
 
 def _power_words(exponent: str) -> str:
     if exponent == "2":
-        return " squared "
+        return "squared"
     if exponent == "3":
-        return " cubed "
-    return f" to the power of {number_words(exponent)} "
+        return "cubed"
+    return f"to the power of {number_words(exponent)}"
 
 
 @padded
@@ -208,8 +212,8 @@ def _caret(match: re.Match[str]) -> str:
 def _unicode_fraction(match: re.Match[str]) -> str:
     numerator, denominator = _VULGAR[match.group("vulgar")]
     whole = match.group("whole")
-    spoken = fraction_words(numerator, denominator, mixed=whole is not None)
-    return f" {integer_words(whole)} and {spoken} " if whole else f" {spoken} "
+    spoken = fraction_words(numerator, denominator, mixed=whole is not None) or match.group("vulgar")
+    return f"{integer_words(whole)} and {spoken}" if whole else spoken
 
 
 @padded
@@ -218,22 +222,22 @@ def _fraction(match: re.Match[str]) -> str:
     if match.group("num") is not None:
         whole, numerator = numerator, match.group("num")
     if whole is None and f"{numerator}/{denominator}" in _FRACTION_IDIOMS:
-        return f" {integer_words(numerator)} {integer_words(denominator)} "
+        return f"{integer_words(numerator)} {integer_words(denominator)}"
     spoken = None
     if numerator[0] != "0" and len(numerator) <= 6 and len(denominator) <= 4:
         spoken = fraction_words(int(numerator), int(denominator), mixed=whole is not None)
     if spoken is None:
         spoken = f"{integer_words(numerator)} slash {integer_words(denominator)}"
-        return f" {integer_words(whole)} {spoken} " if whole else f" {spoken} "
-    return f" {integer_words(whole)} and {spoken} " if whole else f" {spoken} "
+        return f"{integer_words(whole)} {spoken}" if whole else spoken
+    return f"{integer_words(whole)} and {spoken}" if whole else spoken
 
 
 @padded
 def _percent(match: re.Match[str]) -> str:
     upper = match.group("upper")
     if upper is None:
-        return f" {number_words(match.group('n'))} percent "
-    return f" {number_words(match.group('n'))} to {number_words(upper)} percent "
+        return f"{number_words(match.group('n'))} percent"
+    return f"{number_words(match.group('n'))} to {number_words(upper)} percent"
 
 
 def _range_end(text: str, match: re.Match[str], written: str, partner: str) -> str:
@@ -248,7 +252,7 @@ def _range_end(text: str, match: re.Match[str], written: str, partner: str) -> s
 def _range(match: re.Match[str]) -> str:
     a, b = match.group("a"), match.group("b")
     text = match.string
-    return f" {_range_end(text, match, a, b)} to {_range_end(text, match, b, a)} "
+    return f"{_range_end(text, match, a, b)} to {_range_end(text, match, b, a)}"
 
 
 @padded
@@ -257,40 +261,39 @@ def _decade(match: re.Match[str]) -> str:
     written = match.group("n")
     value = int(written)
     if len(written) == 4 and 1000 <= value <= 2090:
-        return f" {plural_words(year(value))} "
+        return plural_words(year(value))
     words = integer_words(written)
     if _POWER_OF_TEN.fullmatch(written):
         words = words.removeprefix("one ")
-    return f" {plural_words(words)} "
+    return plural_words(words)
 
 
 @padded
 def _short_decade(match: re.Match[str]) -> str:
     """"'80s" -> "eighties", "'00s" -> "two thousands"."""
     written = match.group("n")
-    return " two thousands " if written == "00" else f" {plural_words(cardinal(int(written)))} "
+    return "two thousands" if written == "00" else plural_words(cardinal(int(written)))
 
 
 @padded
 def _era_after(match: re.Match[str]) -> str:
-    return f" {year(int(match.group('y')))} {match.group('era')} "
+    return f"{year(int(match.group('y')))} {match.group('era')}"
 
 
 @padded
 def _era_before(match: re.Match[str]) -> str:
-    return f" A.D {year(int(match.group('y')))} "
+    return f"A.D {year(int(match.group('y')))}"
 
 
 def _roman(match: re.Match[str]) -> str:
-    """A Roman numeral after a counting word is a cardinal, after a ruler's name an ordinal."""
+    """A Roman numeral after a capitalised counting word is a cardinal ("Chapter IV"), after a
+    ruler's name an ordinal ("Henry VIII"). Lone C, D, L and M are more often letters ("Type C")."""
     numeral = match.group()
-    if not _ROMAN.fullmatch(numeral):
+    if not _ROMAN.fullmatch(numeral) or (len(numeral) == 1 and numeral not in "IVX"):
         return numeral
-    before = match.string[max(0, match.start() - 30):match.start()].split()
-    if not before:
-        return numeral
-    word = before[-1]
-    if word.lower() in COUNTED_BY_ROMAN:
+    before = _LAST_WORD.search(match.string, max(0, match.start() - 30), match.start())
+    word = before.group() if before else ""
+    if word[:1].isupper() and word.lower() in COUNTED_BY_ROMAN:
         return cardinal(roman_value(numeral))
     if word in REGNAL_NAMES:
         following = match.string[match.end():match.end() + 2]
@@ -302,17 +305,17 @@ def _roman(match: re.Match[str]) -> str:
 
 @padded
 def _resolution(match: re.Match[str]) -> str:
-    return f" {year(int(match.group('n')))} p "
+    return f"{year(int(match.group('n')))} p"
 
 
 @padded
 def _times(match: re.Match[str]) -> str:
-    return f" {number_words(match.group('n'))} times"
+    return f"{number_words(match.group('n'))} times"
 
 
 @padded
 def _by(match: re.Match[str]) -> str:
-    return " by " if match.group()[0] == "x" else " times "
+    return "by" if match.group()[0] == "x" else "times"
 
 
 @padded
@@ -328,18 +331,18 @@ def _sign(match: re.Match[str]) -> str:
 def _plain(match: re.Match[str]) -> str:
     whole, fraction = match.group("whole"), match.group("frac")
     if fraction is None and len(whole) == 4 and whole[0] != "0" and _is_year(match.string, match, int(whole)):
-        return f" {year(int(whole))} "
-    return f" {number_words(whole + ('.' + fraction if fraction else ''))} "
+        return year(int(whole))
+    return number_words(whole + ("." + fraction if fraction else ""))
 
 
 @padded
 def _point(match: re.Match[str]) -> str:
-    return f" point {digits(match.group('digits'))} "
+    return f"point {digits(match.group('digits'))}"
 
 
 @padded
 def _leftover(match: re.Match[str]) -> str:
-    return f" {integer_words(match.group())} "
+    return integer_words(match.group())
 
 
 class Numbers(EnglishStep):

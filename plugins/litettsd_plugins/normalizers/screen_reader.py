@@ -26,7 +26,17 @@ import unicodedata
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import DIGIT_NAMES, EnglishStep, cardinal, decode_entities, digits, is_english, tidy, unicode_name_words
+from ._words import (
+    DIGIT_NAMES,
+    EnglishStep,
+    cardinal,
+    dashes_as_commas,
+    decode_entities,
+    digits,
+    is_english,
+    tidy,
+    unicode_name_words,
+)
 
 LEVELS = {"none": 0, "some": 1, "most": 2, "all": 3}
 
@@ -59,14 +69,23 @@ _PROSODY = frozenset(".,;:!?'\"()[]{}-")
 """Marks kept (unspoken) below their level: espeak-ng turns them into pauses and intonation."""
 _WORD_JOINERS = frozenset("-'.")
 _ELLIPSIS = "\u2026"
+_ASCII_PUNCTUATION = "".join(chr(code) for code in range(33, 127) if not chr(code).isalnum())
 _LEVEL_PATTERNS = {
     level: re.compile(
-        "[^\\w\\s" + "".join(re.escape(mark) for mark in _PROSODY if PUNCTUATION_LEVELS.get(mark, 4) > level) + "]"
+        "["
+        + "".join(
+            re.escape(mark)
+            for mark in _ASCII_PUNCTUATION
+            if mark != "_" and not (mark in _PROSODY and PUNCTUATION_LEVELS.get(mark, 4) > level)
+        )
+        + "]"
     )
     for level in LEVELS.values()
 }
-"""Per level, the characters that need a decision: every non-word character except the
-prosody marks that level leaves alone (so plain prose is skipped quickly)."""
+"""Per level, the ASCII marks that need a decision: all but the prosody marks the level leaves
+alone. A positive class lets the engine skip plain prose quickly."""
+_NON_ASCII_MARK = re.compile(r"[^\x00-\x7f\w\s]")
+"""Non-ASCII characters that are neither letters, digits nor spaces: symbols and punctuation."""
 
 
 def char_text(ch: str, capitals: str = "none") -> str:
@@ -81,9 +100,9 @@ def char_text(ch: str, capitals: str = "none") -> str:
     if ch.isspace():
         return "space"
     name = unicodedata.name(ch, "")
-    if name.startswith("LATIN ") and " LETTER " in name:
+    if " LETTER " in name:
         letter, _, accent = name.split(" LETTER ", 1)[1].partition(" WITH ")
-        letter = letter.upper() if ch.isupper() else letter.lower()
+        letter = letter.upper() if len(letter) == 1 and ch.isupper() else letter.lower()
         return f"{capital}{letter} {accent.lower()}".strip()
     if unicodedata.category(ch)[0] in "CZ":
         return ""
@@ -192,15 +211,26 @@ class Punctuation(EnglishStep):
             mark_level = PUNCTUATION_LEVELS.get(found)
             if mark_level is None:
                 return found if found in _PROSODY or unicodedata.category(found)[0] not in "PS" else " "
-            start, end = match.start(), match.end()
-            if found in _WORD_JOINERS and 0 < start and end < len(text) and text[start - 1].isalnum() and text[end].isalnum():
+            written, start, end = match.string, match.start(), match.end()
+            if (
+                found in _WORD_JOINERS
+                and 0 < start
+                and end < len(written)
+                and written[start - 1].isalnum()
+                and written[end].isalnum()
+            ):
                 return found
             if mark_level <= level:
                 name = CHAR_NAMES[found]
                 return f" {name}{found} " if found in _INSERTED else f" {name} "
             return found if found in _PROSODY else " "
 
-        return tidy(_LEVEL_PATTERNS[level].sub(mark, text))
+        text = _LEVEL_PATTERNS[level].sub(mark, text)
+        if not text.isascii():
+            text = _NON_ASCII_MARK.sub(mark, text)
+        text = tidy(text)
+        # A hyphen between spaces left by the number rules, or freed by a name, is a dash.
+        return tidy(dashes_as_commas(text)) if " - " in text else text
 
 
 @hookimpl

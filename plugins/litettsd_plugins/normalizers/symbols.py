@@ -56,7 +56,7 @@ def _language(match: re.Match[str]) -> str:
 
 @padded
 def _operator(match: re.Match[str]) -> str:
-    return f" {_OPERATORS[match.group()]} "
+    return _OPERATORS[match.group()]
 
 
 class Symbols(EnglishStep):
@@ -79,20 +79,20 @@ class Symbols(EnglishStep):
     @staticmethod
     def _flag(match: re.Match[str]) -> str:
         code = "".join(chr(ord("A") + ord(ch) - _REGIONAL_A) for ch in match.group())
-        return f" flag of {letters(code)} "
+        return f"flag of {letters(code)}"
 
     def _symbol(self, match: re.Match[str]) -> str:
         ch = match.group()
         named = _NAMED.get(ch)
         if named:
-            return f" {named} "
+            return named
         if ch in PUNCTUATION_LEVELS:
             return ch  # typography such as (c) and (tm): the punctuation level decides
         category = unicodedata.category(ch)
         if category == "Sc":
-            return f" {unicode_name_words(ch).removesuffix(' sign')} "
+            return unicode_name_words(ch).removesuffix(" sign")
         if category[0] == "S" or category == "Me":
-            return f" {unicode_name_words(ch)} " if self.emoji == "name" and category != "Me" else " "
+            return unicode_name_words(ch) if self.emoji == "name" and category != "Me" else " "
         return ch
 
 

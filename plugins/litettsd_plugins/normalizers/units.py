@@ -15,7 +15,7 @@ import re
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import HAS_DIGIT, NUMBER, EnglishStep, padded, is_one, number_at, number_words, sentence_ends_after
+from ._words import HAS_DIGIT, NUMBER, EnglishStep, is_one, number_at, number_words, padded, sentence_ends_after
 
 _TABLE: tuple[tuple[str, str, str | None], ...] = (
     ("mm", "millimeter", None), ("cm", "centimeter", None), ("m", "meter", None), ("km", "kilometer", None),
@@ -58,7 +58,10 @@ _UNIT = re.compile(rf"{_NUMBER_OR_RANGE}(?:\s?(?P<unit>{'|'.join(_SYMBOLS)})|(?P
 _DEGREES = re.compile(rf"{_NUMBER_OR_RANGE}\s?°\s?(?P<scale>[CFK](?!\w))?")
 _SCALES = {"C": "Celsius", "F": "Fahrenheit", "K": "Kelvin"}
 _FEET_INCHES = re.compile(r"(?P<feet>[0-9](?<![\w.][0-9])[0-9]*)'\s?(?P<inches>[0-9]{1,2}(?:\.[0-9]+)?)(?:\"|'')")
-_PER = re.compile(r"/(?:(?<=[a-z]/)|(?<=[a-z] /))(?P<per>hr|h|hour|day|wk|week|mo|month|yr|year|min|sec|kg|lb|km|mi|mile|night|person|page)\b")
+_PER = re.compile(
+    r"/(?:(?<=[a-z]/)|(?<=[a-z] /))"
+    r"(?P<per>hr|h|hour|day|wk|week|mo|month|yr|year|min|sec|kg|lb|km|mi|mile|night|person|page)\b"
+)
 _PER_WORDS = {"hr": "hour", "h": "hour", "wk": "week", "mo": "month", "yr": "year", "min": "minute", "sec": "second",
               "kg": "kilogram", "lb": "pound", "km": "kilometer", "mi": "mile"}
 _SPACES = re.compile(r"\s+")
@@ -80,19 +83,19 @@ def _unit(match: re.Match[str]) -> str:
     spoken = unit_words(match.group("number"), one, many, match.group("upper"))
     if match.group("dot") and sentence_ends_after(match.string, match.end()):
         spoken += "."
-    return f" {spoken} "
+    return spoken
 
 
 @padded
 def _degrees(match: re.Match[str]) -> str:
     spoken = unit_words(match.group("number"), "degree", "degrees", match.group("upper"))
     scale = match.group("scale")
-    return f" {spoken} {_SCALES[scale]} " if scale else f" {spoken} "
+    return f"{spoken} {_SCALES[scale]}" if scale else spoken
 
 
 @padded
 def _feet_inches(match: re.Match[str]) -> str:
-    return f" {unit_words(match.group('feet'), 'foot', 'feet')} {unit_words(match.group('inches'), 'inch', 'inches')} "
+    return f"{unit_words(match.group('feet'), 'foot', 'feet')} {unit_words(match.group('inches'), 'inch', 'inches')}"
 
 
 def _per(match: re.Match[str]) -> str:

@@ -16,7 +16,7 @@ import re
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 
-from ._words import EnglishStep, integer_words, letters, padded, rewrite_near
+from ._words import WORD_LETTER, EnglishStep, integer_words, letters, padded, rewrite_near
 
 _BARE_TLDS = (
     "com|org|net|edu|gov|mil|int|info|biz|io|ai|dev|app|co|uk|de|fr|jp|cn|ru|ca|au|eu|nl|ch|se|es|pl|br|"
@@ -45,22 +45,23 @@ _EXTENSION_WORDS = {
 
 _URL_BODY = r"[^\s<>\"'()\[\]{}]+"
 _PATTERNS = {
-    "url": rf"(?<![\w.-])(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.){_URL_BODY}",
-    "email": r"(?<![\w.+-])[\w.+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}(?![^\W0-9]|-[^\W0-9])",
-    "domain": rf"(?<![\w.@/-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+(?:{_BARE_TLDS})"
-    rf"(?::[0-9]{{1,5}})?(?:/{_URL_BODY})?(?![^\W0-9]|-[^\W0-9])",
+    "url": rf"(?<!{WORD_LETTER}|[.-])(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.){_URL_BODY}",
+    "email": rf"(?<![\w.+-])[\w.+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{{2,}}(?!{WORD_LETTER}|-{WORD_LETTER})",
+    "domain": rf"(?<!{WORD_LETTER})(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+(?:{_BARE_TLDS})"
+    rf"(?::[0-9]{{1,5}})?(?:/{_URL_BODY})?(?!{WORD_LETTER}|-{WORD_LETTER})",
     "path": r"(?<![\w.~/\\:-])(?:(?:~|\.{1,2})?(?:/[\w.@+-]+){2,}/?|(?:~|\.{1,2})(?:/[\w.@+-]+)+/?)",
     "windows": r"(?<!\w)[A-Za-z]:\\(?:[\w.-]+(?:\\[\w.-]+)*\\?)?",
-    "file": rf"(?<![\w./\\-])(?:[\w-]{{2,}}|[0-9])(?:\.[\w-]+)*\.(?:{_EXTENSIONS}|[A-Z]{{2,4}})(?![^\W0-9]|-[^\W0-9])",
+    "file": rf"(?<!{WORD_LETTER})(?:[\w-]{{2,}}|[0-9])(?:\.[\w-]+)*\.(?:{_EXTENSIONS}|[A-Z]{{2,4}})"
+    rf"(?!{WORD_LETTER}|-{WORD_LETTER})",
     "version": r"(?<![\w.])v[0-9]+(?:\.[0-9]+)*(?![\w-]|\.[0-9])",
     "ip": r"(?<![\w.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![\w-]|\.[0-9])",
-    "handle": r"(?<![\w@.])@[A-Za-z_][A-Za-z0-9_]{0,30}(?![\w@])",
-    "hashtag": r"(?<![\w#&])#[A-Za-z][A-Za-z0-9_]*",
+    "handle": r"(?<![\w@.])@[A-Za-z_][A-Za-z0-9_]{0,30}(?![\w@]|\.[A-Za-z])",
+    "hashtag": r"(?<![\w#&])#(?=[0-9]*[A-Za-z_])[A-Za-z0-9_]+",
 }
-# A name may run straight into digits ("main.c0"): the number rules will split them off, and
-# the name must be recognised the same way before and after that.
+# A name may run straight into digits or underscores ("main.c0", "_x.py"): later steps split
+# them off, and the name must be recognised the same way before and after that.
 _WEB = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS.items()))
-_TRIGGER = re.compile(r"[@#/\\:]|\.[A-Za-z]|v[0-9]|[0-9]\.[0-9]")
+_TRIGGER = re.compile(r"@|#|/|\\|:|\.(?=[0-9A-Za-z])|v(?=[0-9])")
 """Something in a word that may make it web text; only such words are matched against ``_WEB``."""
 _TRAILING = re.compile(r"[.,;:!?]+$")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -172,7 +173,7 @@ def _speak(match: re.Match[str]) -> str:
         spoken = "at " + token[1:].replace("_", " underscore ")
     else:
         spoken = "hashtag " + _CAMEL.sub(" ", token[1:])
-    return f" {spoken}{trailing} "
+    return f"{spoken}{trailing}"
 
 
 class Web(EnglishStep):
