@@ -9,6 +9,7 @@ noise hits both alike.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -70,9 +71,7 @@ def raw_feeds(voice_id: str, text: str, cache: Path) -> tuple[Any, list[dict[str
     def plain_session(model: Path, engine: str) -> Any:
         # Raw onnxruntime with its defaults, except the same thread count as the daemon.
         options = onnxruntime.SessionOptions()
-        from litettsd_plugins.optimizers.cpu_threads import usable_cpus
-
-        options.intra_op_num_threads = usable_cpus()
+        options.intra_op_num_threads = len(os.sched_getaffinity(0))
         sessions[engine] = _Recorder(
             onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
         )

@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
 from . import __version__, logs
 from .config import LOG_LEVELS, ConfigError, ConfigInputs, Flag, LoadedConfig, load_settings
+from .cpu import CpuPlan, apply_affinity, format_plan, main_cpu_plan, plan_cpus
+from .sdnotify import ListenSocket, listen_fds
 
 CHECK_CONFIG = "check-config"
+CPU_PLAN = "cpu-plan"
+INSTALL_UNITS = "install-units"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,9 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=[CHECK_CONFIG],
-        help="validate every configuration layer and print the merged result, each key with its source, "
-        "instead of starting the daemon (exit 0 valid, 2 invalid)",
+        choices=[CHECK_CONFIG, CPU_PLAN, INSTALL_UNITS],
+        help=f"{CHECK_CONFIG}: validate every configuration layer and print the merged result, each key with "
+        f"its source (exit 0 valid, 2 invalid); {CPU_PLAN}: print the CPU pinning and thread plan; "
+        f"{INSTALL_UNITS}: write the systemd units (see `litettsd {INSTALL_UNITS} --help`). "
+        "Without a command, run the daemon.",
     )
     parser.add_argument("--version", action="version", version=f"litettsd {__version__}")
     parser.add_argument("--socket", metavar="PATH", help="Unix socket to listen on (overrides [server] socket)")
@@ -49,14 +56,19 @@ def _flags(args: argparse.Namespace) -> list[Flag]:
     return [flag for flag in given if flag.value is not None]
 
 
-async def _serve(loaded: LoadedConfig) -> None:
+async def _serve(loaded: LoadedConfig, plan: CpuPlan, activated: list[ListenSocket]) -> None:
     from .server import Daemon
 
-    await Daemon(loaded).serve()
+    await Daemon(loaded, plan, activated).serve()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse flags, load settings, run the daemon until SIGTERM; exit codes: 0 ok, 1 start-up failed, 2 bad config."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [INSTALL_UNITS]:  # its own options; it needs no configuration
+        from .units import main_install_units
+
+        return main_install_units(argv[1:])
     args = _parser().parse_args(argv)
     try:
         loaded = load_settings(ConfigInputs.capture(args.config, _flags(args)))
@@ -66,12 +78,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == CHECK_CONFIG:
         sys.stdout.write(loaded.render())
         return 0
+    cpu_settings = loaded.settings.cpu
+    if args.command == CPU_PLAN:
+        return main_cpu_plan(cpu_settings.affinity, cpu_settings.threads_setting())
     logs.setup(loaded.settings.log.level)
+    # onnxruntime 1.32 records telemetry under ~/.cache and can upload it; a local speech
+    # daemon has no business doing either (the systemd units set this too).
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
     from .errors import StartupError
 
     try:
-        asyncio.run(_serve(loaded))
+        activated = listen_fds()
+    except ValueError as exc:  # malformed socket activation variables
+        logging.getLogger("litettsd").error("%s", exc)
+        return 1
+    try:
+        # Plan and pin before any model loads, so onnxruntime's thread pools start on the
+        # chosen CPUs; planned once, because pinning narrows what a second plan would see.
+        plan = plan_cpus(cpu_settings.affinity, cpu_settings.threads_setting())
+        apply_affinity(plan)
+        logging.getLogger("litettsd").info("%s", format_plan(plan).replace("\n", "; "))
+        asyncio.run(_serve(loaded, plan, activated))
     except StartupError as exc:
         logging.getLogger("litettsd").error("%s", exc)
         return 1

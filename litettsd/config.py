@@ -82,6 +82,12 @@ class SynthesisSettings:
 @dataclass(frozen=True)
 class CpuSettings:
     spin: bool
+    affinity: str
+    threads: int = dataclasses.field(metadata=constraint(0, 1024))
+
+    def threads_setting(self) -> str:
+        """``threads`` as the CPU planner takes it: "auto" or a count."""
+        return str(self.threads) if self.threads else "auto"
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,8 @@ class CacheSettings:
         """The cache folder, created on first use by whoever writes there."""
         if self.dir:
             return Path(self.dir)
+        if os.environ.get("CACHE_DIRECTORY"):  # systemd's CacheDirectory=
+            return Path(os.environ["CACHE_DIRECTORY"].split(":")[0])
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         return Path(base) / "litettsd"
 

@@ -45,8 +45,10 @@ def litettsd_register_encoders() -> Iterable[EncoderFactory] | None:
 
 
 @hookspec
-def litettsd_session_options(engine: str, options: onnxruntime.SessionOptions, settings: Settings) -> None:
-    """Adjust onnxruntime session options (threads, spinning, optimisation) for an engine's model."""
+def litettsd_session_options(
+    engine: str, options: onnxruntime.SessionOptions, settings: Settings, threads: int
+) -> None:
+    """Adjust onnxruntime session options for an engine's model; ``threads`` is the CPU plan's intra-op count."""
 
 
 @hookspec

@@ -41,7 +41,11 @@ def _plugin_choice(settings: Settings) -> tuple[tuple[str, ...], tuple[str, ...]
 
 
 def build_runtime(
-    config: LoadedConfig, scheduler: InferenceScheduler, cache: AudioCache, previous: Runtime | None = None
+    config: LoadedConfig,
+    scheduler: InferenceScheduler,
+    cache: AudioCache,
+    threads: int,
+    previous: Runtime | None = None,
 ) -> Runtime:
     """Build a runtime, reusing the previous one's plugins and warm voices where they still apply."""
     settings = config.settings
@@ -51,7 +55,7 @@ def build_runtime(
     else:
         plugins = build_plugin_manager(settings.plugins.disabled, settings.plugins.load)
         engines = tuple(engine for _, engine in plugins.collect("litettsd_register_engines", settings=settings))
-    sessions = SessionFactory(plugins, settings)
+    sessions = SessionFactory(plugins, settings, threads)
     if previous is not None:
         sessions.threads.update(previous.sessions.threads)
     context = EngineContext(settings=settings, cache_dir=settings.cache.path(), create_session=sessions)

@@ -49,6 +49,10 @@ class InferenceScheduler:
         """Queue ``job`` and wait for its result."""
         return await self.submit(priority, job)
 
+    def alive(self) -> bool:
+        """The inference thread is running (the watchdog's health check)."""
+        return self._thread is not None and self._thread.is_alive()
+
     @property
     def depth(self) -> int:
         """Jobs waiting (not counting the one running)."""

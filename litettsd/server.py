@@ -17,7 +17,7 @@ import socket
 import stat
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,9 @@ from .errors import ErrorCode, RequestError, StartupError
 from .messages import SynthesizeRequest, request_id
 from .pipeline import Audio, Cancellation, Cancelled, Finished, MarkReached, Pipeline, Start
 from .plugins import Plugins
+from .cpu import CpuPlan
 from .runtime import build_runtime
+from .sdnotify import ListenSocket, Notifier, run_watchdog, watchdog_interval
 from .scheduler import InferenceScheduler
 from .voices import VoiceRegistry
 
@@ -424,10 +426,15 @@ HANDLERS: dict[str, Handler] = {
 class Daemon:
     """Owns the runtime (plugins, voices, pipeline), the scheduler and the server, from start-up to shutdown."""
 
-    def __init__(self, config: LoadedConfig) -> None:
+    def __init__(
+        self, config: LoadedConfig, plan: CpuPlan, activated: Sequence[ListenSocket] = (), notifier: Notifier | None = None
+    ) -> None:
+        self.plan = plan
+        self.activated = list(activated)
+        self.notifier = notifier or Notifier()
         self.scheduler = InferenceScheduler()
         self.cache = AudioCache(config.settings.cache.max_bytes)
-        self.runtime = build_runtime(config, self.scheduler, self.cache)
+        self.runtime = build_runtime(config, self.scheduler, self.cache, plan.threads)
         self.connections: set[Connection] = set()
         self.requests: set[asyncio.Task[None]] = set()
         self.background: set[asyncio.Task[Any]] = set()
@@ -440,6 +447,7 @@ class Daemon:
         self._socket_identity: tuple[int, int] | None = None
         self._stopping: asyncio.Event | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
 
     # The current runtime's parts; a request reads them once, at its start.
     @property
@@ -466,25 +474,38 @@ class Daemon:
         """
         async with self._reload_lock:
             log.info("reloading configuration (%s)", reason)
+            self.notifier.reloading(f"reloading ({reason})")
             try:
-                config = await asyncio.to_thread(load_settings, self.runtime.config.inputs)
-                runtime = await asyncio.to_thread(build_runtime, config, self.scheduler, self.cache, self.runtime)
-                await self._warm(runtime.voices, config.settings.synthesis.default_voice)
-            except (ConfigError, StartupError, RequestError) as exc:
-                message = exc.message if isinstance(exc, RequestError) else str(exc)
-                self.last_reload = {"ok": False, "error": message, "at": time.time()}
-                log.error("reload failed, the previous configuration stays in force: %s", message)
-                return self.last_reload
-            if config.settings.server.socket_path() != self.socket_path:
-                log.warning("the socket path changed; it takes effect at the next start")
-            self.runtime = runtime
-            self.cache.clear()  # settings such as pauses shape audio but are not part of cache keys
-            logging.getLogger().setLevel(config.settings.log.level.upper())
-            self.last_good_reload = time.time()
-            self.last_reload = {"ok": True, "error": None, "at": self.last_good_reload}
-            log.info("configuration reloaded from %s", ", ".join(config.files))
-            self._watch_files()
+                return await self._reload()
+            finally:
+                # READY=1 ends the reload for systemd whether it worked or not; otherwise
+                # the unit would stay "reloading" after a rejected configuration.
+                self.notifier.ready(self._summary())
+
+    async def _reload(self) -> dict[str, Any]:
+        try:
+            config = await asyncio.to_thread(load_settings, self.runtime.config.inputs)
+            runtime = await asyncio.to_thread(
+                build_runtime, config, self.scheduler, self.cache, self.plan.threads, self.runtime
+            )
+            await self._warm(runtime.voices, config.settings.synthesis.default_voice)
+        except (ConfigError, StartupError, RequestError) as exc:
+            message = exc.message if isinstance(exc, RequestError) else str(exc)
+            self.last_reload = {"ok": False, "error": message, "at": time.time()}
+            log.error("reload failed, the previous configuration stays in force: %s", message)
             return self.last_reload
+        if config.settings.server.socket_path() != self.socket_path:
+            log.warning("the socket path changed; it takes effect at the next start")
+        if config.settings.cpu != self.settings.cpu:
+            log.warning("[cpu] changed; the CPU plan takes effect at the next start")
+        self.runtime = runtime
+        self.cache.clear()  # settings such as pauses shape audio but are not part of cache keys
+        logging.getLogger().setLevel(config.settings.log.level.upper())
+        self.last_good_reload = time.time()
+        self.last_reload = {"ok": True, "error": None, "at": self.last_good_reload}
+        log.info("configuration reloaded from %s", ", ".join(config.files))
+        self._watch_files()
+        return self.last_reload
 
     def _watch_files(self) -> None:
         """(Re)start watching the configuration files; a change triggers a debounced reload."""
@@ -524,6 +545,7 @@ class Daemon:
             "connections": len(self.connections),
             "requests_in_flight": len(self.requests),
             "threads": dict(self.runtime.sessions.threads),
+            "cpu": {"affinity": sorted(os.sched_getaffinity(0)), "planned_threads": self.plan.threads},
             "cache": self.cache.stats(),
             "config_files": list(self.runtime.config.files),
             "last_reload": self.last_reload,
@@ -541,6 +563,39 @@ class Daemon:
     async def start(self) -> None:
         """Listen, then load and warm the default voice (early clients wait, they are not refused)."""
         self.scheduler.start()
+        await self._listen()
+        self.notifier.status("loading voices")
+        for voice_id in [self.settings.synthesis.default_voice, *self.settings.voices.preload]:
+            try:
+                await self._warm(self.voices, voice_id)
+            except RequestError as exc:
+                if voice_id == self.settings.synthesis.default_voice:
+                    raise StartupError(f"default voice {voice_id!r} cannot be loaded: {exc.message}") from None
+                log.error("preloading %s failed: %s", voice_id, exc.message)
+        log.info("ready (pid %d, voices %s)", os.getpid(), ", ".join(self.voices.loaded))
+        self.notifier.ready(self._summary())
+        interval = watchdog_interval()
+        if interval is not None:
+            # Pinged from the event loop itself: a blocked loop stops the pings, and systemd
+            # restarts a daemon that can no longer answer anyone.
+            self._watchdog = asyncio.get_running_loop().create_task(
+                run_watchdog(self.notifier, interval, self.scheduler.alive)
+            )
+        if self.settings.cache.phrases and self.settings.cache.max_bytes:
+            task = asyncio.get_running_loop().create_task(self._precache(self.settings.cache.phrases))
+            self.background.add(task)
+            task.add_done_callback(self.background.discard)
+
+    async def _listen(self) -> None:
+        """Serve on the socket systemd passed us, or bind our own."""
+        if self.activated:
+            # systemd owns this socket: its path, mode and group come from the .socket unit,
+            # and it must outlive us, so it is never unlinked (no _socket_identity).
+            sock = self.activated[0].sock
+            self.socket_path = Path(sock.getsockname())
+            self._server = await asyncio.start_unix_server(self._accept, sock=sock, limit=1 << 16)
+            log.info("listening on %s (socket activation)", self.socket_path)
+            return
         group = self.settings.server.group
         prepare_socket(self.socket_path, group)
         old_umask = os.umask(0o177)  # created 0600, so no other user can connect before chmod
@@ -553,18 +608,10 @@ class Daemon:
         created = self.socket_path.stat()
         self._socket_identity = (created.st_dev, created.st_ino)
         log.info("listening on %s", self.socket_path)
-        for voice_id in [self.settings.synthesis.default_voice, *self.settings.voices.preload]:
-            try:
-                await self._warm(self.voices, voice_id)
-            except RequestError as exc:
-                if voice_id == self.settings.synthesis.default_voice:
-                    raise StartupError(f"default voice {voice_id!r} cannot be loaded: {exc.message}") from None
-                log.error("preloading %s failed: %s", voice_id, exc.message)
-        log.info("ready (pid %d, voices %s)", os.getpid(), ", ".join(self.voices.loaded))
-        if self.settings.cache.phrases and self.settings.cache.max_bytes:
-            task = asyncio.get_running_loop().create_task(self._precache(self.settings.cache.phrases))
-            self.background.add(task)
-            task.add_done_callback(self.background.discard)
+
+    def _summary(self) -> str:
+        """The live one-line status systemd shows."""
+        return f"serving {', '.join(self.voices.loaded) or 'no voice yet'}; {len(self.requests)} requests in flight"
 
     async def _precache(self, phrases: list[str]) -> None:
         """Synthesize the phrases a screen reader says most into the cache, behind all real work."""
@@ -632,8 +679,10 @@ class Daemon:
     async def shutdown(self) -> None:
         """Stop accepting, let requests finish within the grace period, cancel the rest."""
         log.info("shutting down")
-        if self._watcher is not None:
-            self._watcher.cancel()
+        self.notifier.stopping("shutting down")
+        for task in (self._watcher, self._watchdog):
+            if task is not None:
+                task.cancel()
         if self._server is not None:
             self._server.close()
         if self.requests:

