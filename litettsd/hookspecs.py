@@ -8,7 +8,7 @@ plugins in ``litettsd_plugins`` use exactly the same route.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -54,6 +54,11 @@ def litettsd_session_options(
 @hookspec
 def litettsd_request_finished(record: RequestRecord) -> None:
     """Observe one finished request (timings, sizes, outcome)."""
+
+
+@hookspec
+def litettsd_metrics(status: dict[str, Any]) -> dict[str, Any] | None:
+    """Return this plugin's metrics for the ``metrics`` op, given the daemon's current ``status``."""
 
 
 @hookspec

@@ -389,6 +389,16 @@ async def _synthesize(conn: Connection, rid: int, message: dict[str, Any], recor
                 await conn._terminal(rid, end)
 
 
+async def _metrics(conn: Connection, rid: int, message: dict[str, Any], record: dict[str, Any]) -> None:
+    status = conn.daemon.status()
+    plugins = {
+        name: value
+        for name, value in conn.daemon.plugins.call_each("litettsd_metrics", status=status)
+        if value is not None
+    }
+    await conn.reply(rid, {"type": "metrics", "plugins": plugins})
+
+
 async def _shutdown(conn: Connection, rid: int, message: dict[str, Any], record: dict[str, Any]) -> None:
     await conn.reply(rid, {"type": "ok"})
     conn.daemon.request_stop()
@@ -420,6 +430,7 @@ HANDLERS: dict[str, Handler] = {
     "shutdown": _shutdown,
     "flush_cache": _flush_cache,
     "reload": _reload,
+    "metrics": _metrics,
 }
 
 
