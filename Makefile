@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench typecheck clean system-deps
+.PHONY: install run test soak bench typecheck clean system-deps
 
 $(STAMP): pyproject.toml client/pyproject.toml plugins/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ test: $(STAMP) system-deps
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The long versions of the fuzz, fault and load tests (100,000 fuzzed frames, 2 minutes of
+# 16 clients...); figures are appended to build/soak-report.txt.
+soak: $(STAMP) system-deps
+	rm -f build/soak-report.txt
+	LITETTSD_SOAK=1 $(BIN)/pytest tests/test_fuzz.py tests/test_faults_load.py -p no:cacheprovider
+	cat build/soak-report.txt
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
