@@ -42,7 +42,7 @@ class RawConnection:
         return self.collect(message["id"], multi=message.get("op") == "synthesize")
 
     def collect(self, rid: int, multi: bool = True) -> list[dict[str, Any]]:
-        frames = []
+        frames: list[dict[str, Any]] = []
         while True:
             frame = self.recv()
             assert frame is not None, f"connection closed before request {rid} ended: {frames}"

@@ -125,3 +125,17 @@ def test_reload_during_twenty_concurrent_requests_loses_none(start_daemon):
     for frames in results.values():
         assert frames[-1]["type"] == "end" and len(audio_of(frames)) > 10000
     assert status(private)["last_reload"]["ok"] is True
+
+
+def test_litetts_reload_command(start_daemon):
+    import subprocess
+
+    from .conftest import BIN
+
+    private = start_daemon()
+    env = {"LITETTSD_SOCKET": str(private.socket), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([str(BIN / "litetts"), "reload"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and "reloaded:" in done.stdout
+    config_file(private).write_text("[server]\nnope = 1\n")
+    failed = subprocess.run([str(BIN / "litetts"), "reload"], capture_output=True, text=True, env=env, timeout=60)
+    assert failed.returncode == 1 and "nope" in failed.stderr

@@ -290,6 +290,15 @@ class AsyncClient:
         finally:
             self._forget(request_id)
 
+    def char(self, fields: dict[str, Any]) -> AsyncSynthesisResult:
+        """Read one character (``char``) or key name (``key``) as a screen reader does.
+
+        ``fields`` holds ``char`` or ``key`` plus any ``synthesize`` options (voice, format,
+        speed...); the reply stream is the same as for :meth:`synthesize`.
+        """
+        request_id, queue = self._start("char", fields)
+        return AsyncSynthesisResult(self, request_id, queue)
+
     def _start(self, op: str, fields: dict[str, Any]) -> tuple[int, asyncio.Queue[_Reply]]:
         """Register a queue for a new request and write it; the transport sends it soon."""
         if self._failure is not None:

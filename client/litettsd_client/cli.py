@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -89,10 +90,20 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show the daemon's state")
     status.set_defaults(handler=_status)
 
+    reload = commands.add_parser("reload", help="make the daemon re-read its configuration files")
+    reload.set_defaults(handler=_reload)
+
     normalize = commands.add_parser("normalize", help="show the words and phonemes the daemon would speak")
     normalize.add_argument("text", nargs="?", default="-", metavar="TEXT", help='text; "-" or absent reads stdin')
     normalize.add_argument("-v", "--voice", help="voice whose language rules apply")
     normalize.set_defaults(handler=_normalize)
+
+    speechd = commands.add_parser("speechd-install", help="install the speech-dispatcher output module sd_litetts")
+    speechd.add_argument(
+        "--user", action="store_true", help="install for yourself (~/.local/libexec, ~/.config) rather than system-wide"
+    )
+    speechd.add_argument("--destdir", metavar="DIR", type=Path, help="prefix every installed path with DIR (packaging)")
+    speechd.set_defaults(handler=_speechd_install)
     return parser
 
 
@@ -223,6 +234,13 @@ def _voices(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def _reload(client: Client, args: argparse.Namespace) -> int:
+    """Reload; a rejected configuration raises with the daemon's reason (the old one stays)."""
+    reply = client.reload()
+    print("reloaded: " + ", ".join(reply.get("files", [])))
+    return 0
+
+
 def _status(client: Client, args: argparse.Namespace) -> int:
     """One ``key: value`` line per fact, easy to grep."""
     reply = client.status()
@@ -254,4 +272,18 @@ def _normalize(client: Client, args: argparse.Namespace) -> int:
     reply = client.normalize(_read_text(args.text), voice=args.voice)
     print(f"text: {reply.get('text', '')}")
     print(f"phonemes: {reply.get('phonemes', '')}")
+    return 0
+
+
+# -- speechd-install ------------------------------------------------------------------
+
+
+def _speechd_install(client: Client, args: argparse.Namespace) -> int:
+    """Needs no daemon: ``client`` stays unconnected, since a Client connects on its first request."""
+    from .speechd_install import InstallError, install
+
+    try:
+        install(args.user, args.destdir, sys.stdout)
+    except InstallError as exc:
+        raise CliError(str(exc)) from None
     return 0

@@ -353,6 +353,10 @@ class Client:
         voices: list[Message] = self._call("voices", **fields)["voices"]
         return voices
 
+    def reload(self) -> Message:
+        """Ask the daemon to re-read its configuration (root or the daemon's own user only)."""
+        return self._call("reload")
+
     def status(self) -> Message:
         """The daemon's status map (pid, uptime, loaded voices...)."""
         return self._call("status")
