@@ -16,6 +16,8 @@ from typing import Any
 
 from common import Daemon, median, request, wait_ready
 
+from litettsd_client.protocol import encode_frame
+
 ROUNDS = 7
 IDLE_GAP = 0.3
 """Pause before every timed run, daemon and raw alike: a screen reader's phrases come after
@@ -97,6 +99,32 @@ def time_raw(session: Any, feeds: list[dict[str, Any]]) -> float:
     return time.perf_counter() - started
 
 
+def _preemption(daemon: Daemon, cache: Path, rid: int) -> dict[str, Any]:
+    """First audio of a ``message`` request while a long ``text`` request is inferring,
+    against raw inference of the message's first chunk (issue 7: <= 1.3)."""
+    session, feeds = raw_feeds("piper:en_US-joe-medium", TWO_WORDS, cache)
+    long_text = " ".join([LONG_PARAGRAPH] * 4)
+    urgent, raw = [], []
+    for _ in range(ROUNDS):
+        background = daemon.connect()
+        rid += 2
+        background.sendall(encode_frame({"op": "synthesize", "id": rid, "text": long_text, "priority": "text", "cache": False}))
+        time.sleep(0.5)  # well inside the long request's inference
+        sock = daemon.connect()
+        _, first, _ = request(sock, {"op": "synthesize", "id": rid + 1, "text": TWO_WORDS, "priority": "message", "cache": False})
+        assert first is not None
+        urgent.append(first)
+        sock.close()
+        background.close()  # cancels the long request
+        time.sleep(IDLE_GAP)
+        raw.append(time_raw(session, feeds[:1]))
+    return {
+        "preempt_first_audio_daemon_ms": 1000 * median(urgent),
+        "preempt_first_audio_raw_ms": 1000 * median(raw),
+        "preempt_first_audio_ratio": median(urgent) / median(raw),
+    }
+
+
 def run(cache: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
     starts, readies = [], []
@@ -147,6 +175,7 @@ def run(cache: Path) -> dict[str, Any]:
             results[f"{key}_first_audio_{label}_daemon_ms"] = 1000 * median(first_daemon)
             results[f"{key}_first_audio_{label}_raw_ms"] = 1000 * median(first_raw)
             results[f"{key}_first_audio_{label}_ratio"] = median(first_daemon) / median(first_raw)
+    results.update(_preemption(daemon, cache, rid))
     sock.close()
     daemon.stop()
 

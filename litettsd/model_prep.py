@@ -12,41 +12,68 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-PREP_VERSION = "1"
+PREP_VERSION = "2"
 _NOISE_LENGTH = 1 << 20
 _NOISE_SEED = 0x5EED
 _RANDOM_OPS = {"RandomNormalLike", "RandomUniformLike"}
 
 
-def _cache_key(source: Path) -> str:
+def cache_key(source: Path, *extra: str) -> str:
+    """A short hash naming a file derived from ``source``.
+
+    It changes when the source file is replaced or touched (path, size, mtime), when
+    onnxruntime is upgraded (derived graphs may depend on what it supports) and when our own
+    derivation changes (``PREP_VERSION``); ``extra`` carries whatever else the derived file
+    depends on.
+    """
     import onnxruntime
 
     stat = source.stat()
-    ident = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{onnxruntime.__version__}|{PREP_VERSION}"
+    ident = "|".join(
+        (str(source.resolve()), str(stat.st_size), str(stat.st_mtime_ns), onnxruntime.__version__, PREP_VERSION, *extra)
+    )
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
 
 
 def deterministic_model(source: Path, cache_dir: Path) -> Path:
-    """The path of a model equivalent to ``source`` but free of unseeded random nodes."""
-    target = cache_dir / "models" / f"{source.stem}.{_cache_key(source)}.onnx"
-    if target.exists():
-        return target
+    """The path of a model equivalent to ``source`` but free of unseeded random nodes.
+
+    The surgery runs once per source, in a child process: it needs the ``onnx`` package and
+    the whole graph in memory (about 120 MB more peak RSS for a Piper voice), which would
+    otherwise stay in the daemon's footprint until it restarts. A marker file records that a
+    source has no random nodes, so that is not checked again on every start either.
+    """
+    target = cache_dir / "models" / f"{source.stem}.{cache_key(source)}.onnx"
+    unchanged = target.with_suffix(".unchanged")
+    if not target.exists() and not unchanged.exists():
+        child = subprocess.run(
+            [sys.executable, "-m", __name__, str(source), str(target)], capture_output=True, text=True, check=False
+        )
+        if child.returncode != 0:
+            raise RuntimeError(f"cannot prepare {source}: {child.stderr.strip()[-2000:]}")
+        log.info("prepared %s", target if target.exists() else f"{source} (no random nodes, used as is)")
+    return target if target.exists() else source
+
+
+def _prepare(source: Path, target: Path) -> None:
+    """Write the deterministic graph to ``target``, or the marker if there is nothing to replace."""
     import onnx
 
     model = onnx.load(str(source))
-    if not any(node.op_type in _RANDOM_OPS for node in model.graph.node):
-        return source
-    _replace_random_nodes(model)
     target.parent.mkdir(parents=True, exist_ok=True)
+    if not any(node.op_type in _RANDOM_OPS for node in model.graph.node):
+        target.with_suffix(".unchanged").touch()
+        return
+    _replace_random_nodes(model)
     temporary = target.with_suffix(f".tmp{os.getpid()}")
     onnx.save(model, str(temporary))
     os.replace(temporary, target)
-    log.info("prepared deterministic model %s", target)
-    return target
 
 
 def _replace_random_nodes(model: object) -> None:
@@ -89,9 +116,13 @@ def _replace_random_nodes(model: object) -> None:
         new_nodes += [
             helper.make_node("Shape", [node.input[0]], [p + "shape"]),
             helper.make_node("ReduceProd", [p + "shape"], [p + "count"], keepdims=1),
+            # Tile copies its whole input even once: cut the table to the count first, so a
+            # short phrase copies its own few thousand values and not the 4 MB table.
+            helper.make_node("Min", [p + "count", "litettsd_noise_len"], [p + "head_len"]),
+            helper.make_node("Slice", [table, "litettsd_zero", p + "head_len"], [p + "head"]),
             helper.make_node("Add", [p + "count", "litettsd_noise_len_m1"], [p + "ceil"]),
             helper.make_node("Div", [p + "ceil", "litettsd_noise_len"], [p + "reps"]),
-            helper.make_node("Tile", [table, p + "reps"], [p + "tiled"]),
+            helper.make_node("Tile", [p + "head", p + "reps"], [p + "tiled"]),
             helper.make_node("Slice", [p + "tiled", "litettsd_zero", p + "count"], [p + "flat"]),
             helper.make_node("Reshape", [p + "flat", p + "shape"], [p + "unit"]),
             helper.make_node(
@@ -108,3 +139,7 @@ def _replace_random_nodes(model: object) -> None:
     graph.node.extend(new_nodes)
     graph.initializer.extend(tables[op] for op in sorted(used_tables))
     graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in constants.items())
+
+
+if __name__ == "__main__":
+    _prepare(Path(sys.argv[1]), Path(sys.argv[2]))

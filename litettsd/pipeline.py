@@ -42,6 +42,10 @@ class Cancelled(Exception):
     """The request was cancelled; no more audio may be sent for it."""
 
 
+class _Preempted(Exception):
+    """A more urgent request aborted this chunk's inference; it will run again."""
+
+
 class Cancellation:
     """Cancels one request: stops queued chunks and aborts the inference in progress."""
 
@@ -107,6 +111,8 @@ class _Render:
     cancellation: Cancellation
     spoken: bool = False
     ends_sentence: bool = False
+    retry: Speak | None = None
+    """A chunk whose inference a more urgent request preempted; it runs first next time."""
     samples: int = 0
     synth_seconds: float = field(default=0.0)
 
@@ -249,12 +255,17 @@ class Pipeline:
         def next_outputs() -> list[Output] | None:
             return self._render_next(render)
 
+        def preempt() -> None:
+            # terminate is set only by cancel() and by this; a run it aborts without a
+            # cancellation was preempted, and is redone (see _speak).
+            render.cancellation.run_options.terminate = True
+
         # The next chunk is queued before this one is sent, so the inference thread never
         # idles while the event loop writes audio to a slow socket.
-        pending = self.scheduler.submit(priority, next_outputs)
+        pending = self.scheduler.submit(priority, next_outputs, preempt)
         try:
             while (outputs := await pending) is not None:
-                pending = self.scheduler.submit(priority, next_outputs)
+                pending = self.scheduler.submit(priority, next_outputs, preempt)
                 for output in outputs:
                     if isinstance(output, MarkReached):
                         if request.stream:
@@ -286,6 +297,9 @@ class Pipeline:
         started = time.perf_counter()
         outputs: list[Output] = []
         rate = render.voice.info.sample_rate
+        if render.retry is not None:
+            retry, render.retry = render.retry, None
+            return self._speak_or_defer(render, retry, outputs, started)
         for step in render.steps:
             if isinstance(step, Mark):
                 outputs.append(MarkReached(step.name, render.samples))
@@ -294,11 +308,18 @@ class Pipeline:
                 outputs.append(self._emit(render, silence(max(step.seconds, self._gap(render)), rate)))
                 render.spoken = False
             else:
-                outputs.append(self._speak(render, step))
-                render.synth_seconds += time.perf_counter() - started
-                return outputs
+                return self._speak_or_defer(render, step, outputs, started)
         render.synth_seconds += time.perf_counter() - started
         return outputs or None
+
+    def _speak_or_defer(self, render: _Render, step: Speak, outputs: list[Output], started: float) -> list[Output]:
+        """Infer ``step``; if a more urgent request preempted it, keep it for the next turn."""
+        try:
+            outputs.append(self._speak(render, step))
+        except _Preempted:
+            render.retry = step
+        render.synth_seconds += time.perf_counter() - started
+        return outputs
 
     def _gap(self, render: _Render) -> float:
         if not render.spoken:
@@ -315,6 +336,9 @@ class Pipeline:
         except Exception:
             if render.cancellation.cancelled:
                 raise Cancelled() from None
+            if render.cancellation.run_options.terminate:
+                render.cancellation.run_options.terminate = False
+                raise _Preempted() from None
             raise
         rate = render.voice.info.sample_rate
         if pitch != 1.0:

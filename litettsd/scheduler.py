@@ -2,8 +2,11 @@
 
 Inference is CPU-bound and already parallel inside onnxruntime, so running two models at
 once would only make both slower. A single worker takes jobs (one chunk each) from a
-priority queue: a screen reader's ``important`` or ``message`` request waits at most for
-the chunk in progress, never for a whole long ``text`` request. The worker blocks on the
+priority queue. A job may come with a ``preempt`` callback: when a more urgent job arrives
+while it runs, the callback aborts its inference (onnxruntime's ``RunOptions.terminate``)
+and the job queues itself again, so a screen reader's ``important`` or ``message`` request
+waits neither for a long ``text`` request nor for the chunk it is in the middle of.
+Inference is deterministic, so the re-run gives the same audio. The worker blocks on the
 queue when idle; it never polls.
 """
 
@@ -31,18 +34,32 @@ class InferenceScheduler:
         self._queue: queue.PriorityQueue[tuple[float, int, Any, Any, Any]] = queue.PriorityQueue()
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._running: tuple[float, Callable[[], None] | None] | None = None
+        """Priority and preempt callback of the job on the worker now."""
         self.busy = False
+        self.preemptions = 0
 
     def start(self) -> None:
         """Start the worker thread."""
         self._thread = threading.Thread(target=self._work, name="litettsd-inference", daemon=True)
         self._thread.start()
 
-    def submit(self, priority: int, job: Callable[[], T]) -> asyncio.Future[T]:
-        """Queue ``job``; cancelling the returned future drops the job if it has not started."""
+    def submit(
+        self, priority: int, job: Callable[[], T], preempt: Callable[[], None] | None = None
+    ) -> asyncio.Future[T]:
+        """Queue ``job``; cancelling the returned future drops the job if it has not started.
+
+        A less urgent job running now is preempted through its own ``preempt`` callback.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put((priority, next(self._order), job, future, loop))
+        self._queue.put((priority, next(self._order), (job, preempt), future, loop))
+        with self._lock:
+            running = self._running
+        if running is not None and priority < running[0] and running[1] is not None:
+            self.preemptions += 1
+            running[1]()
         return future
 
     async def run(self, priority: int, job: Callable[[], T]) -> T:
@@ -68,11 +85,14 @@ class InferenceScheduler:
 
     def _work(self) -> None:
         while True:
-            _, _, job, future, loop = self._queue.get()
-            if job is None:
+            priority, _, entry, future, loop = self._queue.get()
+            if entry is None:
                 return
             if future.cancelled():
                 continue
+            job, preempt = entry
+            with self._lock:
+                self._running = (priority, preempt)
             self.busy = True
             try:
                 result = job()
@@ -81,6 +101,8 @@ class InferenceScheduler:
             else:
                 loop.call_soon_threadsafe(_settle, future, result, None)
             finally:
+                with self._lock:
+                    self._running = None
                 self.busy = False
 
 

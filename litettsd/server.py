@@ -552,7 +552,7 @@ class Daemon:
             "default_voice": self.settings.synthesis.default_voice,
             "plugins": self.plugins.describe(),
             "plugin_errors": dict(self.plugins.errors),
-            "queue": {"waiting": self.scheduler.depth, "busy": self.scheduler.busy},
+            "queue": {"waiting": self.scheduler.depth, "busy": self.scheduler.busy, "preemptions": self.scheduler.preemptions},
             "connections": len(self.connections),
             "requests_in_flight": len(self.requests),
             "threads": dict(self.runtime.sessions.threads),

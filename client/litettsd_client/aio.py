@@ -203,6 +203,10 @@ class AsyncClient:
         """The daemon's status map (pid, uptime, loaded voices...)."""
         return await self._call("status")
 
+    async def metrics(self) -> Message:
+        """Each metrics plugin's figures (``{"plugins": {name: {...}}}``)."""
+        return await self._call("metrics")
+
     async def normalize(self, text: str, voice: str | None = None) -> Message:
         """What the daemon would actually speak: normalized ``text`` and its ``phonemes``."""
         fields: dict[str, Any] = {"text": text}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import os
 import shutil
 import subprocess
@@ -36,8 +37,24 @@ class CliError(Exception):
     """A user-facing failure that is not the daemon's (no player, audio to a terminal...)."""
 
 
+_EXTRA_COMMANDS = {
+    "top": ("top", "main_top", "top"),
+    "serve-http": ("http_gateway", "main_serve_http", "http"),
+}
+"""Commands with their own options and optional dependencies (rich, aiohttp): module, function, extra."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``litetts`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in _EXTRA_COMMANDS:
+        module, function, extra = _EXTRA_COMMANDS[argv[0]]
+        try:
+            entry = getattr(importlib.import_module(f".{module}", __package__), function)
+        except ImportError as exc:
+            print(f"litetts {argv[0]}: needs pip install 'litettsd-client[{extra}]' ({exc})", file=sys.stderr)
+            return 1
+        return int(entry(argv[1:]))
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -89,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="show the daemon's state")
     status.set_defaults(handler=_status)
+
+    commands.add_parser("top", help="live view of the daemon; q quits (needs litettsd-client[top])")
+    commands.add_parser("serve-http", help="OpenAI-compatible HTTP API and dashboard (needs litettsd-client[http])")
 
     reload = commands.add_parser("reload", help="make the daemon re-read its configuration files")
     reload.set_defaults(handler=_reload)

@@ -353,6 +353,10 @@ class Client:
         voices: list[Message] = self._call("voices", **fields)["voices"]
         return voices
 
+    def metrics(self) -> Message:
+        """Each metrics plugin's figures (``{"plugins": {name: {...}}}``)."""
+        return self._call("metrics")
+
     def reload(self) -> Message:
         """Ask the daemon to re-read its configuration (root or the daemon's own user only)."""
         return self._call("reload")

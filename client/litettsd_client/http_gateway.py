@@ -32,8 +32,13 @@ log = logging.getLogger("litettsd_client.http_gateway")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 DASHBOARD = Path(__file__).with_name("dashboard")
-CONNECT_TIMEOUT = 10.0
-"""Seconds to wait for the daemon to accept a connection before answering 503."""
+FRAME_TIMEOUT = 120.0
+"""Longest silence from the daemon within one request (504 after it). A healthy daemon sends
+a frame per sentence; only a stuck one is silent for minutes, and the HTTP client should
+hear about it rather than wait forever."""
+PRIORITY = "text"
+"""Gateway requests are usually whole documents: they queue behind a screen reader's
+``message`` and ``important`` speech, chunk by chunk, instead of delaying it."""
 
 MALE_VOICES = ("piper:en_US-joe-medium", "kokoro:jm_kumo")
 """Preference lists name voices shipped by litettsd's own packages; the first installed one wins."""
@@ -128,11 +133,11 @@ def response_format(requested: str, daemon_formats: Sequence[str]) -> str:
 
 
 def _connect(request: web.Request) -> AsyncClient:
-    return AsyncClient(request.app[SOCKET], timeout=CONNECT_TIMEOUT)
+    return AsyncClient(request.app[SOCKET], timeout=FRAME_TIMEOUT)
 
 
 async def speech(request: web.Request) -> web.StreamResponse:
-    """``POST /v1/audio/speech``: OpenAI's fields plus litettsd's ``stream`` and ``sample_rate``."""
+    """``POST /v1/audio/speech``: OpenAI's fields plus litettsd's ``stream``, ``sample_rate`` and ``priority``."""
     try:
         body = await request.json()
     except web.HTTPRequestEntityTooLarge as exc:
@@ -163,7 +168,13 @@ async def speech(request: web.Request) -> web.StreamResponse:
                 voice = resolve_voice(voice, installed, table)
             sample_rate = body.get("sample_rate", OPENAI_PCM_RATE if fmt == "pcm" else None)
             result = client.synthesize(
-                text, voice=voice, format=fmt, speed=body.get("speed"), sample_rate=sample_rate, stream=stream
+                text,
+                voice=voice,
+                format=fmt,
+                speed=body.get("speed"),
+                sample_rate=sample_rate,
+                stream=stream,
+                priority=body.get("priority", PRIORITY),
             )
             async with result:
                 start = await result.next_frame()  # start, or an error raised before any byte is sent
@@ -237,8 +248,7 @@ async def daemon_metrics(request: web.Request) -> web.Response:
 async def _forward(request: web.Request, op: str) -> web.Response:
     try:
         async with _connect(request) as client:
-            # AsyncClient has no metrics() helper; _call is its generic one-reply request.
-            reply: Message = await client._call(op)
+            reply: Message = await (client.metrics() if op == "metrics" else client.status())
     except LitettsError as exc:
         return error_response(exc.code, exc.message)
     return web.json_response({key: value for key, value in reply.items() if key not in ("id", "type")})

@@ -56,8 +56,7 @@ class Sampler:
     def sample(self) -> Snapshot:
         try:
             status = self.client.status()
-            # Client has no metrics() helper; _call is its generic one-reply request.
-            reply = self.client._call("metrics")
+            reply = self.client.metrics()
         except LitettsError as exc:  # the next sample reconnects
             self._previous = None
             return Snapshot(error=exc.message)
@@ -93,11 +92,12 @@ def _num(value: float | None, digits: int = 2) -> str:
 
 
 def _bytes(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+    units = ("B", "KiB", "MiB", "GiB")
+    index = 0
+    while size >= 1024 and index < len(units) - 1:
         size /= 1024
-    return f"{size:.1f} GiB"
+        index += 1
+    return f"{size:.0f} B" if index == 0 else f"{size:.1f} {units[index]}"
 
 
 def _uptime(seconds: float) -> str:

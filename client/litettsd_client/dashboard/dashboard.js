@@ -123,9 +123,7 @@ function niceMax(value) {
 }
 
 function formatAxis(value) {
-  if (value >= 100) return value.toFixed(0);
-  if (value >= 1) return value.toFixed(1);
-  return value.toFixed(2);
+  return value >= 100 ? value.toFixed(0) : String(Number(value.toFixed(2)));
 }
 
 async function getJson(path) {
@@ -192,7 +190,7 @@ async function poll() {
 
   text("tile-rate", rate === null ? "–" : rate.toFixed(2));
   text("tile-syntheses", String(metrics.synthesis.completed));
-  text("tile-latency", `${fmtMs(first.p50)} / ${fmtMs(first.p90)} / ${fmtMs(first.p99)} ms`);
+  text("tile-latency", `${fmtMs(first.p50)} / ${fmtMs(first.p90)} / ${fmtMs(first.p99)}`);
   text("tile-rtf", fmtNumber(rtf.p50, 3));
   text("tile-queue", `${metrics.queue.waiting} / ${metrics.requests_in_flight}`);
   text("tile-cache", cache.hit_ratio === null ? "–" : `${(cache.hit_ratio * 100).toFixed(0)} %`);

