@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import random
 import signal
 import statistics
@@ -46,11 +47,18 @@ def test_disconnect_storm_leaks_nothing(start_daemon):
     storm(50)  # warm-up: thread pools and arenas reach their working size
     wait_idle(private)
     before = process_footprint(private.proc.pid)
-    storm(rounds)
+    storm(rounds // 2)
+    wait_idle(private)
+    middle = process_footprint(private.proc.pid)
+    storm(rounds // 2)
     wait_idle(private)
     after = process_footprint(private.proc.pid)
-    report("disconnect-storm", {"rounds": rounds, "before": before, "after": after})
-    assert after["fds"] <= before["fds"] and after["threads"] <= before["threads"]
+    report("disconnect-storm", {"rounds": rounds, "before": before, "middle": middle, "after": after})
+    # Pools created on first use (asyncio's workers, up to cpus + 4 threads, and what they
+    # hold) may still appear during the first half; a leak keeps growing in the second.
+    assert middle["threads"] <= before["threads"] + (os.cpu_count() or 1) + 4
+    assert middle["fds"] <= before["fds"] + 2
+    assert after["fds"] <= middle["fds"] and after["threads"] <= middle["threads"]
     assert after["rss_kb"] <= before["rss_kb"] * 1.1
     assert "cancelled" in private.log.read_text()  # the abandoned inferences were cancelled
 
