@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from .conftest import audio_of
+from .speechd_harness import dominant_pitch
 
 
 def synth(daemon, text, **fields):
@@ -71,24 +72,6 @@ def test_prosody_rate_and_volume(daemon):
     assert len(slow) > 1.6 * len(base)
     ratio = np.sqrt(np.mean(quiet.astype(float) ** 2) / np.mean(base.astype(float) ** 2))
     assert 0.45 < ratio < 0.56  # -6 dB is a factor of 0.501
-
-
-def dominant_pitch(samples, rate):
-    """Median fundamental frequency over voiced 40 ms frames, by autocorrelation (70-400 Hz)."""
-    audio = samples.astype(float) / 32768
-    size = int(0.04 * rate)
-    estimates = []
-    for start in range(0, len(audio) - size, size):
-        frame = audio[start : start + size]
-        if np.sqrt(np.mean(frame**2)) < 0.05:
-            continue
-        frame = frame - frame.mean()
-        corr = np.correlate(frame, frame, "full")[size - 1 :]
-        low, high = int(rate / 400), int(rate / 70)
-        lag = low + int(np.argmax(corr[low:high]))
-        if corr[lag] > 0.3 * corr[0]:
-            estimates.append(rate / lag)
-    return float(np.median(estimates))
 
 
 def test_prosody_pitch_raises_pitch_and_keeps_duration(daemon):
