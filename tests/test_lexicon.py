@@ -25,7 +25,9 @@ def test_lexicon_respelling_and_ipa(start_daemon, tmp_path):
     private = start_daemon(f'[lexicon]\nfiles = ["{tmp_path}/*.toml"]\n')
     with private.connect() as conn:
         def norm(text, voice=None):
-            return conn.request({"op": "normalize", "id": 1, "text": text, **({"voice": voice} if voice else {})})[0]
+            reply = conn.request({"op": "normalize", "id": 1, "text": text, **({"voice": voice} if voice else {})})[0]
+            assert reply["type"] == "normalized", reply
+            return reply
 
         reply = norm("We run NGINX and nginxy tools with Kokoro.")
         assert "engine x" in reply["text"]  # case-insensitive by default

@@ -280,3 +280,13 @@ def test_cancel_from_another_thread_is_prompt(daemon):
                 break
         timer.join()
     assert (1, "cancelled") in kinds and (1, "end") not in kinds
+
+
+def test_an_id_may_be_reused_as_soon_as_its_reply_arrived(daemon):
+    with daemon.connect() as conn:
+        for _ in range(100):
+            assert conn.request({"op": "ping", "id": 1})[0]["type"] == "pong"
+            assert conn.request({"op": "normalize", "id": 1, "text": "again"})[0]["type"] == "normalized"
+        frames = conn.request({"op": "synthesize", "id": 1, "text": "Reused."})
+        assert frames[-1]["type"] == "end"
+        assert conn.request({"op": "synthesize", "id": 1, "text": "Reused again."})[-1]["type"] == "end"

