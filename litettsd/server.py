@@ -569,7 +569,7 @@ class Daemon:
             "voices_failed": dict(self.voices.failed),
             "voices_available": len(self.voices.catalogue()),
             "default_voice": self.settings.synthesis.default_voice,
-            "plugins": self.plugins.describe(),
+            "plugins": self.plugins.description,
             "plugin_errors": dict(self.plugins.errors),
             "queue": {"waiting": self.scheduler.depth, "busy": self.scheduler.busy, "preemptions": self.scheduler.preemptions},
             "connections": len(self.connections),

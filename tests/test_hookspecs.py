@@ -35,6 +35,6 @@ def test_plugin_manager_is_built_on_demand_with_first_party_plugins():
     names = {name for name, _ in first.manager.list_name_plugin()}
     assert {"piper", "kokoro", "pcm", "wav", "mp3", "cpu-threads"} <= names
     assert first.manager is not second.manager
-    assert "kokoro" not in {p["name"] for p in second.describe()}
+    assert "kokoro" not in {p["name"] for p in second.description}
     engines = [engine.name for _, engine in second.collect("litettsd_register_engines", settings=None)]
     assert "kokoro" not in engines and "piper" in engines
