@@ -57,9 +57,13 @@ def test_disconnect_storm_leaks_nothing(start_daemon):
     report("disconnect-storm", {"rounds": rounds, "before": before, "middle": middle, "after": after})
     # Pools created on first use (asyncio's workers, up to cpus + 4 threads, and what they
     # hold) may still appear during the first half; a leak keeps growing in the second.
-    assert middle["threads"] <= before["threads"] + (os.cpu_count() or 1) + 4
+    # The pool is created lazily, so its threads may appear in either half; a leak would
+    # add threads per disconnect (thousands), not stay under the pool's bound.
+    pool_bound = (os.cpu_count() or 1) + 4
+    assert middle["threads"] <= before["threads"] + pool_bound
+    assert after["threads"] <= before["threads"] + pool_bound
     assert middle["fds"] <= before["fds"] + 2
-    assert after["fds"] <= middle["fds"] and after["threads"] <= middle["threads"]
+    assert after["fds"] <= middle["fds"]
     assert after["rss_kb"] <= before["rss_kb"] * 1.1
     assert "cancelled" in private.log.read_text()  # the abandoned inferences were cancelled
 
