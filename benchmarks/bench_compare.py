@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench_core import IDLE_GAP, LONG_PARAGRAPH, raw_feeds
+from bench_core import IDLE_GAP, LONG_PARAGRAPH, PHRASES, raw_feeds
 from common import Daemon, median, request, wait_ready
 
 ROUNDS = 5
@@ -65,20 +65,6 @@ CORPUS = " ".join(
     )
 )
 """Twenty everyday sentences, synthesized as one text: the real-time factor figures."""
-
-PHRASES = (
-    "Next button.",
-    "Heading level two, Settings.",
-    "Link, Privacy policy.",
-    "Checkbox, not checked, Remember me.",
-    "Edit text, Search.",
-    "Menu bar.",
-    "Close.",
-    "Tab three of five, Downloads.",
-    "Dialog, Save changes?",
-    "List, four items.",
-)
-"""What a screen reader says all the time: time to first audio matters most here."""
 
 FAMILIES = {
     "piper": ("piper:en_US-joe-medium", "piper_tts", "piper-tts==1.8.0", "piper_tts_server.py"),

@@ -2,7 +2,9 @@
 
 (a) whole synthesis of a ~20-second text; (b) time to the first audio frame for a 2-word
 phrase and for the first sentence of a long paragraph, against raw inference of that first
-chunk; (c) exec to first pong and to ready; (d) peak RSS with Piper only and with Kokoro too.
+chunk; (c) exec to first pong and to ready; (d) peak RSS with Piper only and with Kokoro too;
+(e) first audio of cached screen-reader phrases, and of phrases from the start-up list;
+(f) CPU burned over 30 s of idleness after a burst of requests.
 Each figure is the median of ROUNDS runs; daemon and raw runs alternate so that machine
 noise hits both alike.
 """
@@ -14,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import Daemon, median, request, wait_ready
+from common import Daemon, cpu_seconds, median, request, wait_ready
 
 from litettsd_client.protocol import encode_frame
 
@@ -30,6 +32,22 @@ TWENTY_SECONDS = (
     "them safely home, and for forty years it never failed."
 )
 TWO_WORDS = "Next button."
+PHRASES = (
+    "Next button.",
+    "Heading level two, Settings.",
+    "Link, Privacy policy.",
+    "Checkbox, not checked, Remember me.",
+    "Edit text, Search.",
+    "Menu bar.",
+    "Close.",
+    "Tab three of five, Downloads.",
+    "Dialog, Save changes?",
+    "List, four items.",
+)
+"""What a screen reader says all the time: time to first audio matters most here."""
+PRECACHED = ("button", "heading level 2", "not checked", "menu item", "escape")
+"""Phrases from the default ``[cache] phrases`` list, synthesized in the background at start-up."""
+IDLE_SECONDS = 30.0
 LONG_PARAGRAPH = (
     "When the committee met on Tuesday morning, the first item on the agenda was the budget. "
     "Several members argued that the library needed more funding for its children's programs, "
@@ -125,6 +143,45 @@ def _preemption(daemon: Daemon, cache: Path, rid: int) -> dict[str, Any]:
     }
 
 
+def _cached_phrases(daemon: Daemon, rid: int) -> dict[str, Any]:
+    """First audio of phrases served from the audio cache: the start-up list, and phrases
+    cached by an earlier request."""
+    precached, cached = [], []
+    sock = daemon.connect()
+    for phrase in PRECACHED:
+        rid += 1
+        time.sleep(IDLE_GAP)
+        frames, first, _ = request(sock, {"op": "synthesize", "id": rid, "text": phrase})
+        assert first is not None and frames[-1].get("cached"), (phrase, frames[-1])
+        precached.append(first)
+    for phrase in PHRASES:
+        rid += 1
+        request(sock, {"op": "synthesize", "id": rid, "text": phrase})  # fills the cache
+        for _ in range(ROUNDS):
+            rid += 1
+            time.sleep(IDLE_GAP)
+            frames, first, _ = request(sock, {"op": "synthesize", "id": rid, "text": phrase})
+            assert first is not None and frames[-1].get("cached"), (phrase, frames[-1])
+            cached.append(first)
+    sock.close()
+    return {
+        "precached_phrase_first_audio_ms": 1000 * median(precached),
+        "cached_phrase_first_audio_ms": 1000 * median(cached),
+    }
+
+
+def _idle_cpu(daemon: Daemon) -> dict[str, Any]:
+    """Share of one core the daemon uses while nobody asks anything, after a burst of work."""
+    sock = daemon.connect()
+    for rid, phrase in enumerate(PHRASES, start=9000):
+        request(sock, {"op": "synthesize", "id": rid, "text": phrase, "cache": False})
+    sock.close()
+    before = cpu_seconds(daemon.proc.pid)
+    time.sleep(IDLE_SECONDS)
+    used = cpu_seconds(daemon.proc.pid) - before
+    return {"idle_cpu_seconds_per_30s": used, "idle_cpu_percent_of_one_core": 100 * used / IDLE_SECONDS}
+
+
 def run(cache: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
     starts, readies = [], []
@@ -178,6 +235,8 @@ def run(cache: Path) -> dict[str, Any]:
             results[f"{key}_first_audio_{label}_raw_ms"] = 1000 * median(first_raw)
             results[f"{key}_first_audio_{label}_ratio"] = median(first_daemon) / median(first_raw)
     results.update(_preemption(daemon, cache, rid))
+    results.update(_cached_phrases(daemon, rid + 2 * ROUNDS + 10))
+    results.update(_idle_cpu(daemon))
     sock.close()
     daemon.stop()
 

@@ -57,6 +57,10 @@ class Voice(Protocol):
     info: VoiceInfo
     max_tokens: int
     """Most phoneme tokens one inference may take; the pipeline chunks below it."""
+    pack_tokens: int
+    """Gather whole sentences into chunks of up to this many tokens (0: one sentence per chunk).
+
+    Worth it when each inference has a large fixed cost besides its length."""
 
     def phonemize(self, text: str) -> str:
         """Phonemes for one clause of already-normalized text."""

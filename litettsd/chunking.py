@@ -1,14 +1,19 @@
 """Splitting normalized text into the pieces the model is run on.
 
 Streaming starts with the first clause alone, so the first audio leaves after one short
-inference; after that whole sentences (split at clauses only when they exceed the model's
-token limit) keep prosody natural and inference efficient. Chunks never span sentences.
+inference; a long first clause is cut before a phrase-opening word after a few words, with
+no pause at the cut. After that whole sentences (split at clauses only when they exceed the
+model's token limit) keep prosody natural. Voices whose every inference costs a lot on top
+of its length (Kokoro) set ``pack_tokens``: later chunks then gather whole sentences, each
+chunk at most as long as everything before it, so the stream ahead of the listener keeps
+growing while throughput approaches that of long batches.
 The plan depends only on the text and the voice, never on whether the client streams, so
 streamed and one-shot requests produce the same samples.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -34,6 +39,8 @@ class Clause:
     punctuation: str
     """The boundary mark the model should hear (``.``, ``,``, ``?``...), or empty."""
     ends_sentence: bool
+    pause: bool = True
+    """False for the lead of a long first clause: the rest of the clause follows without a pause."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,27 @@ class Chunk:
     text: str
     phonemes: str
     ends_sentence: bool
+    pause: bool = True
+    """Whether a clause or sentence pause follows (False when the chunk ends mid-clause)."""
+
+
+LEAD_MIN_WORDS = 6
+"""A first clause this long or longer is cut so that the first inference stays short."""
+_LEAD_CUTS = (4, 3, 5, 2)
+"""Where the cut may fall (after this many words), best first; the rest keeps two words or more."""
+_PHRASE_OPENERS = frozenset(
+    "about above after against along among and around as at because before behind below beside "
+    "between but by during except for from if in inside into like near of off on onto or over "
+    "since so than that through till to toward towards under until unlike upon when where "
+    "whether which while who whom whose with within without yet".split()
+)
+"""Words a phrase usually starts with: cutting before one keeps each piece's prosody natural."""
+_NO_CUT_AFTER = _PHRASE_OPENERS | frozenset(
+    "a an the my your his her its our their this these those some any no every each not "
+    "is are was were be been am will would can could shall should must may might do does did "
+    "has have had very".split()
+)
+"""Words that lean on the next one; a lead ending in one sounds cut off."""
 
 
 def _boundary_mark(mark: str) -> str:
@@ -82,8 +110,75 @@ def _strip_final(body: str) -> str:
     return body.rstrip(".!?\u2026\"')] ")
 
 
+def _lead_cut(words: list[str]) -> int | None:
+    """Words to put in the lead: before a phrase opener, else after a word that can end a phrase."""
+    cuts = [n for n in _LEAD_CUTS if n <= len(words) - 2]
+    before_opener = [n for n in cuts if words[n] in _PHRASE_OPENERS and words[n - 1] not in _NO_CUT_AFTER]
+    if before_opener:
+        return before_opener[0]
+    return next((n for n in cuts if n > 2 and words[n - 1] not in _NO_CUT_AFTER), None)
+
+
+def split_lead(clauses: Iterable[Clause]) -> Iterator[Clause]:
+    """Cut a long first clause in two; the lead has no punctuation and no pause after it."""
+    iterator = iter(clauses)
+    first = next(iterator, None)
+    if first is None:
+        return
+    words = first.text.split()
+    cut = None
+    if len(words) >= LEAD_MIN_WORDS and IPA_OPEN not in first.text:
+        cut = _lead_cut([word.lower().strip("\"'([") for word in words])
+    if cut is None:
+        yield first
+    else:
+        yield Clause(" ".join(words[:cut]), "", ends_sentence=False, pause=False)
+        yield Clause(" ".join(words[cut:]), first.punctuation, first.ends_sentence)
+    yield from iterator
+
+
 def plan_chunks(clauses: Iterable[Clause], voice: Voice, first_alone: bool = True) -> Iterator[Chunk]:
-    """Group clauses into chunks within ``voice.max_tokens``; the first clause may stand alone."""
+    """Chunks within ``voice.max_tokens``: a short lead when ``first_alone``, then sentences (packed
+    up to ``voice.pack_tokens``)."""
+    if not first_alone:
+        return _packed(_sentence_chunks(clauses, voice, False), voice, 0)
+    chunks = _sentence_chunks(split_lead(clauses), voice, True)
+    lead = next(chunks, None)
+    if lead is None:
+        return iter(())
+    return itertools.chain((lead,), _packed(chunks, voice, len(voice.tokens(lead.phonemes))))
+
+
+def _packed(chunks: Iterator[Chunk], voice: Voice, spoken_tokens: int) -> Iterator[Chunk]:
+    """Gather consecutive whole sentences into one chunk, each at most as long as all before it."""
+    limit = min(voice.pack_tokens, voice.max_tokens)
+    pack: list[Chunk] = []
+    pack_tokens = 0
+    for chunk in chunks:
+        tokens = len(voice.tokens(chunk.phonemes))
+        budget = min(limit, max(spoken_tokens, 1))
+        if pack and (not chunk.ends_sentence or pack_tokens + 1 + tokens > budget):
+            yield _merge(pack)
+            spoken_tokens += pack_tokens
+            pack, pack_tokens = [], 0
+        if not chunk.ends_sentence or tokens >= budget:
+            yield chunk
+            spoken_tokens += tokens
+            continue
+        pack.append(chunk)
+        pack_tokens += tokens + (1 if len(pack) > 1 else 0)
+    if pack:
+        yield _merge(pack)
+
+
+def _merge(pack: list[Chunk]) -> Chunk:
+    if len(pack) == 1:
+        return pack[0]
+    return Chunk(" ".join(c.text for c in pack), " ".join(c.phonemes for c in pack), ends_sentence=True)
+
+
+def _sentence_chunks(clauses: Iterable[Clause], voice: Voice, first_alone: bool) -> Iterator[Chunk]:
+    """Group clauses into sentence chunks within ``voice.max_tokens``; the first clause may stand alone."""
     pending: list[tuple[str, str]] = []
     pending_tokens = 0
     first = first_alone
@@ -107,7 +202,7 @@ def plan_chunks(clauses: Iterable[Clause], voice: Voice, first_alone: bool = Tru
             pending_tokens += piece_tokens + 1
         if first or clause.ends_sentence:
             first = False
-            yield _join(pending, clause.ends_sentence)
+            yield _join(pending, clause.ends_sentence, clause.pause)
             pending, pending_tokens = [], 0
 
 
@@ -131,11 +226,12 @@ def _fit(phonemes: str, count: int, voice: Voice) -> Iterator[tuple[str, int]]:
         yield piece, len(voice.tokens(piece))
 
 
-def _join(pending: list[tuple[str, str]], ends_sentence: bool) -> Chunk:
+def _join(pending: list[tuple[str, str]], ends_sentence: bool, pause: bool = True) -> Chunk:
     return Chunk(
         text=" ".join(dict.fromkeys(text for text, _ in pending)),
         phonemes=" ".join(phonemes for _, phonemes in pending),
         ends_sentence=ends_sentence,
+        pause=pause,
     )
 
 

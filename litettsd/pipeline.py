@@ -20,6 +20,7 @@ from . import logs, ssml
 from .api import Encoder, EncoderFactory, NormalizeContext, Normalizer, Voice
 from .audio import Resampler, fade_edges, shift_pitch, silence, to_int16
 from .cache import AudioCache, CachedSynthesis
+from .chunking import Chunk
 from .config import Settings
 from .document import Break, Document, Mark, Text, plain
 from .errors import ErrorCode, RequestError
@@ -109,8 +110,8 @@ class _Render:
     encoder: Encoder
     resampler: Resampler | None
     cancellation: Cancellation
-    spoken: bool = False
-    ends_sentence: bool = False
+    pause: float = 0.0
+    """Seconds of silence owed before the next chunk: the pause after the last one spoken."""
     retry: Speak | None = None
     """A chunk whose inference a more urgent request preempted; it runs first next time."""
     samples: int = 0
@@ -260,12 +261,10 @@ class Pipeline:
             # cancellation was preempted, and is redone (see _speak).
             render.cancellation.run_options.terminate = True
 
-        # The next chunk is queued before this one is sent, so the inference thread never
-        # idles while the event loop writes audio to a slow socket.
-        pending = self.scheduler.submit(priority, next_outputs, preempt)
+        # The inference thread runs the next chunk while this one is sent (see InferenceScheduler.stream).
+        chunks = self.scheduler.stream(priority, next_outputs, preempt)
         try:
-            while (outputs := await pending) is not None:
-                pending = self.scheduler.submit(priority, next_outputs, preempt)
+            async for outputs in chunks:
                 for output in outputs:
                     if isinstance(output, MarkReached):
                         if request.stream:
@@ -277,7 +276,7 @@ class Pipeline:
                     elif output:
                         held.append(output)
         finally:
-            pending.cancel()
+            chunks.close()
         tail = await asyncio.to_thread(self._finish, render)
         if request.stream:
             if tail or render.samples == 0:
@@ -305,8 +304,8 @@ class Pipeline:
                 outputs.append(MarkReached(step.name, render.samples))
             elif isinstance(step, Break):
                 # An explicit break replaces the automatic pause after the previous chunk.
-                outputs.append(self._emit(render, silence(max(step.seconds, self._gap(render)), rate)))
-                render.spoken = False
+                outputs.append(self._emit(render, silence(max(step.seconds, render.pause), rate)))
+                render.pause = 0.0
             else:
                 return self._speak_or_defer(render, step, outputs, started)
         render.synth_seconds += time.perf_counter() - started
@@ -321,11 +320,11 @@ class Pipeline:
         render.synth_seconds += time.perf_counter() - started
         return outputs
 
-    def _gap(self, render: _Render) -> float:
-        if not render.spoken:
+    def _pause_after(self, chunk: Chunk) -> float:
+        if not chunk.pause:
             return 0.0
         synthesis = self.settings.synthesis
-        return synthesis.sentence_silence if render.ends_sentence else synthesis.clause_silence
+        return synthesis.sentence_silence if chunk.ends_sentence else synthesis.clause_silence
 
     def _speak(self, render: _Render, step: Speak) -> bytes:
         request = render.request
@@ -344,11 +343,9 @@ class Pipeline:
         if pitch != 1.0:
             audio = shift_pitch(audio, rate, pitch)
         audio = fade_edges(audio, rate) * np.float32(request.volume * step.prosody.volume)
-        gap = self._gap(render)
-        if gap:
-            audio = np.concatenate([silence(gap, rate), audio])
-        render.spoken = True
-        render.ends_sentence = step.chunk.ends_sentence
+        if render.pause:
+            audio = np.concatenate([silence(render.pause, rate), audio])
+        render.pause = self._pause_after(step.chunk)
         return self._emit(render, audio)
 
     @staticmethod

@@ -26,7 +26,7 @@ from typing import Any
 from litettsd_client.protocol import ProtocolError, encode_frame, read_frame
 
 from . import __version__, logs
-from .api import RequestRecord
+from .api import NormalizeContext, RequestRecord
 from .cache import AudioCache
 from .config import ConfigError, LoadedConfig, Settings, load_settings, watch_paths
 from .errors import ErrorCode, RequestError, StartupError
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 _WARM_UP_TEXT = "Ready."
+_WARM_UP_NORMALIZE = "On 3/4/2025 at 10:30 am, 1,234 people paid $5.50 (the 2nd time) - see https://example.com."
+"""Touches every normalizer's lazy parts (num2words, URL and date rules) once, after READY."""
 
 
 def prepare_socket(path: Path, group: str) -> None:
@@ -238,9 +240,7 @@ class Connection:
         task.add_done_callback(self.daemon.requests.discard)
 
     def _spawn_send(self, frame: dict[str, Any]) -> None:
-        task = asyncio.get_running_loop().create_task(self._send_quietly(frame))
-        self.daemon.background.add(task)
-        task.add_done_callback(self.daemon.background.discard)
+        self.daemon.in_background(self._send_quietly(frame))
 
     async def _send_quietly(self, frame: dict[str, Any]) -> None:
         with contextlib.suppress(ConnectionError):
@@ -611,10 +611,16 @@ class Daemon:
             self._watchdog = asyncio.get_running_loop().create_task(
                 run_watchdog(self.notifier, interval, self.scheduler.alive)
             )
+        # Lazy imports keep them out of the time to READY; these land them before most first requests.
+        self.in_background(asyncio.to_thread(self.pipeline.normalize_text, _WARM_UP_NORMALIZE, NormalizeContext()))
         if self.settings.cache.phrases and self.settings.cache.max_bytes:
-            task = asyncio.get_running_loop().create_task(self._precache(self.settings.cache.phrases))
-            self.background.add(task)
-            task.add_done_callback(self.background.discard)
+            self.in_background(self._precache(self.settings.cache.phrases))
+
+    def in_background(self, work: Awaitable[Any]) -> None:
+        """Run ``work`` as a task the daemon holds on to (and cancels at shutdown)."""
+        task = asyncio.ensure_future(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     async def _listen(self) -> None:
         """Serve on the socket systemd passed us, or bind our own."""
@@ -697,9 +703,7 @@ class Daemon:
             await self.shutdown()
 
     def _reload_soon(self, reason: str) -> None:
-        task = asyncio.get_running_loop().create_task(self.reload(reason))
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        self.in_background(self.reload(reason))
 
     def request_stop(self) -> None:
         """Ask ``serve`` to return (used by tests and the stop signals)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from .conftest import audio_of
 
 LONG = " ".join(f"Paragraph sentence {n} is long enough to take a while to synthesize, with clauses." for n in range(12))
@@ -19,6 +21,9 @@ def test_message_preempts_running_text_and_long_audio_is_unchanged(start_daemon)
             frames[frame["id"]].append(frame)
             order.append((frame["id"], frame["type"]))
             if frame["id"] == 2 and frame["type"] == "audio" and frame["seq"] == 0:
+                # The first frame is the short lead; wait until the next chunk (a whole
+                # sentence) is surely inferring, so the message has something to preempt.
+                time.sleep(0.05)
                 conn.send({"op": "synthesize", "id": 3, "text": "Important notice.", "priority": "message"})
             if frames[2] and frames[2][-1]["type"] == "end":
                 break

@@ -56,6 +56,13 @@ def test_whole_paragraph_streams_without_dropped_words(daemon):
     assert word_error_rate(paragraph, heard) <= 0.10, heard
 
 
+def test_kokoro_paragraph_in_packed_chunks_is_understood(daemon):
+    """Kokoro gathers later sentences into long inferences; none of their words may be lost."""
+    paragraph = " ".join(KOKORO_SENTENCES)
+    heard = spoken(daemon, paragraph, "kokoro:jm_kumo")
+    assert word_error_rate(paragraph, heard) <= 0.15, heard
+
+
 @pytest.mark.parametrize("rate", [16000, 48000])
 def test_resampled_audio_is_understood(daemon, rate):
     sentence = DEFAULT_VOICE_SENTENCES[3]

@@ -16,6 +16,7 @@ UNLOADABLE = VoiceInfo(id="broken:corrupt", name="corrupt", engine="broken", lan
 class CrashingVoice:
     info = INFO
     max_tokens = 100
+    pack_tokens = 0
 
     def phonemize(self, text: str) -> str:
         return text

@@ -29,7 +29,6 @@ import io
 from typing import Any
 
 import numpy as np
-import soundfile
 
 from litettsd.hookspecs import hookimpl
 
@@ -87,6 +86,8 @@ class SoundFileEncoder:
     def __init__(self, sample_rate: int, streaming: bool, container: str, subtype: str) -> None:
         self._streaming = streaming
         self._sink = _Sink()
+        import soundfile  # libsndfile through cffi: ~8 ms of start-up, paid by the first FLAC/Ogg request
+
         self._file: Any = soundfile.SoundFile(
             self._sink, mode="w", samplerate=sample_rate, channels=1, format=container, subtype=subtype
         )
@@ -103,6 +104,8 @@ class SoundFileEncoder:
         if self._samples == 0 and self._file.format == "FLAC":
             # libsndfile writes nothing at all for a FLAC file that never got a sample;
             # asking for the header makes an empty request still a valid (empty) file.
+            import soundfile
+
             soundfile._snd.sf_command(self._file._file, _SFC_UPDATE_HEADER_NOW, soundfile._ffi.NULL, 0)
         self._file.close()
         return self._sink.release()

@@ -121,6 +121,8 @@ class KokoroVoice:
     style: np.ndarray
     vocab: dict[str, int]
     max_tokens: int = MAX_TOKENS
+    pack_tokens: int = MAX_TOKENS
+    """Short inputs cost ~40% more per token than long ones (measured), so sentences are packed."""
 
     def phonemize(self, text: str) -> str:
         """espeak-ng IPA in Kokoro's symbols, restricted to its vocabulary."""

@@ -25,7 +25,7 @@ ENGINE = "piper"
 _BOS, _EOS, _PAD = "^", "$", "_"
 # Piper voices carry no limit of their own; beyond a few hundred phonemes VITS attention
 # cost grows quadratically and quality drifts, so long clauses are split below this.
-_MAX_TOKENS = 400
+_MAX_TOKENS = 100
 
 
 def _language_tag(config: dict[str, Any]) -> str:
@@ -41,6 +41,8 @@ class PiperVoice:
     session: Any
     config: dict[str, Any]
     max_tokens: int = _MAX_TOKENS
+    pack_tokens: int = 0
+    """Piper's cost is close to linear in length: one sentence per inference keeps pauses ours."""
 
     def __post_init__(self) -> None:
         self._id_map: dict[str, list[int]] = self.config["phoneme_id_map"]

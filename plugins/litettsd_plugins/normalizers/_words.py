@@ -18,11 +18,9 @@ import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 
-from num2words import CONVERTER_CLASSES
+from typing import Any
 
 from litettsd.api import NormalizeContext
-
-_EN = CONVERTER_CLASSES["en"]
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -61,6 +59,14 @@ _ENTITY_ROUNDS = 3
 """Doubly (and triply) escaped entities such as ``&amp;#x27;`` are common in scraped text."""
 
 
+@lru_cache(maxsize=1)
+def _english() -> Any:
+    """num2words' English converter, imported on first use: it costs ~20 ms of start-up."""
+    from num2words import CONVERTER_CLASSES
+
+    return CONVERTER_CLASSES["en"]
+
+
 def _american(words: str) -> str:
     # num2words writes British "one hundred and twenty-three" with commas between groups;
     # the commas would also split clauses in the chunker.
@@ -72,7 +78,7 @@ def cardinal(n: int) -> str:
     """``-1234`` -> "minus one thousand two hundred thirty-four"."""
     if len(str(abs(n))) > MAX_GROUPED_DIGITS:
         return ("minus " if n < 0 else "") + digits(str(abs(n)))
-    return _american(_EN.to_cardinal(n))
+    return _american(_english().to_cardinal(n))
 
 
 @lru_cache(maxsize=4096)
@@ -80,13 +86,13 @@ def ordinal(n: int) -> str:
     """``22`` -> "twenty-second"."""
     if len(str(n)) > MAX_GROUPED_DIGITS:
         return digits(str(n))
-    return _american(_EN.to_ordinal(n))
+    return _american(_english().to_ordinal(n))
 
 
 @lru_cache(maxsize=4096)
 def year(n: int) -> str:
     """``1999`` -> "nineteen ninety-nine", ``2005`` -> "two thousand five", ``2010`` -> "twenty ten"."""
-    return _american(_EN.to_year(n))
+    return _american(_english().to_year(n))
 
 
 def plural_words(words: str) -> str:
