@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bench_core import IDLE_GAP, LONG_PARAGRAPH, PHRASES, raw_feeds
-from common import Daemon, median, request, wait_ready
+from common import Daemon, median, paired_ratio, request, wait_ready
 
 ROUNDS = 5
 REPO = Path(__file__).resolve().parent.parent
@@ -293,12 +293,12 @@ def _family(family: str, cache: Path, folder: Path) -> dict[str, float]:
         for system in systems.values():
             system.stop()
     for other in ("raw", baseline):
-        results[f"{family}_corpus_ratio_vs_{other}"] = (
-            results[f"{family}_corpus_s_litettsd"] / results[f"{family}_corpus_s_{other}"]
-        )
-        for label in ("phrases", "paragraph"):
-            results[f"{family}_first_audio_{label}_ratio_vs_{other}"] = (
-                results[f"{family}_first_audio_{label}_litettsd_ms"] / results[f"{family}_first_audio_{label}_{other}_ms"]
+        for label, samples, figure in (
+            ("corpus", corpus, "total_s"), ("first_audio_phrases", phrases, "first_s"),
+            ("first_audio_paragraph", paragraph, "first_s"),
+        ):
+            results[f"{family}_{label}_ratio_vs_{other}"] = paired_ratio(
+                [run[figure] for run in samples["litettsd"]], [run[figure] for run in samples[other]]
             )
     return results
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import Daemon, cpu_seconds, median, request, wait_ready
+from common import Daemon, cpu_seconds, median, paired_ratio, request, wait_ready
 
 from litettsd_client.protocol import encode_frame
 
@@ -139,7 +139,7 @@ def _preemption(daemon: Daemon, cache: Path, rid: int) -> dict[str, Any]:
     return {
         "preempt_first_audio_daemon_ms": 1000 * median(urgent),
         "preempt_first_audio_raw_ms": 1000 * median(raw),
-        "preempt_first_audio_ratio": median(urgent) / median(raw),
+        "preempt_first_audio_ratio": paired_ratio(urgent, raw),
     }
 
 
@@ -218,7 +218,7 @@ def run(cache: Path) -> dict[str, Any]:
         results[f"{key}_20s_text_audio_s"] = audio_seconds
         results[f"{key}_20s_text_daemon_s"] = median(daemon_times)
         results[f"{key}_20s_text_raw_s"] = median(raw_times)
-        results[f"{key}_20s_text_ratio"] = median(daemon_times) / median(raw_times)
+        results[f"{key}_20s_text_ratio"] = paired_ratio(daemon_times, raw_times)
 
         for label, text in (("two_words", TWO_WORDS), ("paragraph_first", LONG_PARAGRAPH)):
             session, feeds = raw_feeds(voice, text, cache)
@@ -233,7 +233,7 @@ def run(cache: Path) -> dict[str, Any]:
                 first_raw.append(time_raw(session, feeds[:1]))
             results[f"{key}_first_audio_{label}_daemon_ms"] = 1000 * median(first_daemon)
             results[f"{key}_first_audio_{label}_raw_ms"] = 1000 * median(first_raw)
-            results[f"{key}_first_audio_{label}_ratio"] = median(first_daemon) / median(first_raw)
+            results[f"{key}_first_audio_{label}_ratio"] = paired_ratio(first_daemon, first_raw)
     results.update(_preemption(daemon, cache, rid))
     results.update(_cached_phrases(daemon, rid + 2 * ROUNDS + 10))
     results.update(_idle_cpu(daemon))

@@ -23,6 +23,12 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
+def paired_ratio(ours: list[float], theirs: list[float]) -> float:
+    """Median of ``ours[i] / theirs[i]``: runs of one round are back to back, so the drift of a
+    shared machine's speed over seconds, which moves whole rounds, cancels out of each pair."""
+    return median([a / b for a, b in zip(ours, theirs, strict=True)])
+
+
 class Daemon:
     """A litettsd subprocess on a private socket, sharing the benchmark's model cache."""
 
