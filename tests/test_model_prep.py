@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -186,6 +187,25 @@ def test_damaged_optimized_graph_is_rebuilt(tmp_path, piper_model):
     assert Path(session._model_path) == piper_model
     assert target.exists()
     assert Path(factory(piper_model, "piper")._model_path) == target
+
+
+def test_optimized_graphs_unused_for_a_month_are_pruned_when_a_new_one_is_written(tmp_path, piper_model):
+    cache = tmp_path / "cache"
+    factory = _factory(cache)
+    target = optimized_model_path(piper_model, factory.options("piper"), cache)
+    stale, recent = target.parent.with_name("old-model.aaaa"), target.parent.with_name("other-model.bbbb")
+    for folder, age_days in ((stale, 40), (recent, 5)):
+        folder.mkdir(parents=True)
+        (folder / "model.onnx").write_bytes(b"graph")
+        then = time.time() - age_days * 86400
+        os.utime(folder, (then, then))
+    factory(piper_model, "piper")
+    assert target.exists() and recent.exists() and not stale.exists()
+    # Loading an entry marks it as used, so a daemon that keeps using one keeps it.
+    old = time.time() - 40 * 86400
+    os.utime(target.parent, (old, old))
+    factory(piper_model, "piper")
+    assert target.parent.stat().st_mtime > time.time() - 60
 
 
 def test_unwritable_cache_still_loads(tmp_path, piper_model):
