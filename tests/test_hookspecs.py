@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,10 @@ def test_plugin_manager_is_built_on_demand_with_first_party_plugins():
     assert "kokoro" not in {p["name"] for p in second.description}
     engines = [engine.name for _, engine in second.collect("litettsd_register_engines", settings=None)]
     assert "kokoro" not in engines and "piper" in engines
+
+
+def test_disabling_a_plugin_that_is_not_installed_warns(caplog):
+    with caplog.at_level(logging.WARNING, logger="litettsd.plugins"):
+        plugins = build_plugin_manager(disabled=["no-such-plugin", "kokoro"])
+    assert "no-such-plugin" in caplog.text and "kokoro" not in caplog.text
+    assert plugins.manager.is_blocked("kokoro")
