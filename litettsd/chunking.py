@@ -50,6 +50,8 @@ class Chunk:
     text: str
     phonemes: str
     ends_sentence: bool
+    tokens: int
+    """``len(voice.tokens(phonemes))``, counted once while planning."""
     pause: bool = True
     """Whether a clause or sentence pause follows (False when the chunk ends mid-clause)."""
 
@@ -140,13 +142,15 @@ def split_lead(clauses: Iterable[Clause]) -> Iterator[Clause]:
 def plan_chunks(clauses: Iterable[Clause], voice: Voice, first_alone: bool = True) -> Iterator[Chunk]:
     """Chunks within ``voice.max_tokens``: a short lead when ``first_alone``, then sentences (packed
     up to ``voice.pack_tokens``)."""
+    chunks = _sentence_chunks(split_lead(clauses) if first_alone else clauses, voice, first_alone)
+    if not voice.pack_tokens:
+        return chunks
     if not first_alone:
-        return _packed(_sentence_chunks(clauses, voice, False), voice, 0)
-    chunks = _sentence_chunks(split_lead(clauses), voice, True)
+        return _packed(chunks, voice, 0)
     lead = next(chunks, None)
     if lead is None:
         return iter(())
-    return itertools.chain((lead,), _packed(chunks, voice, len(voice.tokens(lead.phonemes))))
+    return itertools.chain((lead,), _packed(chunks, voice, lead.tokens))
 
 
 def _packed(chunks: Iterator[Chunk], voice: Voice, spoken_tokens: int) -> Iterator[Chunk]:
@@ -155,18 +159,17 @@ def _packed(chunks: Iterator[Chunk], voice: Voice, spoken_tokens: int) -> Iterat
     pack: list[Chunk] = []
     pack_tokens = 0
     for chunk in chunks:
-        tokens = len(voice.tokens(chunk.phonemes))
         budget = min(limit, max(spoken_tokens, 1))
-        if pack and (not chunk.ends_sentence or pack_tokens + 1 + tokens > budget):
+        if pack and (not chunk.ends_sentence or pack_tokens + 1 + chunk.tokens > budget):
             yield _merge(pack)
             spoken_tokens += pack_tokens
             pack, pack_tokens = [], 0
-        if not chunk.ends_sentence or tokens >= budget:
+        if not chunk.ends_sentence or chunk.tokens >= budget:
             yield chunk
-            spoken_tokens += tokens
+            spoken_tokens += chunk.tokens
             continue
         pack.append(chunk)
-        pack_tokens += tokens + (1 if len(pack) > 1 else 0)
+        pack_tokens += chunk.tokens + (1 if len(pack) > 1 else 0)
     if pack:
         yield _merge(pack)
 
@@ -174,12 +177,17 @@ def _packed(chunks: Iterator[Chunk], voice: Voice, spoken_tokens: int) -> Iterat
 def _merge(pack: list[Chunk]) -> Chunk:
     if len(pack) == 1:
         return pack[0]
-    return Chunk(" ".join(c.text for c in pack), " ".join(c.phonemes for c in pack), ends_sentence=True)
+    return Chunk(
+        " ".join(c.text for c in pack),
+        " ".join(c.phonemes for c in pack),
+        ends_sentence=True,
+        tokens=sum(c.tokens for c in pack) + len(pack) - 1,
+    )
 
 
 def _sentence_chunks(clauses: Iterable[Clause], voice: Voice, first_alone: bool) -> Iterator[Chunk]:
     """Group clauses into sentence chunks within ``voice.max_tokens``; the first clause may stand alone."""
-    pending: list[tuple[str, str]] = []
+    pending: list[tuple[str, str, int]] = []
     pending_tokens = 0
     first = first_alone
     for clause in clauses:
@@ -198,7 +206,7 @@ def _sentence_chunks(clauses: Iterable[Clause], voice: Voice, first_alone: bool)
             if pending and pending_tokens + piece_tokens + 1 > voice.max_tokens:
                 yield _join(pending, False)
                 pending, pending_tokens = [], 0
-            pending.append((clause.text, piece))
+            pending.append((clause.text, piece, piece_tokens))
             pending_tokens += piece_tokens + 1
         if first or clause.ends_sentence:
             first = False
@@ -226,11 +234,13 @@ def _fit(phonemes: str, count: int, voice: Voice) -> Iterator[tuple[str, int]]:
         yield piece, len(voice.tokens(piece))
 
 
-def _join(pending: list[tuple[str, str]], ends_sentence: bool, pause: bool = True) -> Chunk:
+def _join(pending: list[tuple[str, str, int]], ends_sentence: bool, pause: bool = True) -> Chunk:
+    """One chunk of clause pieces, joined by spaces (one token each, as in ``voice.tokens``)."""
     return Chunk(
-        text=" ".join(dict.fromkeys(text for text, _ in pending)),
-        phonemes=" ".join(phonemes for _, phonemes in pending),
+        text=" ".join(dict.fromkeys(text for text, _, _ in pending)),
+        phonemes=" ".join(phonemes for _, phonemes, _ in pending),
         ends_sentence=ends_sentence,
+        tokens=sum(tokens for _, _, tokens in pending) + len(pending) - 1,
         pause=pause,
     )
 

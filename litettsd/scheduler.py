@@ -105,7 +105,8 @@ class JobStream(_Job, Generic[T]):
         with self._lock:
             self._unread -= 1
             resume = not (self._queued or self._ended or self._closed)
-            self._queued = self._queued or resume
+            if resume:
+                self._queued = True
         if resume:
             self._scheduler._put(self._priority, self)
         if error is not None:

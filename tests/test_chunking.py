@@ -76,6 +76,13 @@ def test_short_first_clauses_are_not_cut(piper: Voice, text: str) -> None:
     assert chunks[0].text == text.split(",")[0].rstrip(".")
 
 
+def test_chunk_token_counts_are_what_the_voice_counts(piper: Voice) -> None:
+    packing = dataclasses.replace(piper, pack_tokens=piper.max_tokens)
+    for voice in (piper, packing):
+        for chunk in plan(" ".join([PARAGRAPH] * 3), voice):
+            assert chunk.tokens == len(voice.tokens(chunk.phonemes)), chunk.text
+
+
 def test_piper_infers_one_sentence_at_a_time_after_the_lead(piper: Voice) -> None:
     chunks = plan(PARAGRAPH, piper)
     assert piper.pack_tokens == 0
