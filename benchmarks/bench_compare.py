@@ -196,14 +196,16 @@ class DaemonSystem:
         self.daemon.stop()
 
 
-def capture_feeds(voice: str, cache: Path, folder: Path) -> tuple[Path, Path]:
-    """Pickle the daemon's model inputs for every benchmark text; return the model and the file."""
+def capture_feeds(
+    voice: str, cache: Path, folder: Path, texts: tuple[str, ...] = (WARM_UP_TEXT, CORPUS, LONG_PARAGRAPH, *PHRASES)
+) -> tuple[Path, Path]:
+    """Pickle the daemon's model inputs for ``texts``; return the model and the file."""
     feeds: dict[str, Any] = {}
     model = ""
-    for text in (WARM_UP_TEXT, CORPUS, LONG_PARAGRAPH, *PHRASES):
+    for text in texts:
         session, feeds[text] = raw_feeds(voice, text, cache)
         model = session._model_path
-    target = folder / f"{voice.replace(':', '_')}.feeds.pkl"
+    target = folder / f"{voice.replace(':', '_')}.{len(texts)}.feeds.pkl"
     target.write_bytes(pickle.dumps(feeds))
     return Path(model), target
 
@@ -245,30 +247,55 @@ def _timed_rounds(systems: dict[str, System], texts: list[str], stream: bool) ->
     return samples
 
 
+def exec_to_ready(family: str, cache: Path, folder: Path, rounds: int = ROUNDS) -> dict[str, float]:
+    """Exec to READY=1 for litettsd, to the first synthesis done for the baselines; in turns.
+
+    ``raw`` is the floor: onnxruntime alone opening the daemon's cached optimized graph and
+    running the warm-up phrase's inputs, in a bare interpreter.
+    """
+    voice, baseline, package, script = FAMILIES[family]
+    python = baseline_python(family, package)
+    args = _baseline_args(family, cache, folder)
+    model, feeds = capture_feeds(voice, cache, folder, (WARM_UP_TEXT,))
+    rate = "22050" if family == "piper" else "24000"
+    raw_args = [str(model), str(feeds), rate, "--optimized"]
+    log = folder / f"{family}.log"
+    readies: dict[str, list[float]] = {"litettsd": [], baseline: [], "load_and_first": [], "raw": []}
+    for _ in range(rounds):
+        time.sleep(IDLE_GAP)
+        daemon = start_daemon(cache, voice)
+        readies["litettsd"].append(wait_ready(daemon)[1])
+        daemon.stop()
+        time.sleep(IDLE_GAP)
+        upstream = Baseline(python, script, args, log)
+        readies[baseline].append(upstream.exec_to_ready_s)
+        readies["load_and_first"].append(upstream.ready["load_s"] + upstream.ready["first_synthesis_s"])
+        upstream.stop()
+        time.sleep(IDLE_GAP)
+        raw = Baseline(Path(sys.executable), "raw_onnxruntime_server.py", raw_args, log)
+        readies["raw"].append(raw.exec_to_ready_s)
+        raw.stop()
+    ours = readies["litettsd"]
+    return {
+        f"{family}_exec_to_ready_litettsd_s": median(ours),
+        f"{family}_exec_to_ready_{baseline}_s": median(readies[baseline]),
+        f"{family}_{baseline}_load_and_first_synthesis_s": median(readies["load_and_first"]),
+        f"{family}_exec_to_ready_raw_s": median(readies["raw"]),
+        f"{family}_exec_to_ready_ratio_vs_raw": paired_ratio(ours, readies["raw"]),
+        f"{family}_exec_to_ready_ratio_vs_{baseline}": paired_ratio(ours, readies[baseline]),
+        f"{family}_exec_to_ready_ratio_vs_{baseline}_load_and_first": paired_ratio(ours, readies["load_and_first"]),
+        f"{family}_exec_to_ready_raw_ratio_vs_{baseline}_load_and_first": paired_ratio(
+            readies["raw"], readies["load_and_first"]
+        ),
+    }
+
+
 def _family(family: str, cache: Path, folder: Path) -> dict[str, float]:
     voice, baseline, package, script = FAMILIES[family]
     python = baseline_python(family, package)
     args = _baseline_args(family, cache, folder)
     log = folder / f"{family}.log"
-    results: dict[str, float] = {}
-
-    readies: dict[str, list[float]] = {"litettsd": [], baseline: [], "load_and_first": [], "import": []}
-    for _ in range(ROUNDS):
-        daemon = start_daemon(cache, voice)
-        readies["litettsd"].append(wait_ready(daemon)[1])
-        daemon.stop()
-        started = Baseline(python, script, args, log)
-        readies[baseline].append(started.exec_to_ready_s)
-        readies["load_and_first"].append(started.ready["load_s"] + started.ready["first_synthesis_s"])
-        readies["import"].append(started.ready["import_s"])
-        started.stop()
-    ready = median(readies["litettsd"])
-    results[f"{family}_exec_to_ready_litettsd_s"] = ready
-    results[f"{family}_exec_to_ready_{baseline}_s"] = median(readies[baseline])
-    results[f"{family}_{baseline}_import_s"] = median(readies["import"])
-    results[f"{family}_{baseline}_load_and_first_synthesis_s"] = median(readies["load_and_first"])
-    results[f"{family}_exec_to_ready_ratio_vs_{baseline}"] = ready / median(readies[baseline])
-    results[f"{family}_exec_to_ready_ratio_vs_{baseline}_load_and_first"] = ready / median(readies["load_and_first"])
+    results = exec_to_ready(family, cache, folder)
 
     model, feeds = capture_feeds(voice, cache, folder)
     rate = 22050 if family == "piper" else 24000

@@ -29,14 +29,15 @@ from . import __version__, logs
 from .api import NormalizeContext, RequestRecord
 from .cache import AudioCache
 from .config import ConfigError, LoadedConfig, Settings, load_settings, watch_paths
+from .cpu import CpuPlan
 from .errors import ErrorCode, RequestError, StartupError
+from .launch import startup_finished
 from .messages import SynthesizeRequest, request_id
 from .pipeline import Audio, Cancellation, Cancelled, Finished, MarkReached, Pipeline, Start
 from .plugins import Plugins
-from .cpu import CpuPlan
 from .runtime import build_runtime
-from .sdnotify import ListenSocket, Notifier, run_watchdog, watchdog_interval
 from .scheduler import InferenceScheduler
+from .sdnotify import ListenSocket, Notifier, run_watchdog, watchdog_interval
 from .voices import VoiceRegistry
 
 log = logging.getLogger(__name__)
@@ -604,6 +605,7 @@ class Daemon:
                 log.error("preloading %s failed: %s", voice_id, exc.message)
         log.info("ready (pid %d, voices %s)", os.getpid(), ", ".join(self.voices.loaded))
         self.notifier.ready(self._summary())
+        startup_finished()
         interval = watchdog_interval()
         if interval is not None:
             # Pinged from the event loop itself: a blocked loop stops the pings, and systemd

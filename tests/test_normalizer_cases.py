@@ -252,6 +252,9 @@ ABBREVIATIONS = [
     ("apples, pears, etc.", "apples, pears, et cetera."),
     ("apples, etc., and pears", "apples, et cetera, and pears"),
     ("apples, pears, etc. Then more.", "apples, pears, et cetera. Then more."),
+    # a phrase before a slash is read before the slash is (a second pass must change nothing)
+    ("Etc./", "et cetera slash"),
+    ("tea w/ milk, w/o sugar", "tea with milk, without sugar"),
     ("cats vs. dogs", "cats versus dogs"),
     ("cats vs dogs", "cats versus dogs"),
     ("coffee w/ milk", "coffee with milk"),

@@ -17,10 +17,10 @@ import re
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
-
 from typing import Any
 
 from litettsd.api import NormalizeContext
+from litettsd.patterns import LazyPattern
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -52,8 +52,8 @@ WORD_LETTER = "[^\\W0-9_⁰¹²³⁴⁵⁶⁷⁸⁹½⅓⅔¼¾⅕⅖⅗⅘⅙�
 """A character that continues a word. Digits, underscores and the number signs the number
 rules read are split off by later steps, so a pattern that must be recognised the same way
 on the normalizer's own output may only be blocked by this (``(?!{WORD_LETTER})``)."""
-HAS_DIGIT = re.compile(r"[0-9]")
-DIGIT_RUN = re.compile(r"[0-9]+")
+HAS_DIGIT = LazyPattern(r"[0-9]")
+DIGIT_RUN = LazyPattern(r"[0-9]+")
 
 _ENTITY_ROUNDS = 3
 """Doubly (and triply) escaped entities such as ``&amp;#x27;`` are common in scraped text."""
@@ -144,8 +144,8 @@ def letters(text: str) -> str:
     return " ".join(parts)
 
 
-_LETTER_OR_DIGIT_RUNS = re.compile(r"[A-Za-z]+|[0-9]+")
-_NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]+")
+_LETTER_OR_DIGIT_RUNS = LazyPattern(r"[A-Za-z]+|[0-9]+")
+_NOT_ALPHANUMERIC = LazyPattern(r"[^A-Za-z0-9]+")
 
 
 def unicode_name_words(ch: str) -> str:
@@ -193,11 +193,11 @@ def starts_name(word: str) -> bool:
     return word[:1].isupper() and word.rstrip(".,;:!?\"')]") not in SENTENCE_STARTERS
 
 
-_FOLLOWING_WORD = re.compile(r"[\"')\]]*(?:\s*$|\s+[\"'(\[]*([A-Z][A-Za-z]*))")
+_FOLLOWING_WORD = LazyPattern(r"[\"')\]]*(?:\s*$|\s+[\"'(\[]*([A-Z][A-Za-z]*))")
 
 # Dashes used as punctuation (em dash, "--", a hyphen between spaces) become a comma; an en
 # dash between numbers is a range. Patterns start with a literal (hot path).
-_DASH = re.compile(
+_DASH = LazyPattern(
     r"\u2013[\u2013\u2014\u2015]*|\u2014[\u2013\u2014\u2015]*|\u2015[\u2013\u2014\u2015]*"
     r"|-(?<![<-]-)-+(?![>-])|-(?<=[^\s0-9] -)(?= [^\s0-9])"
 )
@@ -231,11 +231,11 @@ def dashes_as_commas(text: str) -> str:
 # Tidying: one space between words, none before punctuation, one mark per boundary. Every
 # pattern starts with a literal or a character class so that the regex engine can skip
 # ahead instead of trying a match at every position (this runs on the hot path).
-_SPACE_BEFORE_MARK = re.compile(r" (?=[,;:.!?](?:[ ,;:.!?]|$))")
-_MARK_RUN = re.compile(r"[,;:.!?](?: ?[,;:.!?])+")
+_SPACE_BEFORE_MARK = LazyPattern(r" (?=[,;:.!?](?:[ ,;:.!?]|$))")
+_MARK_RUN = LazyPattern(r"[,;:.!?](?: ?[,;:.!?])+")
 _ABBREVIATION_THEN_MARK = frozenset({".,", ".;", ".:"})
 """Kept as written: "e.g., apples" keeps its comma once the abbreviation is expanded."""
-_LEADING_MARKS = re.compile(r"(?:[ ,;:!?]|\.(?![0-9])|-(?= |$))+")
+_LEADING_MARKS = LazyPattern(r"(?:[ ,;:!?]|\.(?![0-9])|-(?= |$))+")
 
 
 def _strongest(match: re.Match[str]) -> str:
@@ -301,7 +301,7 @@ def _region_end(text: str, position: int, words: int) -> int:
     return position - 1
 
 
-def rewrite_near(text: str, finder: re.Pattern[str], rewrite: Callable[[str], str], words: int = 2) -> str:
+def rewrite_near(text: str, finder: LazyPattern, rewrite: Callable[[str], str], words: int = 2) -> str:
     """Apply ``rewrite`` only around what ``finder`` finds, with ``words`` words of context each side.
 
     Numbers, money and units are rare in running text; scanning only the few words around

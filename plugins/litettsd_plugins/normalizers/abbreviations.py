@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
+from litettsd.patterns import LazyPattern
 
 from ._words import WORD_LETTER, EnglishStep, letters, sentence_ends_after, starts_name
 
@@ -86,29 +87,29 @@ def _literals(words: Iterable[str]) -> str:
     return "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
 
 
-_PHRASE = re.compile(
+_PHRASE = LazyPattern(
     "(?:" + _literals({variant for phrase in _PHRASES for variant in (phrase, phrase.capitalize(), phrase.upper())})
-    + rf")(?!{WORD_LETTER}|/)"
+    + rf")(?!{WORD_LETTER})"
 )
-_CAPITALISED = re.compile(
+_CAPITALISED = LazyPattern(
     "(?P<word>"
     + _literals(word for word in {*_BEFORE_NAME, *_AFTER_NAME, *_BEFORE_NUMBER, "Dr", "St"} if word[0].isupper())
     + rf")(?P<dot>\.)?(?!{WORD_LETTER}|[.'])"
 )
-_LOWER_BEFORE_NUMBER = re.compile(
+_LOWER_BEFORE_NUMBER = LazyPattern(
     "(?P<word>" + _literals(word for word in _BEFORE_NUMBER if word.islower()) + r")(?P<dot>\.)(?= ?[0-9])"
 )
 # Digits may touch a word here: the number rules split them off later, and the result must
 # be read the same way on a second pass ("URL2" -> "U.R.L two").
-_ACRONYM = re.compile(rf"[A-Z](?<![A-Za-z.][A-Z])[A-Z]{{1,6}}(?!{WORD_LETTER})")
+_ACRONYM = LazyPattern(rf"[A-Z](?<![A-Za-z.][A-Z])[A-Z]{{1,6}}(?!{WORD_LETTER})")
 _MIXED_CASE = tuple(word for word in WORD_ACRONYMS if not word.isupper())
-_MIXED_CASE_ACRONYM = re.compile("(?:" + _literals(_MIXED_CASE) + rf")(?!{WORD_LETTER})")
-_DOTTED_LETTERS = re.compile(r"\.[A-Za-z]\.")
-_PERIOD_BEFORE_NUMBER = re.compile(r"\. ?[0-9]")
-_DOTTED = re.compile(rf"[A-Za-z](?<![A-Za-z.][A-Za-z])\.(?:[A-Za-z]\.)+(?!{WORD_LETTER})")
-_INITIAL_PERIOD = re.compile(r"\.(?:(?<=^[A-Z]\.)|(?<=[^A-Za-z.][A-Z]\.))(?= [A-Z])")
+_MIXED_CASE_ACRONYM = LazyPattern("(?:" + _literals(_MIXED_CASE) + rf")(?!{WORD_LETTER})")
+_DOTTED_LETTERS = LazyPattern(r"\.[A-Za-z]\.")
+_PERIOD_BEFORE_NUMBER = LazyPattern(r"\. ?[0-9]")
+_DOTTED = LazyPattern(rf"[A-Za-z](?<![A-Za-z.][A-Za-z])\.(?:[A-Za-z]\.)+(?!{WORD_LETTER})")
+_INITIAL_PERIOD = LazyPattern(r"\.(?:(?<=^[A-Z]\.)|(?<=[^A-Za-z.][A-Z]\.))(?= [A-Z])")
 """The period after a single capital ("John F. Kennedy"); the match is the period alone."""
-_ROMAN = re.compile(r"[IVXLCDM]+\b")
+_ROMAN = LazyPattern(r"[IVXLCDM]+\b")
 
 
 def _glued(match: re.Match[str]) -> bool:

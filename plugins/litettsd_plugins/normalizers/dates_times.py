@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
+from litettsd.patterns import LazyPattern
 
 from ._words import (
     DIGIT_NAMES,
@@ -53,7 +54,7 @@ _MONTH_NAMES = (
 _ORDINAL_SUFFIX = "(?:st|nd|rd|th)?"
 # Dates and times that start with a digit share that first digit (and the check that it
 # is not glued to a word), so the engine can skip straight to digits.
-_NUMERIC = re.compile(
+_NUMERIC = LazyPattern(
     r"[0-9](?<![\w.,:/-][0-9])(?:"
     r"(?P<iso>[0-9]{3}(?P<iso_sep>[-/])[0-9]{1,2}(?P=iso_sep)[0-9]{1,2}(?![\w-]|\.[0-9]))"
     r"|(?P<numeric>[0-9]?(?P<sep>[/-])[0-9]{1,2}(?P=sep)"
@@ -64,17 +65,17 @@ _NUMERIC = re.compile(
     r"|(?P<time>[0-9]?:[0-5][0-9](?::[0-5][0-9])?(?![\w:]|\.[0-9]))"
     r")"
 )
-_NAMED_MONTH = re.compile(
+_NAMED_MONTH = LazyPattern(
     rf"(?P<month>{_MONTH_NAMES})\.?(?:"
     rf"(?P<day>\s+[0-9]{{1,2}}{_ORDINAL_SUFFIX}(?:\s?-\s?[0-9]{{1,2}}{_ORDINAL_SUFFIX})?(?:,?\s+[0-9]{{4}})?(?![\w:]))"
     r"|,?\s+[0-9]{4}(?![\w:]))"
 )
-_MONTH_ABBREVIATION = re.compile(rf"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.(?!{WORD_LETTER}|[.'])")
-_WEEKDAY = re.compile(r"(?:Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri|Sat|Sun)\.(?=,?\s+(?:[0-9]|[JFMASOND][a-z]{2}))")
-_MONTH_IN = re.compile(_MONTH_NAMES)
-_NUMBERS_IN = re.compile(r"[0-9]+")
-_THE_BEFORE = re.compile(r"\bthe\s+$", re.IGNORECASE)
-_AM_PM = re.compile(r"[AaPp]")
+_MONTH_ABBREVIATION = LazyPattern(rf"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.(?!{WORD_LETTER}|[.'])")
+_WEEKDAY = LazyPattern(r"(?:Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri|Sat|Sun)\.(?=,?\s+(?:[0-9]|[JFMASOND][a-z]{2}))")
+_MONTH_IN = LazyPattern(_MONTH_NAMES)
+_NUMBERS_IN = LazyPattern(r"[0-9]+")
+_THE_BEFORE = LazyPattern(r"\bthe\s+$", re.IGNORECASE)
+_AM_PM = LazyPattern(r"[AaPp]")
 
 
 def day_first(context: NormalizeContext) -> bool:

@@ -15,6 +15,7 @@ import unicodedata
 
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
+from litettsd.patterns import LazyPattern
 
 from ._words import dashes_as_commas, decode_entities, tidy
 
@@ -24,14 +25,14 @@ _INLINE_TAGS = (
     "strike|strong|sub|sup|tbody|td|tfoot|th|thead|tt|u|var"
 )
 _ATTRIBUTES = r"""(?:\s+[\w:-]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'<>]+))*\s*/?>"""
-_BLOCK_TAG = re.compile(rf"</?(?:{_BLOCK_TAGS}){_ATTRIBUTES}", re.IGNORECASE)
-_INLINE_TAG = re.compile(rf"</?(?:{_INLINE_TAGS}){_ATTRIBUTES}|<!--.*?-->", re.IGNORECASE | re.DOTALL)
+_BLOCK_TAG = LazyPattern(rf"</?(?:{_BLOCK_TAGS}){_ATTRIBUTES}", re.IGNORECASE)
+_INLINE_TAG = LazyPattern(rf"</?(?:{_INLINE_TAGS}){_ATTRIBUTES}|<!--.*?-->", re.IGNORECASE | re.DOTALL)
 
 # Control characters become spaces; format characters (zero-width joiners, direction
 # marks, soft hyphens, BOM, variation selectors), lone surrogates and private-use
 # characters are dropped: espeak-ng cannot read them and some break its UTF-8 input.
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-_INVISIBLE = re.compile(
+_CONTROL = LazyPattern(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_INVISIBLE = LazyPattern(
     "[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff\ufff9-\ufffb"
     "\ud800-\udfff\ue000-\uf8ff\U000e0000-\U000e0fff\U000f0000-\U0010ffff]"
 )
@@ -43,18 +44,18 @@ _TYPOGRAPHY = {
     "\u2026": "...", "\u00a0": " ", "\u2022": ",", "\u00b7": ",", "\u25e6": ",", "\u2043": ",",
 }
 """Typographic quotes, hyphens, ellipsis, no-break space and bullets as plain ASCII."""
-_TYPOGRAPHIC = re.compile("[" + "".join(_TYPOGRAPHY) + "]")
-_DECORATION = re.compile(r"([#$%&*+<=>@^`|~/\\\[\]{}_])(?: ?\1){2,}")
+_TYPOGRAPHIC = LazyPattern("[" + "".join(_TYPOGRAPHY) + "]")
+_DECORATION = LazyPattern(r"([#$%&*+<=>@^`|~/\\\[\]{}_])(?: ?\1){2,}")
 
 # Markdown as written by chat apps and language models.
-_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
-_MD_STRONG = re.compile(r"\*(?<![\w*]\*)(?P<more>\*{0,2})(?=[^\s*])(?P<body>[^*\n]+?)(?<=\S)\*(?P=more)(?![\w*])")
-_MD_UNDERSCORE = re.compile(r"_(?<![\w_]_)(?=[^\s_])(?P<body>[^_\n]+?)(?<=\S)_(?![\w_])")
-_MD_CODE = re.compile(r"`+([^`\n]*)`+")
-_HEADING = re.compile(r"#{1,6}\s+")
-_BULLET = re.compile(r"[-*+,]\s+")
-_QUOTE = re.compile(r">\s*")
-_RULE = re.compile(r"(?:```.*|[-*_=]{3,})$")
+_MD_LINK = LazyPattern(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
+_MD_STRONG = LazyPattern(r"\*(?<![\w*]\*)(?P<more>\*{0,2})(?=[^\s*])(?P<body>[^*\n]+?)(?<=\S)\*(?P=more)(?![\w*])")
+_MD_UNDERSCORE = LazyPattern(r"_(?<![\w_]_)(?=[^\s_])(?P<body>[^_\n]+?)(?<=\S)_(?![\w_])")
+_MD_CODE = LazyPattern(r"`+([^`\n]*)`+")
+_HEADING = LazyPattern(r"#{1,6}\s+")
+_BULLET = LazyPattern(r"[-*+,]\s+")
+_QUOTE = LazyPattern(r">\s*")
+_RULE = LazyPattern(r"(?:```.*|[-*_=]{3,})$")
 _CLOSING = "\"')]"
 _MARKS = (".", "!", "?", ":", ";", ",")
 

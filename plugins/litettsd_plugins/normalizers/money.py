@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
+from litettsd.patterns import LazyPattern
 
 from ._words import NUMBER, EnglishStep, cardinal, integer_words, is_one, number_at, number_words, padded
 
@@ -73,14 +74,14 @@ def _amount(name: str) -> str:
 
 
 # Each pattern starts with a literal choice or a character class (see ``number_at``).
-_SIGNED = re.compile(
+_SIGNED = LazyPattern(
     rf"(?P<sign>{_SIGN_ALTERNATIVES}|{'|'.join(code + ' ?' for code in _CODES)})(?P<minus>-)?"
     rf"{_amount('amount')}(?:\s?-\s?(?:(?P=sign))?{_amount('upper')})?"
 )
-_MINUS = re.compile(rf"-(?<![\w.]-)(?=(?:US|A|C|NZ|HK)?[{_SIGN_CHARACTERS}])")
-_CODE_AFTER = re.compile(rf"(?P<amount>{number_at(signed=True)})\s?(?P<code>{_CODE_ALTERNATIVES})\b")
-_CENTS = re.compile(rf"(?P<amount>{number_at()})\s?¢")
-_HAS_MONEY = re.compile("|".join(re.escape(sign) for sign in (*_SIGN_CHARACTERS, "¢", *_CODES)))
+_MINUS = LazyPattern(rf"-(?<![\w.]-)(?=(?:US|A|C|NZ|HK)?[{_SIGN_CHARACTERS}])")
+_CODE_AFTER = LazyPattern(rf"(?P<amount>{number_at(signed=True)})\s?(?P<code>{_CODE_ALTERNATIVES})\b")
+_CENTS = LazyPattern(rf"(?P<amount>{number_at()})\s?¢")
+_HAS_MONEY = LazyPattern("|".join(re.escape(sign) for sign in (*_SIGN_CHARACTERS, "¢", *_CODES)))
 
 
 def money_words(amount: str, currency: Currency, scale: str | None = None) -> str:

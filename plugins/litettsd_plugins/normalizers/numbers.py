@@ -19,6 +19,7 @@ import re
 
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
+from litettsd.patterns import LazyPattern
 
 from ._words import (
     DIGIT_RUN,
@@ -38,7 +39,7 @@ from ._words import (
 
 # Every pattern begins with a literal or a character class and checks what precedes it
 # only after that first character (see ``number_at``): they run on the hot path.
-_PHONE = re.compile(
+_PHONE = LazyPattern(
     r"[0-9(+](?<![\w+.,/-][0-9(+])(?:"
     r"(?<=\+)[0-9]{1,3}(?:[ .-]?\(?[0-9]{1,4}\)?){2,5}"
     r"|(?<=\()[0-9]{3}\)\s?[0-9]{3}[ .-][0-9]{4}"
@@ -46,52 +47,52 @@ _PHONE = re.compile(
     r"|(?<=[0-9])[0-9]{2}[ .-][0-9]{3}[ .-][0-9]{4}"
     r")(?![\w/-]|\.[0-9])"
 )
-_LOCAL_PHONE = re.compile(
+_LOCAL_PHONE = LazyPattern(
     r"(?:call|Call|phone|Phone|tel|Tel|fax|Fax|dial|Dial|text|Text|cell|Cell|mobile|Mobile):?\s"
     r"(?P<local>[0-9]{3}-[0-9]{4})\b"
 )
-_NUMBER_SIGN = re.compile(r"#(?<![\w&#]#)\s?(?=[0-9])")
-_ORDINAL = re.compile(r"(?P<n>[0-9](?<![\w.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+|[0-9]*))(?:st|nd|rd|th|ST|ND|RD|TH)\b")
+_NUMBER_SIGN = LazyPattern(r"#(?<![\w&#]#)\s?(?=[0-9])")
+_ORDINAL = LazyPattern(r"(?P<n>[0-9](?<![\w.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+|[0-9]*))(?:st|nd|rd|th|ST|ND|RD|TH)\b")
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
-_SUPERSCRIPT = re.compile(r"[⁻⁰¹²³⁴⁵⁶⁷⁸⁹][⁰¹²³⁴⁵⁶⁷⁸⁹]*")
-_CARET = re.compile(r"\^\s?(?P<exponent>-?[0-9]+)")
+_SUPERSCRIPT = LazyPattern(r"[⁻⁰¹²³⁴⁵⁶⁷⁸⁹][⁰¹²³⁴⁵⁶⁷⁸⁹]*")
+_CARET = LazyPattern(r"\^\s?(?P<exponent>-?[0-9]+)")
 _VULGAR = {
     "½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5), "⅖": (2, 5), "⅗": (3, 5),
     "⅘": (4, 5), "⅙": (1, 6), "⅚": (5, 6), "⅐": (1, 7), "⅛": (1, 8), "⅜": (3, 8), "⅝": (5, 8), "⅞": (7, 8),
     "⅑": (1, 9), "⅒": (1, 10),
 }
-_UNICODE_FRACTION = re.compile(r"(?:(?<![\w.,])(?P<whole>[0-9]+)\s?)?(?P<vulgar>[" + "".join(_VULGAR) + "])")
-_FRACTION = re.compile(
+_UNICODE_FRACTION = LazyPattern(r"(?:(?<![\w.,])(?P<whole>[0-9]+)\s?)?(?P<vulgar>[" + "".join(_VULGAR) + "])")
+_FRACTION = LazyPattern(
     r"(?P<first>[0-9](?<![\w./-][0-9])[0-9]*)(?:\s+(?P<num>[0-9]+))?/(?P<den>[0-9]+)(?![\w/]|\.[0-9])"
 )
 _FRACTION_IDIOMS = frozenset({"24/7", "50/50", "9/11", "20/20", "4/20"})
 _DENOMINATORS = frozenset({*range(2, 11), 12, 16, 32, 64, 100, 1000})
-_PERCENT = re.compile(
+_PERCENT = LazyPattern(
     rf"(?P<n>{number_at(signed=True)})(?:\s?(?:-|to)\s?(?P<upper>-?(?:{NUMBER})))?\s?(?:%|percent\b)"
 )
 _RANGE_START = number_at(r"\w.,/-")
-_RANGE = re.compile(rf"(?P<a>{_RANGE_START})\s?-\s?(?P<b>{NUMBER})(?![\w/-]|\.[0-9]|\s*=)")
-_DECADE = re.compile(r"(?P<n>[0-9](?<![\w.,'][0-9])[0-9]*0)'?s\b")
-_SHORT_DECADE = re.compile(r"'(?<!\w')(?P<n>[0-9]0)s\b")
-_POWER_OF_TEN = re.compile(r"10{2,}")
-_ERA_AFTER = re.compile(r"(?P<y>[0-9](?<![\w.,][0-9])[0-9]{0,3})\s?(?P<era>B\.C\.E|B\.C|A\.D|C\.E)\b")
-_ERA_BEFORE = re.compile(r"A\.D\s?(?P<y>[0-9]{1,4})(?![\w.]*[0-9])")
-_ROMAN_CANDIDATE = re.compile(r"[IVXLCDM](?<= [IVXLCDM])[IVXLCDM]*\b")
-_ROMAN = re.compile(r"M{0,4}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
+_RANGE = LazyPattern(rf"(?P<a>{_RANGE_START})\s?-\s?(?P<b>{NUMBER})(?![\w/-]|\.[0-9]|\s*=)")
+_DECADE = LazyPattern(r"(?P<n>[0-9](?<![\w.,'][0-9])[0-9]*0)'?s\b")
+_SHORT_DECADE = LazyPattern(r"'(?<!\w')(?P<n>[0-9]0)s\b")
+_POWER_OF_TEN = LazyPattern(r"10{2,}")
+_ERA_AFTER = LazyPattern(r"(?P<y>[0-9](?<![\w.,][0-9])[0-9]{0,3})\s?(?P<era>B\.C\.E|B\.C|A\.D|C\.E)\b")
+_ERA_BEFORE = LazyPattern(r"A\.D\s?(?P<y>[0-9]{1,4})(?![\w.]*[0-9])")
+_ROMAN_CANDIDATE = LazyPattern(r"[IVXLCDM](?<= [IVXLCDM])[IVXLCDM]*\b")
+_ROMAN = LazyPattern(r"M{0,4}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 _ROMAN_VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
-_RESOLUTION = re.compile(r"(?P<n>[0-9](?<![\w.,][0-9])[0-9]{2,3})p\b")
-_TIMES = re.compile(rf"(?P<n>{number_at()})x(?=\s|$|[,;:.!?)])")
-_BY = re.compile(r"[x×*](?:(?<=[0-9][x×*])|(?<=[0-9] [x×*]))\s?(?=[0-9])")
-_RATIO = re.compile(r":(?<=[0-9]:)(?=[0-9])")
-_ABOUT = re.compile(r"~(?<![\w~]~)\s?(?=[0-9.])")
-_DOTTED = re.compile(r"[0-9](?<![\w.][0-9])[0-9]*(?:\.[0-9]+){2,}(?![\w.]*[0-9])")
-_MINUS_BETWEEN = re.compile(r"-(?<=[0-9] -)(?= [0-9])")
-_SIGN = re.compile(r"[-+](?<![^\s(\[\"'=/,;:][-+])(?=\.?[0-9])")
-_LETTER_DASH_DIGIT = re.compile(r"-(?<=[A-Za-z]-)(?=[0-9])")
-_PLAIN = re.compile(
+_RESOLUTION = LazyPattern(r"(?P<n>[0-9](?<![\w.,][0-9])[0-9]{2,3})p\b")
+_TIMES = LazyPattern(rf"(?P<n>{number_at()})x(?=\s|$|[,;:.!?)])")
+_BY = LazyPattern(r"[x×*](?:(?<=[0-9][x×*])|(?<=[0-9] [x×*]))\s?(?=[0-9])")
+_RATIO = LazyPattern(r":(?<=[0-9]:)(?=[0-9])")
+_ABOUT = LazyPattern(r"~(?<![\w~]~)\s?(?=[0-9.])")
+_DOTTED = LazyPattern(r"[0-9](?<![\w.][0-9])[0-9]*(?:\.[0-9]+){2,}(?![\w.]*[0-9])")
+_MINUS_BETWEEN = LazyPattern(r"-(?<=[0-9] -)(?= [0-9])")
+_SIGN = LazyPattern(r"[-+](?<![^\s(\[\"'=/,;:][-+])(?=\.?[0-9])")
+_LETTER_DASH_DIGIT = LazyPattern(r"-(?<=[A-Za-z]-)(?=[0-9])")
+_PLAIN = LazyPattern(
     r"(?P<whole>[0-9](?<![0-9.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+(?![0-9])|[0-9]*))(?:\.(?P<frac>[0-9]+))?"
 )
-_POINT = re.compile(r"\.(?<![\w.,]\.)(?P<digits>[0-9]+)")
+_POINT = LazyPattern(r"\.(?<![\w.,]\.)(?P<digits>[0-9]+)")
 
 COUNTED_BY_ROMAN = frozenset(
     "chapter part volume book act scene section appendix article phase stage level episode season psalm canto "
@@ -116,8 +117,8 @@ _NOT_PLURAL = frozenset(
     "afterwards besides".split()
 )
 _IRREGULAR_PLURALS = frozenset("people men women children feet teeth mice geese sheep fish deer staff".split())
-_WORD_AFTER = re.compile(r" ([a-z]+)\b")
-_LAST_WORD = re.compile(r"[A-Za-z]+(?= $)")
+_WORD_AFTER = LazyPattern(r" ([a-z]+)\b")
+_LAST_WORD = LazyPattern(r"[A-Za-z]+(?= $)")
 """The word before a Roman numeral, without digits glued to its front ("0Henry V")."""
 
 

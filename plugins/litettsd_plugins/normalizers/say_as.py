@@ -18,6 +18,7 @@ import re
 
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
+from litettsd.patterns import LazyPattern
 
 from ._words import DIGIT_NAMES, NUMBER, is_english, number_words, ordinal, tidy
 from .dates_times import MONTHS, date_words, full_year, time_words, valid_date
@@ -26,14 +27,14 @@ from .screen_reader import char_text, key_name_text, spell
 
 INTERPRETATIONS = ("characters", "spell-out", "cardinal", "ordinal", "digits", "date", "time", "telephone")
 
-_CARDINAL = re.compile(rf"[-+]?(?:{NUMBER})")
-_ORDINAL = re.compile(r"([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:st|nd|rd|th)?", re.IGNORECASE)
-_DATE_FIELD = re.compile(r"[0-9]+|[A-Za-z]+")
-_TIME = re.compile(
+_CARDINAL = LazyPattern(rf"[-+]?(?:{NUMBER})")
+_ORDINAL = LazyPattern(r"([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:st|nd|rd|th)?", re.IGNORECASE)
+_DATE_FIELD = LazyPattern(r"[0-9]+|[A-Za-z]+")
+_TIME = LazyPattern(
     r"(?P<hour>[0-9]{1,2})(?:[:.h](?P<minute>[0-5][0-9]))?(?::(?P<second>[0-5][0-9]))?"
     r"\s*(?:(?P<ap>[AaPp])\.?\s*[Mm]\.?)?"
 )
-_DIGIT = re.compile(r"[0-9]")
+_DIGIT = LazyPattern(r"[0-9]")
 _MONTH_PREFIXES = {name[:3].lower(): index for index, name in enumerate(MONTHS, 1)}
 
 

@@ -25,6 +25,7 @@ import unicodedata
 
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
+from litettsd.patterns import LazyPattern
 
 from ._words import (
     DIGIT_NAMES,
@@ -71,7 +72,7 @@ _WORD_JOINERS = frozenset("-'.")
 _ELLIPSIS = "\u2026"
 _ASCII_PUNCTUATION = "".join(chr(code) for code in range(33, 127) if not chr(code).isalnum())
 _LEVEL_PATTERNS = {
-    level: re.compile(
+    level: LazyPattern(
         "["
         + "".join(
             re.escape(mark)
@@ -84,7 +85,7 @@ _LEVEL_PATTERNS = {
 }
 """Per level, the ASCII marks that need a decision: all but the prosody marks the level leaves
 alone. A positive class lets the engine skip plain prose quickly."""
-_NON_ASCII_MARK = re.compile(r"[^\x00-\x7f\w\s]")
+_NON_ASCII_MARK = LazyPattern(r"[^\x00-\x7f\w\s]")
 """Non-ASCII characters that are neither letters, digits nor spaces: symbols and punctuation."""
 
 
@@ -124,7 +125,7 @@ def spell(text: str, capitals: str = "none") -> str:
     return ", ".join(names)
 
 
-_SPELL_RUNS = re.compile(r"\s+|\S+")
+_SPELL_RUNS = LazyPattern(r"\s+|\S+")
 
 _MODIFIERS = {"shift": "shift", "control": "control", "ctrl": "control", "alt": "alt", "meta": "meta",
               "super": "super", "hyper": "hyper", "altgr": "alt graph", "cmd": "command", "win": "windows"}
@@ -140,10 +141,10 @@ _KEY_NAMES = {
     "kp-/": "keypad slash", **_MODIFIERS,
 }
 """speech-dispatcher's SSIP key names, plus common spellings of them."""
-_FUNCTION_KEY = re.compile(r"[fF]([0-9]{1,2})")
-_KEYPAD_DIGIT = re.compile(r"kp-([0-9])")
-_KEY_WORDS = re.compile(r"[-_]+")
-_KEY_DIGITS = re.compile(r"[0-9]+")
+_FUNCTION_KEY = LazyPattern(r"[fF]([0-9]{1,2})")
+_KEYPAD_DIGIT = LazyPattern(r"kp-([0-9])")
+_KEY_WORDS = LazyPattern(r"[-_]+")
+_KEY_DIGITS = LazyPattern(r"[0-9]+")
 
 
 def _key(name: str) -> str:

@@ -17,6 +17,7 @@ import unicodedata
 
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
+from litettsd.patterns import LazyPattern
 
 from ._words import EnglishStep, letters, padded, unicode_name_words
 from .screen_reader import PUNCTUATION_LEVELS
@@ -42,10 +43,10 @@ _NAMED = {
 }
 """Non-ASCII symbols read by name whatever the emoji policy."""
 
-_LANGUAGE = re.compile(r"\b(?P<letter>[CF])(?P<op>\+\+|#)(?![\w+#])")
-_OPERATOR = re.compile("|".join(re.escape(op) for op in sorted(_OPERATORS, key=len, reverse=True)))
-_FLAG = re.compile("[\U0001f1e6-\U0001f1ff]{2}")
-_NON_ASCII_SYMBOL = re.compile(r"[^\x00-\x7f\w\s]")
+_LANGUAGE = LazyPattern(r"\b(?P<letter>[CF])(?P<op>\+\+|#)(?![\w+#])")
+_OPERATOR = LazyPattern("|".join(re.escape(op) for op in sorted(_OPERATORS, key=len, reverse=True)))
+_FLAG = LazyPattern("[\U0001f1e6-\U0001f1ff]{2}")
+_NON_ASCII_SYMBOL = LazyPattern(r"[^\x00-\x7f\w\s]")
 _REGIONAL_A = 0x1F1E6
 
 

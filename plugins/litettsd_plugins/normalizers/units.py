@@ -14,6 +14,7 @@ import re
 
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
+from litettsd.patterns import LazyPattern
 
 from ._words import HAS_DIGIT, NUMBER, EnglishStep, is_one, number_at, number_words, padded, sentence_ends_after
 
@@ -54,17 +55,17 @@ _GLUED_ONLY = {"in": ("inch", "inches")}
 
 _SYMBOLS = sorted((re.escape(symbol).replace(r"\ ", r"\.?\s") for symbol in _UNITS), key=len, reverse=True)
 _NUMBER_OR_RANGE = rf"(?P<number>{number_at(signed=True)})(?:\s?-\s?(?P<upper>-?(?:{NUMBER})))?"
-_UNIT = re.compile(rf"{_NUMBER_OR_RANGE}(?:\s?(?P<unit>{'|'.join(_SYMBOLS)})|(?P<glued>in))(?P<dot>\.)?(?![\w/²³^])")
-_DEGREES = re.compile(rf"{_NUMBER_OR_RANGE}\s?°\s?(?P<scale>[CFK](?!\w))?")
+_UNIT = LazyPattern(rf"{_NUMBER_OR_RANGE}(?:\s?(?P<unit>{'|'.join(_SYMBOLS)})|(?P<glued>in))(?P<dot>\.)?(?![\w/²³^])")
+_DEGREES = LazyPattern(rf"{_NUMBER_OR_RANGE}\s?°\s?(?P<scale>[CFK](?!\w))?")
 _SCALES = {"C": "Celsius", "F": "Fahrenheit", "K": "Kelvin"}
-_FEET_INCHES = re.compile(r"(?P<feet>[0-9](?<![\w.][0-9])[0-9]*)'\s?(?P<inches>[0-9]{1,2}(?:\.[0-9]+)?)(?:\"|'')")
-_PER = re.compile(
+_FEET_INCHES = LazyPattern(r"(?P<feet>[0-9](?<![\w.][0-9])[0-9]*)'\s?(?P<inches>[0-9]{1,2}(?:\.[0-9]+)?)(?:\"|'')")
+_PER = LazyPattern(
     r"/(?:(?<=[a-z]/)|(?<=[a-z] /))"
     r"(?P<per>hr|h|hour|day|wk|week|mo|month|yr|year|min|sec|kg|lb|km|mi|mile|night|person|page)\b"
 )
 _PER_WORDS = {"hr": "hour", "h": "hour", "wk": "week", "mo": "month", "yr": "year", "min": "minute", "sec": "second",
               "kg": "kilogram", "lb": "pound", "km": "kilometer", "mi": "mile"}
-_SPACES = re.compile(r"\s+")
+_SPACES = LazyPattern(r"\s+")
 
 
 def unit_words(number: str, one: str, many: str, upper: str | None = None) -> str:

@@ -15,6 +15,7 @@ import re
 
 from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
+from litettsd.patterns import LazyPattern
 
 from ._words import WORD_LETTER, EnglishStep, integer_words, letters, padded, rewrite_near
 
@@ -60,20 +61,20 @@ _PATTERNS = {
 }
 # A name may run straight into digits or underscores ("main.c0", "_x.py"): later steps split
 # them off, and the name must be recognised the same way before and after that.
-_WEB = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS.items()))
-_TRIGGER = re.compile(r"@|#|/|\\|:|\.(?=[0-9A-Za-z])|v(?=[0-9])")
+_WEB = LazyPattern("|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS.items()))
+_TRIGGER = LazyPattern(r"@|#|/|\\|:|\.(?=[0-9A-Za-z])|v(?=[0-9])")
 """Something in a word that may make it web text; only such words are matched against ``_WEB``."""
-_TRAILING = re.compile(r"[.,;:!?]+$")
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
-_HOST_END = re.compile(r"[/?#]")
-_QUERY = re.compile(r"[?#]")
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])|_+")
-_URL_SPACE = re.compile(r"%20|\+|[-_]+")
-_IDENTIFIER = re.compile(r"[_.-]")
+_TRAILING = LazyPattern(r"[.,;:!?]+$")
+_SCHEME = LazyPattern(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+_HOST_END = LazyPattern(r"[/?#]")
+_QUERY = LazyPattern(r"[?#]")
+_CAMEL = LazyPattern(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])|_+")
+_URL_SPACE = LazyPattern(r"%20|\+|[-_]+")
+_IDENTIFIER = LazyPattern(r"[_.-]")
 _IDENTIFIER_WORDS = {"_": " underscore ", ".": " dot ", "-": " dash "}
 _PATH_NAMES = {"/": "slash", "~": "tilde", ".": "dot", "..": "dot dot"}
-_SLASHES = re.compile(r"(/)")
-_EXTENSION = re.compile(rf"\.({_EXTENSIONS}|[A-Z]{{2,4}})$")
+_SLASHES = LazyPattern(r"(/)")
+_EXTENSION = LazyPattern(rf"\.({_EXTENSIONS}|[A-Z]{{2,4}})$")
 
 
 def _identifier(part: str) -> str:

@@ -1,0 +1,30 @@
+"""The ``litettsd`` command's entry point (``litettsd.launch``): start-up with the collector off."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import metadata
+
+
+def test_the_command_and_python_m_go_through_launch() -> None:
+    (script,) = metadata.entry_points(group="console_scripts", name="litettsd")
+    assert script.value == "litettsd.launch:main"
+    result = subprocess.run([sys.executable, "-m", "litettsd", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("litettsd ")
+
+
+def test_start_up_ends_with_collection_on_and_start_up_objects_frozen() -> None:
+    """``litettsd.launch`` runs start-up with the garbage collector off; READY turns it back on."""
+    probe = """
+import gc
+from litettsd import launch
+gc.disable()                      # as launch.main does before importing the daemon
+objects = [[i] for i in range(1000)]
+launch.startup_finished()
+print(gc.isenabled(), gc.get_freeze_count() >= 1000)
+launch.startup_finished()          # a second call (after a reload, say) changes nothing
+print(gc.isenabled())
+"""
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["True", "True", "True"]
