@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +34,7 @@ from bench_core import IDLE_GAP, LONG_PARAGRAPH, PHRASES, raw_feeds
 from common import Daemon, median, paired_ratio, request, wait_ready
 
 ROUNDS = 5
+RAW_SERVER = "raw_onnxruntime_server.py"
 REPO = Path(__file__).resolve().parent.parent
 VENVS = REPO / "build" / "bench-venvs"
 BASELINES = Path(__file__).resolve().parent / "baselines"
@@ -196,18 +197,27 @@ class DaemonSystem:
         self.daemon.stop()
 
 
-def capture_feeds(
-    voice: str, cache: Path, folder: Path, texts: tuple[str, ...] = (WARM_UP_TEXT, CORPUS, LONG_PARAGRAPH, *PHRASES)
-) -> tuple[Path, Path]:
-    """Pickle the daemon's model inputs for ``texts``; return the model and the file."""
+def capture_feeds(voice: str, cache: Path) -> tuple[Path, dict[str, Any]]:
+    """The model the daemon's voice runs and its inputs for every benchmark text."""
     feeds: dict[str, Any] = {}
     model = ""
-    for text in texts:
+    for text in (WARM_UP_TEXT, CORPUS, LONG_PARAGRAPH, *PHRASES):
         session, feeds[text] = raw_feeds(voice, text, cache)
         model = session._model_path
-    target = folder / f"{voice.replace(':', '_')}.{len(texts)}.feeds.pkl"
-    target.write_bytes(pickle.dumps(feeds))
-    return Path(model), target
+    return Path(model), feeds
+
+
+def optimized_graph(model: Path, engine: str, cache: Path) -> Path:
+    """The optimized graph of ``model`` the daemon cached under ``cache`` (a daemon must have run)."""
+    from litettsd.config import load_settings
+    from litettsd.plugins import build_plugin_manager
+    from litettsd.sessions import SessionFactory, optimized_model_path
+
+    options = SessionFactory(build_plugin_manager(), load_settings().settings, threads=1).options(engine)
+    graph = optimized_model_path(model, options, cache)
+    if not graph.exists():
+        raise RuntimeError(f"no cached optimized graph {graph}")
+    return graph
 
 
 def kokoro_voices_file(name: str, folder: Path) -> Path:
@@ -247,19 +257,15 @@ def _timed_rounds(systems: dict[str, System], texts: list[str], stream: bool) ->
     return samples
 
 
-def exec_to_ready(family: str, cache: Path, folder: Path, rounds: int = ROUNDS) -> dict[str, float]:
-    """Exec to READY=1 for litettsd, to the first synthesis done for the baselines; in turns.
+def exec_to_ready(
+    family: str, cache: Path, upstream: Callable[[], Baseline], floor: Callable[[], Baseline], rounds: int = ROUNDS
+) -> dict[str, float]:
+    """Exec to READY=1 for litettsd, to the first synthesis done for ``upstream`` and ``floor``, in turns.
 
-    ``raw`` is the floor: onnxruntime alone opening the daemon's cached optimized graph and
-    running the warm-up phrase's inputs, in a bare interpreter.
+    ``floor`` is raw onnxruntime opening the daemon's cached optimized graph and running the
+    warm-up phrase's inputs in a bare interpreter: the least any Python process needs.
     """
-    voice, baseline, package, script = FAMILIES[family]
-    python = baseline_python(family, package)
-    args = _baseline_args(family, cache, folder)
-    model, feeds = capture_feeds(voice, cache, folder, (WARM_UP_TEXT,))
-    rate = "22050" if family == "piper" else "24000"
-    raw_args = [str(model), str(feeds), rate, "--optimized"]
-    log = folder / f"{family}.log"
+    voice, baseline = FAMILIES[family][:2]
     readies: dict[str, list[float]] = {"litettsd": [], baseline: [], "load_and_first": [], "raw": []}
     for _ in range(rounds):
         time.sleep(IDLE_GAP)
@@ -267,12 +273,12 @@ def exec_to_ready(family: str, cache: Path, folder: Path, rounds: int = ROUNDS) 
         readies["litettsd"].append(wait_ready(daemon)[1])
         daemon.stop()
         time.sleep(IDLE_GAP)
-        upstream = Baseline(python, script, args, log)
-        readies[baseline].append(upstream.exec_to_ready_s)
-        readies["load_and_first"].append(upstream.ready["load_s"] + upstream.ready["first_synthesis_s"])
-        upstream.stop()
+        library = upstream()
+        readies[baseline].append(library.exec_to_ready_s)
+        readies["load_and_first"].append(library.ready["load_s"] + library.ready["first_synthesis_s"])
+        library.stop()
         time.sleep(IDLE_GAP)
-        raw = Baseline(Path(sys.executable), "raw_onnxruntime_server.py", raw_args, log)
+        raw = floor()
         readies["raw"].append(raw.exec_to_ready_s)
         raw.stop()
     ours = readies["litettsd"]
@@ -295,13 +301,24 @@ def _family(family: str, cache: Path, folder: Path) -> dict[str, float]:
     python = baseline_python(family, package)
     args = _baseline_args(family, cache, folder)
     log = folder / f"{family}.log"
-    results = exec_to_ready(family, cache, folder)
-
-    model, feeds = capture_feeds(voice, cache, folder)
-    rate = 22050 if family == "piper" else 24000
+    rate = "22050" if family == "piper" else "24000"
+    model, feeds = capture_feeds(voice, cache)
+    all_feeds, warm_up_feeds = folder / f"{family}.feeds.pkl", folder / f"{family}.warm-up.feeds.pkl"
+    all_feeds.write_bytes(pickle.dumps(feeds))
+    warm_up_feeds.write_bytes(pickle.dumps({WARM_UP_TEXT: feeds[WARM_UP_TEXT]}))
+    primer = start_daemon(cache, voice)  # so that every timed start finds the optimized graph cached
+    wait_ready(primer)
+    primer.stop()
+    floor_args = [str(optimized_graph(model, family, cache)), str(warm_up_feeds), rate, "--optimized"]
+    results = exec_to_ready(
+        family,
+        cache,
+        upstream=lambda: Baseline(python, script, args, log),
+        floor=lambda: Baseline(Path(sys.executable), RAW_SERVER, floor_args, log),
+    )
     systems: dict[str, System] = {
         "litettsd": DaemonSystem(cache, voice),
-        "raw": Baseline(Path(sys.executable), "raw_onnxruntime_server.py", [str(model), str(feeds), str(rate)], log),
+        "raw": Baseline(Path(sys.executable), RAW_SERVER, [str(model), str(all_feeds), rate], log),
         baseline: Baseline(python, script, args, log),
     }
     try:
