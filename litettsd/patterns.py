@@ -3,15 +3,35 @@
 The text normalizers hold about a hundred patterns, many of them long alternations, and
 Python compiles a pattern in pure Python: compiling them all when the plugins are imported
 cost some 15-20 ms of the daemon's time to READY. A ``LazyPattern`` compiles on its first
-match; the daemon normalizes a sample text right after READY, which compiles nearly all of
-them before a client's first request.
+match, and right after READY the daemon calls ``compile_pending`` on a worker thread, so the
+patterns a text never triggered are ready too before most first requests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from collections.abc import Callable, Iterator
+
+_PENDING: list[LazyPattern] = []
+"""Every pattern made so far and not yet compiled by ``compile_pending``."""
+
+
+def compile_pending() -> int:
+    """Compile every lazy pattern made so far; return how many were compiled here.
+
+    A pattern that does not compile is skipped: it raises where it is first used, in the
+    plugin that made it, rather than here.
+    """
+    count = 0
+    while _PENDING:
+        pattern = _PENDING.pop()
+        if pattern._compiled is None:
+            with contextlib.suppress(re.error):
+                pattern._compiled = re.compile(pattern.pattern, pattern.flags)
+                count += 1
+    return count
 
 
 class LazyPattern:
@@ -23,6 +43,7 @@ class LazyPattern:
         self.pattern = pattern
         self.flags = flags
         self._compiled: re.Pattern[str] | None = None
+        _PENDING.append(self)
 
     @property
     def compiled(self) -> re.Pattern[str]:

@@ -33,6 +33,7 @@ from .cpu import CpuPlan
 from .errors import ErrorCode, RequestError, StartupError
 from .launch import startup_finished
 from .messages import SynthesizeRequest, request_id
+from .patterns import compile_pending
 from .pipeline import Audio, Cancellation, Cancelled, Finished, MarkReached, Pipeline, Start
 from .plugins import Plugins
 from .runtime import build_runtime
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
 _WARM_UP_TEXT = "Ready."
 _WARM_UP_NORMALIZE = "On 3/4/2025 at 10:30 am, 1,234 people paid $5.50 (the 2nd time) - see https://example.com."
-"""Touches every normalizer's lazy parts (num2words, URL and date rules) once, after READY."""
+"""Touches the normalizers' lazy imports (num2words) and first-use caches once, after READY."""
 
 
 def prepare_socket(path: Path, group: str) -> None:
@@ -613,10 +614,15 @@ class Daemon:
             self._watchdog = asyncio.get_running_loop().create_task(
                 run_watchdog(self.notifier, interval, self.scheduler.alive)
             )
-        # Lazy imports keep them out of the time to READY; these land them before most first requests.
-        self.in_background(asyncio.to_thread(self.pipeline.normalize_text, _WARM_UP_NORMALIZE, NormalizeContext()))
+        # Lazy imports and patterns keep them out of the time to READY; this lands them before
+        # most first requests.
+        self.in_background(asyncio.to_thread(self._warm_up_normalizers))
         if self.settings.cache.phrases and self.settings.cache.max_bytes:
             self.in_background(self._precache(self.settings.cache.phrases))
+
+    def _warm_up_normalizers(self) -> None:
+        compile_pending()
+        self.pipeline.normalize_text(_WARM_UP_NORMALIZE, NormalizeContext())
 
     def in_background(self, work: Awaitable[Any]) -> None:
         """Run ``work`` as a task the daemon holds on to (and cancels at shutdown)."""

@@ -123,4 +123,3 @@ def test_plan_without_lead_starts_with_a_whole_sentence(piper: Voice) -> None:
 def test_ipa_pieces_are_never_cut_into_a_lead(piper: Voice) -> None:
     text = "\ue000həˈloʊ\ue001 there my good old friend from the north."
     assert all(chunk.pause for chunk in plan(text, piper))
-

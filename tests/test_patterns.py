@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from litettsd.patterns import LazyPattern
+from litettsd.patterns import LazyPattern, compile_pending
 
 
 def test_compiles_on_first_use_not_before() -> None:
@@ -53,3 +53,22 @@ print("\\n".join(name for name in callers if "normalizers" in name))
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "", f"compiled at import by: {result.stdout}"
 
+
+def test_after_compile_pending_no_normalization_compiles_anything(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon calls ``compile_pending`` right after READY: no request compiles a pattern then."""
+    from tests.test_normalizer_cases import CASES, normalize
+
+    compile_pending()
+    compiled: list[str] = []
+    original = re.compile
+
+    def recording(pattern: str, flags: int = 0) -> re.Pattern[str]:
+        compiled.append(pattern)
+        return original(pattern, flags)
+
+    monkeypatch.setattr(re, "compile", recording)
+    for case in CASES:
+        text = case.values[0]
+        assert isinstance(text, str)
+        normalize(text)
+    assert compiled == []
