@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import environment  # noqa: E402
+from common import compile_daemon_modules, environment  # noqa: E402
 
 SUITES = {
     "core": "bench_core",
@@ -30,6 +30,7 @@ SUITES = {
 def main() -> int:
     chosen = os.environ.get("SUITES", "").split() or list(SUITES)
     cache = Path(tempfile.mkdtemp(prefix="litettsd-bench-cache-"))
+    compile_daemon_modules()
     results: dict[str, object] = {"environment": environment()}
     print(f"# {results['environment']}")
     for name in chosen:

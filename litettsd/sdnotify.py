@@ -13,7 +13,6 @@ and documented in sd_notify(3) and sd_listen_fds(3)):
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import socket
@@ -143,6 +142,8 @@ async def run_watchdog(notifier: Notifier, interval: float, healthy: Callable[[]
     sends nothing: systemd then kills and restarts the daemon once WatchdogSec= passes,
     which is the point of having a watchdog.
     """
+    import asyncio  # here, not at the top: the command line imports this module long before it needs a loop
+
     warned = False
     while True:
         if healthy():

@@ -233,6 +233,13 @@ def test_recv_frame_refuses_oversized_length() -> None:
         assert caught.value.code == ErrorCode.FRAME_TOO_LARGE.value
 
 
+def test_blocking_client_never_imports_asyncio() -> None:
+    """``litetts say`` starts a process per call; asyncio would add about 25 ms to each."""
+    probe = "import sys, litettsd_client.cli, litettsd_client.client; print('asyncio' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "False"
+
+
 # -- CLI without a daemon -------------------------------------------------------------
 
 

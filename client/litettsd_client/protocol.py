@@ -9,13 +9,15 @@ like the end of the stream (only EOF exactly between frames does).
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import struct
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
+
+if TYPE_CHECKING:  # the blocking client, the CLI and the daemon's start-up never import asyncio for this
+    import asyncio
 
 PROTOCOL_VERSION = 1
 DEFAULT_MAX_FRAME = 1024 * 1024
@@ -116,15 +118,15 @@ async def read_frame(reader: asyncio.StreamReader, max_frame: int | None = None)
     """Read one message; ``None`` only for EOF exactly between frames."""
     try:
         header = await reader.readexactly(HEADER_SIZE)
-    except asyncio.IncompleteReadError as exc:
-        if not exc.partial:
+    except EOFError as exc:  # asyncio.IncompleteReadError, caught by its base class (see the imports)
+        if not getattr(exc, "partial", b""):
             return None
         raise ProtocolError(ErrorCode.BAD_REQUEST, "connection closed inside a frame header") from None
     (length,) = _HEADER.unpack(header)
     check_length(length, max_frame)
     try:
         payload = await reader.readexactly(length)
-    except asyncio.IncompleteReadError:
+    except EOFError:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "connection closed inside a frame") from None
     return decode_payload(payload)
 
