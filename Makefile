@@ -11,13 +11,14 @@ STAMP := $(VENV)/.installed
 # by a plain .pth line. The default editable mode installs an import hook per package instead,
 # which every import in the process then consults: 7% of the daemon's time to READY. Edits show
 # at once; a module added or removed needs a reinstall, which these folders' mtimes trigger.
+# (Quiet twice: setuptools otherwise prints a page of warnings about this mode per package.)
 PACKAGE_DIRS := litettsd plugins/litettsd_plugins client/litettsd_client \
 	$(filter-out %/__pycache__/,$(wildcard plugins/litettsd_plugins/*/))
 
 $(STAMP): Makefile pyproject.toml client/pyproject.toml plugins/pyproject.toml $(PACKAGE_DIRS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --config-settings editable_mode=strict -e ./client -e ./plugins -e '.[kokoro,test]'
+	$(BIN)/pip install --quiet --quiet --config-settings editable_mode=strict -e ./client -e ./plugins -e '.[kokoro,test]'
 	touch $(STAMP)
 
 install: $(STAMP)

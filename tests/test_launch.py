@@ -28,3 +28,11 @@ print(gc.isenabled())
 """
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["True", "True", "True"]
+
+
+def test_the_installed_packages_add_no_import_hook() -> None:
+    """``make`` installs in strict editable mode: the default mode's per-package import hook is
+    consulted by every import the daemon makes (7% of its time to READY)."""
+    probe = "import sys; print([getattr(f, '__name__', type(f).__name__) for f in sys.meta_path])"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd="/")
+    assert "Editable" not in result.stdout, result.stdout
