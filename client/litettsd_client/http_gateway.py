@@ -31,7 +31,9 @@ log = logging.getLogger("litettsd_client.http_gateway")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
-DASHBOARD = Path(__file__).with_name("dashboard")
+DASHBOARD = Path(__file__).resolve().with_name("dashboard")
+"""The page's static files. Resolved, because aiohttp serves no file through a symbolic link, and
+in a strict editable install (``make``) every file of the package is one."""
 FRAME_TIMEOUT = 120.0
 """Longest silence from the daemon within one request (504 after it). A healthy daemon sends
 a frame per sentence; only a stuck one is silent for minutes, and the HTTP client should
