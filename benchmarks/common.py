@@ -133,8 +133,9 @@ def compile_daemon_modules() -> None:
 
     for package in ("litettsd", "litettsd_plugins", "litettsd_client"):
         spec = importlib.util.find_spec(package)
-        for folder in (spec.submodule_search_locations or []) if spec else []:
-            compileall.compile_dir(folder, quiet=1)
+        if spec is not None:
+            for folder in spec.submodule_search_locations or []:
+                compileall.compile_dir(folder, quiet=1)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -18,24 +18,21 @@ _PENDING: list[LazyPattern] = []
 """Every pattern made so far and not yet compiled by ``compile_pending``."""
 
 
-def compile_pending() -> int:
-    """Compile every lazy pattern made so far; return how many were compiled here.
+def compile_pending() -> None:
+    """Compile every lazy pattern made so far.
 
     A pattern that does not compile is skipped: it raises where it is first used, in the
     plugin that made it, rather than here.
     """
-    count = 0
     while _PENDING:
         pattern = _PENDING.pop()
         if pattern._compiled is None:
             with contextlib.suppress(re.error):
                 pattern._compiled = re.compile(pattern.pattern, pattern.flags)
-                count += 1
-    return count
 
 
 class LazyPattern:
-    """A compiled pattern's matching methods, compiling ``source`` the first time one is called."""
+    """A compiled pattern's matching methods, compiling ``pattern`` the first time one is called."""
 
     __slots__ = ("_compiled", "flags", "pattern")
 
