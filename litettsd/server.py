@@ -40,13 +40,16 @@ from .runtime import build_runtime
 from .scheduler import InferenceScheduler
 from .sdnotify import ListenSocket, Notifier, run_watchdog, watchdog_interval
 from .voices import VoiceRegistry
+from .watch import ConfigWatcher
 
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 _WARM_UP_TEXT = "Ready."
+_RELOAD_DEBOUNCE_S = 0.3
+"""Quiet time after a configuration file changes before reloading: one reload per editor save."""
 _WARM_UP_NORMALIZE = "On 3/4/2025 at 10:30 am, 1,234 people paid $5.50 (the 2nd time) - see https://example.com."
-"""Touches the normalizers' lazy imports (num2words) and first-use caches once, after READY."""
+"""Touches the normalizers' lazily compiled patterns and first-use caches once, after READY."""
 
 
 def prepare_socket(path: Path, group: str) -> None:
@@ -548,13 +551,18 @@ class Daemon:
             self._watcher = asyncio.get_running_loop().create_task(self._watch(paths))
 
     async def _watch(self, paths: list[Path]) -> None:
-        from watchfiles import awatch
-
-        async for changes in awatch(*paths, debounce=300, recursive=False):
-            names = sorted({Path(path).name for _, path in changes})
-            # reload() restarts the watcher on success (the set of files may change), which
-            # cancels this task; on failure keep watching the same files.
-            await self.reload(f"file change: {', '.join(names)}")
+        try:
+            watcher = ConfigWatcher(paths)
+        except OSError as exc:  # e.g. the user's inotify watches are used up
+            log.warning("not watching the configuration files (%s); reload with SIGHUP or `litetts reload`", exc)
+            return
+        try:
+            async for names in watcher.changes(_RELOAD_DEBOUNCE_S):
+                # reload() restarts the watcher on success (the set of files may change), which
+                # cancels this task; on failure keep watching the same files.
+                await self.reload(f"file change: {', '.join(names)}")
+        finally:
+            watcher.close()
 
     def finished(self, record: RequestRecord) -> None:
         """Tell metrics plugins about a finished request."""

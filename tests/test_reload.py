@@ -51,6 +51,27 @@ def test_reload_by_file_change(start_daemon):
         assert conn.request({"op": "hello", "id": 1})[0]["max_text_chars"] == 300
 
 
+def max_text_chars(daemon):
+    with daemon.connect() as conn:
+        return conn.request({"op": "hello", "id": 1})[0]["max_text_chars"]
+
+
+def test_reload_by_an_editor_save_then_by_a_drop_in_in_a_folder_that_appeared(start_daemon):
+    private = start_daemon("[server]\nmax_text_chars = 100\n")
+    conf_d = private.log.parent / "etc" / "conf.d"  # the daemon's system folder; absent at start
+    conf_d.mkdir(parents=True)
+    time.sleep(0.5)  # let the watcher start
+    swap = config_file(private).with_name(".test.toml.swp")
+    swap.write_text("[server]\nmax_text_chars = 400\n")
+    swap.replace(config_file(private))  # as vim and most editors save
+    wait_until(lambda: max_text_chars(private) == 400)
+    # The watcher was restarted by that reload and now covers conf.d as well.
+    drop_in = conf_d / "50-voice.toml"
+    drop_in.write_text("[synthesis]\nsentence_silence = 0.4\n")
+    wait_until(lambda: str(drop_in) in status(private)["config_files"])
+    assert "file change: 50-voice.toml" in private.log.read_text()
+
+
 def test_reload_op(start_daemon):
     private = start_daemon()
     config_file(private).write_text('[synthesis]\nsentence_silence = 0.5\n')

@@ -2,8 +2,10 @@
 
 Every normalizer module speaks numbers, letters and sentence punctuation the same way,
 so those rules live here once: one canonical style (American, no "and" inside numbers,
-no commas inside number words), one letter form, one cache. num2words supplies the words;
-it is slow (tens of microseconds a call), so every word function is memoised.
+no commas inside number words), one letter form, one cache. Number words are our own: the
+rules are short, and num2words, which the normalizer used before, imported every language it
+has (~5 MB of resident memory in the daemon) and wrote British words that had to be undone.
+Its output, made American, is still the reference they are tested against.
 
 Spelled letters are written as capitals joined by dots without a final dot (``U.R.L``):
 espeak-ng then says each letter's name, even "A", which it reads as the article "a" in
@@ -59,18 +61,51 @@ _ENTITY_ROUNDS = 3
 """Doubly (and triply) escaped entities such as ``&amp;#x27;`` are common in scraped text."""
 
 
-@lru_cache(maxsize=1)
-def _english() -> Any:
-    """num2words' English converter, imported on first use: it costs ~20 ms of start-up."""
-    from num2words import CONVERTER_CLASSES
+_SMALL = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+)
+_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_SCALES = (
+    "", "thousand", "million", "billion", "trillion", "quadrillion", "quintillion",
+    "sextillion", "septillion", "octillion", "nonillion", "decillion", "undecillion",
+)
+"""Short scale, as American English counts: enough for ``MAX_GROUPED_DIGITS``."""
+_IRREGULAR_ORDINALS = {
+    "one": "first",
+    "two": "second",
+    "three": "third",
+    "five": "fifth",
+    "eight": "eighth",
+    "nine": "ninth",
+    "twelve": "twelfth",
+}
 
-    return CONVERTER_CLASSES["en"]
+
+def _below_thousand(n: int) -> str:
+    hundreds, rest = divmod(n, 100)
+    words = [f"{_SMALL[hundreds]} hundred"] if hundreds else []
+    if rest >= 20:
+        words.append(_TENS[rest // 10] + (f"-{_SMALL[rest % 10]}" if rest % 10 else ""))
+    elif rest:
+        words.append(_SMALL[rest])
+    return " ".join(words)
 
 
-def _american(words: str) -> str:
-    # num2words writes British "one hundred and twenty-three" with commas between groups;
-    # the commas would also split clauses in the chunker.
-    return words.replace(",", "").replace(" and ", " ")
+def _cardinal_words(n: int) -> str:
+    """Number words in the house style, for any integer below 10**39."""
+    if n < 0:
+        return "minus " + _cardinal_words(-n)
+    if n == 0:
+        return "zero"
+    groups = []
+    for scale in _SCALES:
+        n, group = divmod(n, 1000)
+        if group:
+            groups.append(f"{_below_thousand(group)} {scale}".rstrip())
+        if not n:
+            break
+    return " ".join(reversed(groups))
 
 
 @lru_cache(maxsize=8192)
@@ -78,7 +113,7 @@ def cardinal(n: int) -> str:
     """``-1234`` -> "minus one thousand two hundred thirty-four"."""
     if len(str(abs(n))) > MAX_GROUPED_DIGITS:
         return ("minus " if n < 0 else "") + digits(str(abs(n)))
-    return _american(_english().to_cardinal(n))
+    return _cardinal_words(n)
 
 
 @lru_cache(maxsize=4096)
@@ -86,13 +121,29 @@ def ordinal(n: int) -> str:
     """``22`` -> "twenty-second"."""
     if len(str(n)) > MAX_GROUPED_DIGITS:
         return digits(str(n))
-    return _american(_english().to_ordinal(n))
+    words = cardinal(n)
+    head, _, last = words.rpartition(" ")
+    stem, hyphen, unit = last.rpartition("-")
+    unit = _IRREGULAR_ORDINALS.get(unit) or (unit[:-1] + "ieth" if unit.endswith("y") else unit + "th")
+    return f"{head} {stem}{hyphen}{unit}".lstrip()
 
 
 @lru_cache(maxsize=4096)
 def year(n: int) -> str:
-    """``1999`` -> "nineteen ninety-nine", ``2005`` -> "two thousand five", ``2010`` -> "twenty ten"."""
-    return _american(_english().to_year(n))
+    """``1999`` -> "nineteen ninety-nine", ``2005`` -> "two thousand five", ``1905`` -> "nineteen oh-five".
+
+    Read in pairs, except where pairs sound wrong: below 100 (``0042``), the first nine
+    years of a round thousand or decade of centuries (``2005``, ``1000``) and from 10000;
+    a year before zero is said with "BC".
+    """
+    if n < 0:
+        return f"{year(-n)} BC"
+    high, low = divmod(n, 100)
+    if high == 0 or (high % 10 == 0 and low < 10) or high >= 100:
+        return cardinal(n)
+    if low == 0:
+        return f"{cardinal(high)} hundred"
+    return f"{cardinal(high)} {'oh-' if low < 10 else ''}{cardinal(low)}"
 
 
 def plural_words(words: str) -> str:
