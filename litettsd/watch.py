@@ -19,7 +19,7 @@ import os
 import struct
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 # From <sys/inotify.h>.
 _IN_MODIFY = 0x002
@@ -153,7 +153,7 @@ class ConfigWatcher:
         self._fd = -1
 
 
-def _raise_errno(what: str) -> None:
+def _raise_errno(what: str) -> NoReturn:
     code = ctypes.get_errno()
     hint = " (raise fs.inotify.max_user_watches)" if code == errno.ENOSPC else ""
     raise OSError(code, f"{what}: {os.strerror(code)}{hint}")
