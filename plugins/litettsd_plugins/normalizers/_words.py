@@ -19,7 +19,6 @@ import re
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
 
 from litettsd.api import NormalizeContext
 from litettsd.patterns import LazyPattern
