@@ -66,8 +66,8 @@ def _layer_name(name: str) -> bool:
 class ConfigWatcher:
     """Watches configuration files and folders; ``changes`` yields the names that changed.
 
-    A file is watched through its folder, and only its own name counts there; in a watched
-    folder, any name a layer may have counts (a drop-in appearing, changing or going). A
+    A file is watched through its folder (and a symbolic link also through its target's),
+    and only its own name counts there; in a watched folder, any name a layer may have counts (a drop-in appearing, changing or going). A
     folder that is removed or renamed counts as a change too.
     """
 
@@ -81,12 +81,14 @@ class ConfigWatcher:
         try:
             by_path: dict[Path, _Folder] = {}
             for path in paths:
-                folder = path if path.is_dir() else path.parent
-                entry = by_path.setdefault(folder, _Folder(folder, set(), False))
-                if folder == path:
-                    by_path[folder] = entry._replace(any_layer=True)
-                else:
-                    entry.names.add(path.name)
+                if path.is_dir():
+                    entry = by_path.setdefault(path, _Folder(path, set(), False))
+                    by_path[path] = entry._replace(any_layer=True)
+                    continue
+                # A layer that is a symbolic link changes where its target lives, so that
+                # folder is watched too (the link's own folder still sees the link replaced).
+                for file in {path, path.resolve()}:
+                    by_path.setdefault(file.parent, _Folder(file.parent, set(), False)).names.add(file.name)
             for folder, entry in by_path.items():
                 wd = self._libc.inotify_add_watch(self._fd, os.fsencode(folder), _MASK | _IN_ONLYDIR)
                 if wd < 0:

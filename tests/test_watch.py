@@ -89,6 +89,17 @@ def test_saving_twice_after_a_rename_is_still_reported(layer: Path) -> None:
     assert asyncio.run(run()) == [["litettsd.toml"], ["litettsd.toml"]]
 
 
+def test_editing_the_target_of_a_symlinked_layer_is_reported(tmp_path: Path) -> None:
+    """As with /etc managed by a configuration system: the layer is a link to a file elsewhere."""
+    target = tmp_path / "store" / "litettsd-site.toml"
+    target.parent.mkdir()
+    target.write_text("[server]\n")
+    link = tmp_path / "etc" / "litettsd.toml"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    assert changes_after([link], lambda: target.write_text("[log]\n")) == [["litettsd-site.toml"]]
+
+
 def test_other_files_beside_a_watched_file_do_not_count(layer: Path) -> None:
     assert changes_after([layer], lambda: layer.with_name("other.toml").write_text("x"), wait=QUIET) == []
 
