@@ -260,13 +260,18 @@ class _Layer(NamedTuple):
     lines: dict[KeyPath, int]
 
 
+def is_layer_name(name: str) -> bool:
+    """Whether a file in ``conf.d`` is a layer; hidden names are editors' lock and backup files."""
+    return name.endswith(".toml") and not name.startswith(".")
+
+
 def _layer_files(inputs: ConfigInputs) -> list[tuple[Path, bool]]:
     """The layer files in precedence order, each with whether it must exist (only ``--config`` files)."""
     system = inputs.system_dir()
     conf_d = system / "conf.d"
     try:
         # Hidden names are skipped: editors keep lock and backup files there (Emacs ``.#x.toml``).
-        dropins = sorted(p for p in conf_d.iterdir() if p.suffix == ".toml" and not p.name.startswith("."))
+        dropins = sorted(p for p in conf_d.iterdir() if is_layer_name(p.name))
     except (FileNotFoundError, NotADirectoryError):
         dropins = []
     except OSError as exc:

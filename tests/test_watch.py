@@ -100,6 +100,17 @@ def test_editing_the_target_of_a_symlinked_layer_is_reported(tmp_path: Path) -> 
     assert changes_after([link], lambda: target.write_text("[log]\n")) == [["litettsd-site.toml"]]
 
 
+def test_one_folder_reached_by_two_paths_keeps_every_rule(tmp_path: Path) -> None:
+    """inotify gives one watch per folder, whatever path named it: the rules must be merged, not replaced."""
+    real = tmp_path / "etc"
+    real.mkdir()
+    alias = tmp_path / "etc-link"
+    alias.symlink_to(real)
+    site = real / "site.conf"
+    site.write_text("[server]\n")
+    assert changes_after([alias, site], lambda: (real / "10-voice.toml").write_text("[log]\n")) == [["10-voice.toml"]]
+
+
 def test_other_files_beside_a_watched_file_do_not_count(layer: Path) -> None:
     assert changes_after([layer], lambda: layer.with_name("other.toml").write_text("x"), wait=QUIET) == []
 

@@ -4,7 +4,7 @@ Every normalizer module speaks numbers, letters and sentence punctuation the sam
 so those rules live here once: one canonical style (American, no "and" inside numbers,
 no commas inside number words), one letter form, one cache. Number words are our own: the
 rules are short, and num2words, which the normalizer used before, imported every language it
-has (~5 MB of resident memory in the daemon) and wrote British words that had to be undone.
+has (5.2 MB of resident memory added to a bare interpreter) and wrote British words that had to be undone.
 Its output, made American, is still the reference they are tested against.
 
 Spelled letters are written as capitals joined by dots without a final dot (``U.R.L``):
