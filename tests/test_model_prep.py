@@ -107,7 +107,7 @@ class _Plugins:
     def call_each(self, hook: str, **kwargs: Any) -> None:
         assert hook == "litettsd_session_options"
         cpu_threads.litettsd_session_options(
-            options=kwargs["options"], settings=kwargs["settings"], threads=kwargs["threads"]
+            engine=kwargs["engine"], options=kwargs["options"], settings=kwargs["settings"], threads=kwargs["threads"]
         )
 
 
@@ -213,6 +213,32 @@ def test_unwritable_cache_still_loads(tmp_path, piper_model):
     blocker.write_text("a file where the cache folder should be")
     session = _factory(blocker)(piper_model, "piper")
     assert _infer(session).size > 0
+
+
+def test_kokoro_packs_its_weights_on_all_threads_and_the_audio_is_the_same(tmp_path):
+    """Parallel pre-packing is Kokoro's alone, and it changes not one sample."""
+    cache = tmp_path / "cache"
+    factory = _factory(cache)
+    assert factory.options("kokoro").get_session_config_entry("session.prepack.enable_parallel") == "1"
+    piper_options = factory.options("piper")
+    with pytest.raises(Exception):  # onnxruntime raises for an entry never set
+        piper_options.get_session_config_entry("session.prepack.enable_parallel")
+
+    packed_in_parallel = factory(kokoro.assemble_model(cache), "kokoro")
+    # Piper's options are Kokoro's but for that entry, so this session differs only in packing.
+    piper_options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    packed_on_one = onnxruntime.InferenceSession(
+        packed_in_parallel._model_path, piper_options, providers=["CPUExecutionProvider"]
+    )
+    rng = np.random.default_rng(7)
+    feed = {
+        "tokens": np.array([[0, *rng.integers(1, 170, 60), 0]], dtype=np.int64),
+        "style": rng.normal(0, 0.1, (1, 256)).astype(np.float32),
+        "speed": np.array([1.0], dtype=np.float32),
+    }
+    audio = packed_in_parallel.run(None, feed)[0]
+    assert audio.size > 10_000
+    assert np.array_equal(audio, packed_on_one.run(None, feed)[0])
 
 
 def _fake_kokoro_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: list[bytes | None]) -> list[Path]:
