@@ -30,13 +30,17 @@ def config_file(daemon):
     return daemon.log.parent / "test.toml"
 
 
+def max_text_chars(daemon):
+    with daemon.connect() as conn:
+        return conn.request({"op": "hello", "id": 1})[0]["max_text_chars"]
+
+
 def test_reload_by_signal_applies_new_settings(start_daemon):
     private = start_daemon("[server]\nmax_text_chars = 100\n")
     config_file(private).write_text("[server]\nmax_text_chars = 200\n")
     private.proc.send_signal(signal.SIGHUP)
     wait_until(lambda: (status(private).get("last_reload") or {}).get("ok") is True)
-    with private.connect() as conn:
-        assert conn.request({"op": "hello", "id": 1})[0]["max_text_chars"] == 200
+    assert max_text_chars(private) == 200
     current = status(private)
     assert str(config_file(private)) in current["config_files"]
     assert current["last_successful_reload"] == current["last_reload"]["at"]
@@ -47,13 +51,7 @@ def test_reload_by_file_change(start_daemon):
     time.sleep(0.5)  # let the watcher start
     config_file(private).write_text("[server]\nmax_text_chars = 300\n")
     wait_until(lambda: (status(private).get("last_reload") or {}).get("ok") is True)
-    with private.connect() as conn:
-        assert conn.request({"op": "hello", "id": 1})[0]["max_text_chars"] == 300
-
-
-def max_text_chars(daemon):
-    with daemon.connect() as conn:
-        return conn.request({"op": "hello", "id": 1})[0]["max_text_chars"]
+    assert max_text_chars(private) == 300
 
 
 def test_reload_by_an_editor_save_then_by_a_drop_in_in_a_folder_that_appeared(start_daemon):
