@@ -14,7 +14,6 @@ variable, or flag) that set the bad value, whichever layer it came from.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import math
 import os
@@ -435,6 +434,8 @@ def _key_path(parts: KeyPath) -> str:
 
 
 def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    import difflib  # only a bad configuration needs it
+
     close = difflib.get_close_matches(word, list(candidates), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
@@ -507,21 +508,23 @@ def _plugin_tables(plugins: PluginsSettings, locate: Callable[[KeyPath], str]) -
     if not plugins.tables:
         return {}
     import importlib
-    from importlib import metadata
 
+    from .entry_points import EntryPoint, entry_points
     from .plugins import ENTRY_POINT_GROUP
 
-    entry_points = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    installed: dict[str, EntryPoint] = {}
+    for entry in entry_points(ENTRY_POINT_GROUP):
+        installed.setdefault(entry.name, entry)  # the first copy is the one registered
     built = {}
     for name, table in plugins.tables.items():
         where = locate(("plugins", name))
-        if name not in entry_points and name not in plugins.load:
-            known = [*entry_points, *plugins.load]
+        if name not in installed and name not in plugins.load:
+            known = [*installed, *plugins.load]
             raise ConfigError(f"{where}: no plugin named '{name}' for [plugins.{name}]{_did_you_mean(name, known)}")
         if name in plugins.disabled:
             continue
         try:
-            plugin = entry_points[name].load() if name in entry_points else importlib.import_module(name)
+            plugin = installed[name].load() if name in installed else importlib.import_module(name)
         except Exception as exc:
             raise ConfigError(f"{where}: cannot import plugin '{name}' to check its table: {exc}") from None
         built[name] = _build(_plugin_schema(name, plugin, where), table, ("plugins", name), locate)
@@ -530,13 +533,9 @@ def _plugin_tables(plugins: PluginsSettings, locate: Callable[[KeyPath], str]) -
 
 def _plugin_schema(name: str, plugin: object, where: str) -> type:
     """Ask one plugin, registered alone, for its table's dataclass."""
-    import pluggy
+    from .plugins import new_plugin_manager
 
-    from . import hookspecs
-    from .plugins import ENTRY_POINT_GROUP
-
-    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
-    manager.add_hookspecs(hookspecs)
+    manager = new_plugin_manager()
     try:
         manager.register(plugin, name=name)
         schemas = [schema for schema in manager.hook.litettsd_config_schema() if schema is not None]

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import logging
+import types
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 import pluggy
 
 from . import hookspecs, logs
+from .entry_points import entry_points
 from .errors import StartupError
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,8 @@ class Plugins:
     """The plugin manager plus bookkeeping of which plugin failed how often."""
 
     manager: pluggy.PluginManager
+    versions: dict[str, str] = field(default_factory=dict)
+    """Version of the distribution behind each entry-point plugin, by plugin name."""
     errors: Counter[str] = field(default_factory=Counter)
 
     def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
@@ -57,20 +61,37 @@ class Plugins:
 
     @functools.cached_property
     def description(self) -> list[dict[str, str]]:
-        """Name and version of each registered plugin, for ``status``.
-
-        Computed once: plugins are only registered while the manager is built, and reading
-        every distribution's metadata cost about 6 ms per ``status`` call.
-        """
-        versions = {
-            self.manager.get_name(plugin): dist.version
-            for plugin, dist in self.manager.list_plugin_distinfo()
-        }
+        """Name and version of each registered plugin, for ``status`` (plugins only register at build)."""
         return [
-            {"name": name, "version": versions.get(name, "")}
+            {"name": name, "version": self.versions.get(name, "")}
             for name in sorted(n for n, _ in self.manager.list_name_plugin())
             if not self.manager.is_blocked(name)
         ]
+
+
+class _PluginManager(pluggy.PluginManager):
+    """pluggy's manager, finding a module plugin's hook implementations in the module's namespace.
+
+    For each of a plugin's names pluggy looks the attribute up with ``inspect.getattr_static``
+    (so that it never runs a class's properties); plugins here are modules, whose
+    namespace is a plain dict, and each module also holds its imports. For the 20 first-party
+    plugins, ~750 names, registering took 3.5 ms this way against 0.5 ms reading the dict.
+    Other plugin objects (classes, instances) take pluggy's own path.
+    """
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
+        if not isinstance(plugin, types.ModuleType):
+            return super().parse_hookimpl_opts(plugin, name)
+        item = vars(plugin).get(name)
+        options = getattr(item, f"{self.project_name}_impl", None) if inspect.isroutine(item) else None
+        return options if isinstance(options, dict) else None
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    """An empty manager that knows litettsd's hook specifications."""
+    manager = _PluginManager(ENTRY_POINT_GROUP)
+    manager.add_hookspecs(hookspecs)
+    return manager
 
 
 def build_plugin_manager(disabled: Iterable[str] = (), modules: Iterable[str] = ()) -> Plugins:
@@ -79,20 +100,30 @@ def build_plugin_manager(disabled: Iterable[str] = (), modules: Iterable[str] = 
     ``modules`` are dotted module names imported and registered under their own name, for
     plugins that are not installed as distributions (and for the tests' faulty plugins).
     """
-    manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
-    manager.add_hookspecs(hookspecs)
+    manager = new_plugin_manager()
     blocked = set(disabled)
     for name in blocked:
         manager.set_blocked(name)
-    manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    installed = entry_points(ENTRY_POINT_GROUP)
+    versions = {}
+    for entry in installed:
+        if manager.has_plugin(entry.name) or manager.is_blocked(entry.name):
+            continue  # a second copy of the same plugin, further down sys.path
+        try:
+            plugin = entry.load()
+        except Exception as exc:  # third-party code: any error while importing it
+            raise StartupError(
+                f"cannot load plugin {entry.name!r} ({entry.value}, from {entry.distribution} {entry.version}): {exc}"
+            ) from None
+        manager.register(plugin, name=entry.name)
+        versions[entry.name] = entry.version
     for module in modules:
         if not manager.is_blocked(module):
             try:
                 manager.register(importlib.import_module(module), name=module)
             except ImportError as exc:
                 raise StartupError(f"cannot import plugin module {module!r} ([plugins] load): {exc}") from None
-    if blocked:  # another scan of every installed distribution (~5 ms of start-up)
-        unknown = blocked - {ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
-        if unknown:
-            log.warning("disabled plugins not installed: %s", ", ".join(sorted(unknown)))
-    return Plugins(manager)
+    unknown = blocked - {entry.name for entry in installed}
+    if unknown:
+        log.warning("disabled plugins not installed: %s", ", ".join(sorted(unknown)))
+    return Plugins(manager, versions)

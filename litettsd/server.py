@@ -25,7 +25,7 @@ from typing import Any
 
 from litettsd_client.protocol import ProtocolError, encode_frame, read_frame
 
-from . import __version__, logs
+from . import __version__, logs, ssml
 from .api import NormalizeContext, RequestRecord
 from .cache import AudioCache
 from .config import ConfigError, LoadedConfig, Settings, load_settings, watch_paths
@@ -50,6 +50,8 @@ _RELOAD_DEBOUNCE_S = 0.3
 """Quiet time after a configuration file changes before reloading: one reload per editor save."""
 _WARM_UP_NORMALIZE = "On 3/4/2025 at 10:30 am, 1,234 people paid $5.50 (the 2nd time) - see https://example.com."
 """Touches the normalizers' lazily compiled patterns and first-use caches once, after READY."""
+_WARM_UP_SSML = '<speak>Ready <break time="10ms"/> now.</speak>'
+"""Imports the XML parsers once, after READY: speech-dispatcher sends every message as SSML."""
 
 
 def prepare_socket(path: Path, group: str) -> None:
@@ -624,13 +626,14 @@ class Daemon:
             )
         # Lazy imports and patterns keep them out of the time to READY; this lands them before
         # most first requests.
-        self.in_background(asyncio.to_thread(self._warm_up_normalizers))
+        self.in_background(asyncio.to_thread(self._warm_up_text_path))
         if self.settings.cache.phrases and self.settings.cache.max_bytes:
             self.in_background(self._precache(self.settings.cache.phrases))
 
-    def _warm_up_normalizers(self) -> None:
+    def _warm_up_text_path(self) -> None:
         compile_pending()
         self.pipeline.normalize_text(_WARM_UP_NORMALIZE, NormalizeContext())
+        ssml.parse(_WARM_UP_SSML, strict=True)
 
     def in_background(self, work: Awaitable[Any]) -> None:
         """Run ``work`` as a task the daemon holds on to (and cancels at shutdown)."""

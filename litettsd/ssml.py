@@ -11,12 +11,14 @@ and the ``end`` frame carries a warning.
 
 from __future__ import annotations
 
-import html
 import re
-from xml.etree.ElementTree import Element, ParseError
+from typing import TYPE_CHECKING
 
 from .document import Break, Document, Mark, Phonemes, Prosody, Segment, SentenceEnd, Text
 from .errors import ErrorCode, RequestError
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 MAX_DEPTH = 64
 _TAG = re.compile(r"<[^>]*>")
@@ -34,6 +36,11 @@ class _Invalid(Exception):
 
 def parse(source: str, strict: bool) -> Document:
     """Parse SSML; raise ``RequestError(ssml_error)`` for refused or (when strict) malformed input."""
+    # Imported here, not with the module: the XML parsers are ~3 ms of the daemon's start
+    # and plain-text requests never need them.
+    import html
+    from xml.etree.ElementTree import ParseError
+
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import fromstring
 

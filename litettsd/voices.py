@@ -23,19 +23,28 @@ class VoiceRegistry:
         self._loading: dict[str, asyncio.Task[Voice]] = {}
         self.failed: dict[str, str] = {}
         """Voices whose load failed, with the reason; not retried until the next reload."""
-        self._catalogue: list[VoiceInfo] | None = None
+        self._offered: dict[str, list[VoiceInfo]] = {}
 
     def catalogue(self) -> list[VoiceInfo]:
-        """Every voice every engine offers (discovered once; cheap to call again)."""
-        if self._catalogue is None:
-            found: list[VoiceInfo] = []
-            for engine in self._engines.values():
-                try:
-                    found.extend(engine.discover(self._context))
-                except Exception as exc:
-                    logs.failure(log, exc, "engine %s failed to list its voices", engine.name)
-            self._catalogue = found
-        return self._catalogue
+        """Every voice every engine offers (each engine is asked once; cheap to call again)."""
+        return [info for engine_name in self._engines for info in self._offered_by(engine_name)]
+
+    def _offered_by(self, engine_name: str) -> list[VoiceInfo]:
+        """One engine's voices, asked for on first need.
+
+        Engine by engine, so that a full id (``piper:en_US-joe-medium``) is checked against its
+        own engine's list alone: the default voice at start-up then never waits for Kokoro's,
+        which opens its voice archive and imports importlib.metadata (~20 ms together).
+        """
+        offered = self._offered.get(engine_name)
+        if offered is None:
+            try:
+                offered = list(self._engines[engine_name].discover(self._context))
+            except Exception as exc:
+                logs.failure(log, exc, "engine %s failed to list its voices", engine_name)
+                offered = []
+            self._offered[engine_name] = offered
+        return offered
 
     @property
     def loaded(self) -> list[str]:
@@ -62,7 +71,9 @@ class VoiceRegistry:
             parts = [part.strip() for part in requested.split("+")]
             requested = "+".join(p if ":" in p else f"{engine_name}:{p}" for p in parts)
         else:
-            known = {info.id: info for info in self.catalogue()}
+            engine_name, colon, _ = requested.partition(":")
+            offered = self._offered_by(engine_name) if colon and engine_name in self._engines else self.catalogue()
+            known = {info.id: info for info in offered}
             if requested not in known:
                 by_name = [info for info in known.values() if info.name == requested]
                 if len(by_name) != 1:

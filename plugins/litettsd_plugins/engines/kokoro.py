@@ -17,7 +17,6 @@ import os
 import re
 import threading
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +61,8 @@ def to_kokoro_phonemes(espeak_ipa: str) -> str:
 
 
 def _data_file(distribution: str, relative: str) -> Path:
+    from importlib import metadata  # ~14 ms to import; only when Kokoro is used
+
     try:
         return Path(str(metadata.distribution(distribution).locate_file(relative)))
     except metadata.PackageNotFoundError:

@@ -1,0 +1,62 @@
+"""Voice ids resolve against the engine they name: the default Piper voice never waits for Kokoro's list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from litettsd.api import Engine, EngineContext, VoiceInfo
+from litettsd.config import load_settings
+from litettsd.errors import RequestError
+from litettsd.plugins import build_plugin_manager
+from litettsd.voices import VoiceRegistry
+
+
+class CountingDiscovery:
+    """The real engine, counting how often it is asked for its voices."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.name = engine.name
+        self.discoveries = 0
+
+    def discover(self, context: EngineContext) -> list[VoiceInfo]:
+        self.discoveries += 1
+        return self.engine.discover(context)
+
+    def load(self, voice_id: str, context: EngineContext) -> Any:
+        return self.engine.load(voice_id, context)
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> tuple[VoiceRegistry, dict[str, CountingDiscovery]]:
+    settings = load_settings().settings
+    plugins = build_plugin_manager()
+    engines = {
+        engine.name: CountingDiscovery(engine)
+        for _, engine in plugins.collect("litettsd_register_engines", settings=settings)
+    }
+    context = EngineContext(settings=settings, cache_dir=tmp_path, create_session=lambda model, engine: None)
+    return VoiceRegistry(engines.values(), context), engines
+
+
+def test_a_full_id_asks_only_its_own_engine(registry: tuple[VoiceRegistry, dict[str, CountingDiscovery]]) -> None:
+    voices, engines = registry
+    engine, voice_id = voices.canonical("piper:en_US-joe-medium")
+    assert (engine.name, voice_id) == ("piper", "piper:en_US-joe-medium")
+    assert engines["piper"].discoveries == 1 and engines["kokoro"].discoveries == 0
+    with pytest.raises(RequestError, match="unknown voice 'piper:no-such-voice'"):
+        voices.canonical("piper:no-such-voice")
+    assert engines["kokoro"].discoveries == 0
+
+
+def test_bare_names_and_the_catalogue_ask_every_engine_once(registry: tuple[VoiceRegistry, dict[str, CountingDiscovery]]) -> None:
+    voices, engines = registry
+    assert voices.canonical("jm_kumo")[1] == "kokoro:jm_kumo"
+    assert voices.canonical("kokoro:jf_alpha")[1] == "kokoro:jf_alpha"
+    assert voices.canonical("en_US-joe-medium")[1] == "piper:en_US-joe-medium"
+    ids = {info.id for info in voices.catalogue()}
+    assert {"piper:en_US-joe-medium", "kokoro:jm_kumo", "kokoro:jf_alpha"} <= ids
+    assert [engines[name].discoveries for name in ("piper", "kokoro")] == [1, 1]
