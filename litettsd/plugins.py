@@ -108,7 +108,7 @@ def build_plugin_manager(disabled: Iterable[str] = (), modules: Iterable[str] = 
     versions = {}
     for entry in installed:
         if manager.has_plugin(entry.name) or manager.is_blocked(entry.name):
-            continue  # a second copy of the same plugin, further down sys.path
+            continue  # disabled, or the name was taken by a distribution earlier on sys.path
         try:
             plugin = entry.load()
         except Exception as exc:  # third-party code: any error while importing it
