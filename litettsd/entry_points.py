@@ -47,7 +47,7 @@ class EntryPoint:
         if match is None:
             raise ImportError(f"{self.value!r} is not a module or module:attribute reference")
         target: Any = importlib.import_module(match["module"])
-        for attribute in (match["attribute"] or "").split(".") if match["attribute"] else ():
+        for attribute in match["attribute"].split(".") if match["attribute"] else ():
             target = getattr(target, attribute)
         return target
 
