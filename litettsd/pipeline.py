@@ -25,7 +25,7 @@ from .config import Settings
 from .document import Break, Document, Mark, Text, plain
 from .errors import ErrorCode, RequestError
 from .lexicon import Lexicon
-from .messages import SynthesizeRequest
+from .messages import MAX_VOLUME, SynthesizeRequest
 from .plugins import Plugins
 from .scheduler import PRIORITIES, InferenceScheduler
 from .script import Item, Run, Speak, Step, build_script, display, steps
@@ -342,7 +342,8 @@ class Pipeline:
         rate = render.voice.info.sample_rate
         if pitch != 1.0:
             audio = shift_pitch(audio, rate, pitch)
-        audio = fade_edges(audio, rate) * np.float32(request.volume * step.prosody.volume)
+        # The request's volume is held to 0..4; SSML prosody multiplies into it, so bound the product too.
+        audio = fade_edges(audio, rate) * np.float32(min(MAX_VOLUME, request.volume * step.prosody.volume))
         if render.pause:
             audio = np.concatenate([silence(render.pause, rate), audio])
         render.pause = self._pause_after(step.chunk)

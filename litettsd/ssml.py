@@ -11,6 +11,7 @@ and the ``end`` frame carries a warning.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING
 
@@ -18,10 +19,15 @@ from .document import Break, Document, Mark, Phonemes, Prosody, Segment, Sentenc
 from .errors import ErrorCode, RequestError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from xml.etree.ElementTree import Element
 
 MAX_DEPTH = 64
+MAX_BREAK_SECONDS = 10.0
+"""Longest ``<break>``: a typo like ``1800s`` must not hold a listener (or memory) for half an hour."""
 _TAG = re.compile(r"<[^>]*>")
+_MARK_TAG = re.compile(r"""<(?:[\w.-]+:)?mark\s+name\s*=\s*(["'])(.*?)\1\s*/?>""")
+_EXPAT_POSITION = re.compile(r": line \d+, column \d+$")
 _TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
 _STRENGTH = {"none": 0.0, "x-weak": 0.1, "weak": 0.2, "medium": 0.4, "strong": 0.6, "x-strong": 1.0}
 _RATE = {"x-slow": 0.6, "slow": 0.8, "medium": 1.0, "default": 1.0, "fast": 1.25, "x-fast": 1.6}
@@ -52,10 +58,28 @@ def parse(source: str, strict: bool) -> Document:
         line, column = exc.position
         where = f"line {line}, column {column + 1}"
         if strict:
-            raise RequestError(ErrorCode.SSML_ERROR, f"malformed SSML at {where}: {exc.msg}") from None
-        return Document([Text(html.unescape(_TAG.sub(" ", source)))], [f"malformed SSML at {where}; markup ignored"])
+            why = _EXPAT_POSITION.sub("", str(exc))  # expat repeats the position in its own words
+            raise RequestError(ErrorCode.SSML_ERROR, f"malformed SSML at {where}: {why}") from None
+        return _stripped(source, html.unescape, f"malformed SSML at {where}; markup ignored except marks")
     document = Document([])
     _Walker(document, strict).element(root, Prosody(), 0)
+    return document
+
+
+def _stripped(source: str, unescape: Callable[[str], str], warning: str) -> Document:
+    """Malformed SSML read as text, keeping its ``<mark/>`` elements.
+
+    Marks are how a screen reader follows (and pauses) speech: one stray ``&nbsp;`` must not
+    cost every index mark of the message.
+    """
+    document = Document([], [warning])
+    pieces = _MARK_TAG.split(source)
+    for index in range(0, len(pieces), 3):
+        text = unescape(_TAG.sub(" ", pieces[index]))
+        if text.strip():
+            document.segments.append(Text(text))
+        if index + 2 < len(pieces):
+            document.segments.append(Mark(unescape(pieces[index + 2])))
     return document
 
 
@@ -72,18 +96,23 @@ def _seconds(value: str) -> float:
 
 
 def _relative(value: str, named: dict[str, float], what: str) -> float:
+    """A prosody factor; never negative, infinite or NaN (the pipeline bounds the product)."""
     value = value.strip()
     if value in named:
         return named[value]
     try:
         if value.endswith("dB"):
-            return float(10 ** (float(value[:-2]) / 20))
-        if value.endswith("%"):
+            factor = 10 ** (float(value[:-2]) / 20)
+        elif value.endswith("%"):
             number = float(value[:-1])
-            return 1 + number / 100 if value[0] in "+-" else number / 100
-        return float(value)
-    except ValueError:
+            factor = 1 + number / 100 if value[0] in "+-" else number / 100
+        else:
+            factor = float(value)
+    except (ValueError, OverflowError):
         raise _Invalid(f"{what} {value!r} is not understood") from None
+    if not math.isfinite(factor) or factor < 0 or (factor == 0 and what != "volume"):
+        raise _Invalid(f"{what} {value!r} is out of range")
+    return float(factor)
 
 
 class _Walker:
@@ -118,6 +147,9 @@ class _Walker:
         if tag == "break":
             if "time" in attrs:
                 seconds = _seconds(attrs["time"])
+                if seconds > MAX_BREAK_SECONDS:
+                    self.problem(f"<break>: {attrs['time']} is longer than {MAX_BREAK_SECONDS:g} s; cut to that")
+                    seconds = MAX_BREAK_SECONDS
             else:
                 seconds = _STRENGTH.get(attrs.get("strength", "medium"), -1.0)
                 if seconds < 0:

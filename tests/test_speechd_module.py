@@ -7,6 +7,7 @@ measures (duration, RMS, f0) check that the mapping means what it says.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import subprocess
@@ -149,6 +150,24 @@ def test_debug_on_copies_the_log_to_a_file(module: ModuleDriver, tmp_path: Path)
     assert debug.stat().st_size == size
     assert module.command(f"DEBUG ON {tmp_path}/missing/debug.log") == ["303 CANT OPEN CUSTOM DEBUG FILE"]
     assert module.command("DEBUG SIDEWAYS") == ["302 ERROR BAD SYNTAX"]
+
+
+def test_quit_while_speaking_stops_first_and_exits_soon(daemon: DaemonProcess, tmp_path: Path) -> None:
+    driver = start_module(daemon, tmp_path)
+    driver.shrink_pipe(4096)  # the module blocks on its output, still speaking when QUIT comes
+    driver.begin(spd_ssml(LONG))
+    first = driver.event()
+    assert first is not None and first.is_audio
+    sent = driver.send("QUIT")
+    lines = []
+    with contextlib.suppress(EOFError):  # the module's exit ends the reading
+        while (event := driver.event(5)) is not None:
+            lines.append(event.line)
+    # At most the block being written, then the message's ending; nothing after the reply.
+    assert lines[-2:] == ["703 STOP", "210 OK QUIT"], lines
+    assert set(lines[:-2]) <= {"705 AUDIO"}, lines
+    assert driver.close(5) == 0
+    assert time.perf_counter() - sent < 2
 
 
 def test_quit_and_end_of_input_exit_cleanly(daemon: DaemonProcess, tmp_path: Path) -> None:
@@ -412,6 +431,10 @@ def test_char_and_key_use_the_daemons_char_op(module: ModuleDriver, daemon: Daem
             assert rms(message.samples()) > 100
     capital = module.speak("A", command="CHAR", cap_let_recogn="spell")
     assert capital.audio == daemon_request(daemon, op="char", char="A", capitals="spell")[0]
+    # icon without a capital icon file still marks the capital, in words
+    assert module.speak("A", command="CHAR", cap_let_recogn="icon").audio == capital.audio
+    lower = module.speak("a", command="CHAR", cap_let_recogn="icon")
+    assert lower.audio == daemon_request(daemon, op="char", char="a")[0]
 
 
 def test_char_of_several_code_points_is_spelled(module: ModuleDriver, daemon: DaemonProcess) -> None:
@@ -420,16 +443,22 @@ def test_char_of_several_code_points_is_spelled(module: ModuleDriver, daemon: Da
     assert message.audio == daemon_request(daemon, text=decomposed, spell=True)[0]
 
 
-def test_sound_icon_plays_the_file_or_speaks_the_name(daemon: DaemonProcess, tmp_path: Path) -> None:
-    icons = tmp_path / "icons"
-    icons.mkdir()
+def write_tone(path: Path) -> np.ndarray:
+    """A 0.4 s 440 Hz 16-bit WAV at 11025 Hz; returns its samples."""
     tone = (np.sin(np.arange(4410) * 2 * np.pi * 440 / 11025) * 12000).astype(np.int16)
     tone[100:110] = 0x0A0A  # bytes the escaping must carry
-    with wave.open(str(icons / "bell.wav"), "wb") as wav:
+    with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
         wav.setframerate(11025)
         wav.writeframes(tone.tobytes())
+    return tone
+
+
+def test_sound_icon_plays_the_file_or_speaks_the_name(daemon: DaemonProcess, tmp_path: Path) -> None:
+    icons = tmp_path / "icons"
+    icons.mkdir()
+    tone = write_tone(icons / "bell.wav")
     (icons / "broken.wav").write_bytes(b"not a wav")
     conf = tmp_path / "litetts.conf"
     conf.write_text(f'LitettsSoundIconFolder "{icons}"\n')
@@ -439,6 +468,23 @@ def test_sound_icon_plays_the_file_or_speaks_the_name(daemon: DaemonProcess, tmp
     spoken = driver.speak("message_new", command="SOUND_ICON")
     assert spoken.audio == daemon_request(daemon, text="message new")[0]
     assert driver.speak("broken", command="SOUND_ICON").audio == daemon_request(daemon, text="broken")[0]
+    assert driver.quit() == 0
+
+
+def test_capital_icon_comes_before_a_capital_letter(daemon: DaemonProcess, tmp_path: Path) -> None:
+    icons = tmp_path / "icons"
+    icons.mkdir()
+    tone = write_tone(icons / "capital.wav")
+    conf = tmp_path / "litetts.conf"
+    conf.write_text(f'LitettsSoundIconFolder "{icons}"\n')
+    driver = start_module(daemon, tmp_path, str(conf))
+    message = driver.speak("B", command="CHAR", cap_let_recogn="icon")
+    assert message.ending == "702 END"
+    first_rate = message.blocks[0].header["sample_rate"]
+    icon = b"".join(b.pcm for b in message.blocks if b.header["sample_rate"] == first_rate)
+    letter = b"".join(b.pcm for b in message.blocks if b.header["sample_rate"] != first_rate)
+    assert first_rate == 11025 and icon == tone.tobytes()
+    assert letter == daemon_request(daemon, op="char", char="B")[0]  # the icon, not "capital"
     assert driver.quit() == 0
 
 
@@ -496,6 +542,9 @@ def test_voice_choice_order() -> None:
     assert choose_voice(Settings(voice="female1", language="en-GB"), config, voices) == "kokoro:jf_alpha"
     assert choose_voice(Settings(voice="female1", language="fr"), config, voices) == "kokoro:jf_alpha"
     assert choose_voice(Settings(synthesis_voice="piper:de_DE-y", language="en"), config, voices) == "piper:de_DE-y"
+    # male1 with a language: the daemon's default voice when it speaks it, not the first listed
+    assert choose_voice(Settings(language="en-US"), config, voices, "kokoro:jf_alpha") is None
+    assert choose_voice(Settings(language="en-US"), config, voices, "piper:de_DE-y") == "piper:en_US-joe-medium"
 
 
 def test_config_socket_is_used(daemon: DaemonProcess, tmp_path: Path) -> None:

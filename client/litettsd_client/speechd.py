@@ -56,6 +56,10 @@ SPD_MARK = "__spd_"
 LOG_LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}
 """speech-dispatcher's log levels 0..3 as Python's; 4 and 5 are DEBUG."""
 
+CAPITAL_ICON = "capital"
+"""The sound icon played before a capital letter under ``cap_let_recogn=icon``."""
+_CANCEL_GRACE_SECONDS = 0.5
+"""How long QUIT waits for the daemon to confirm cancels before hanging up."""
 START_HINT = "start it with `systemctl --user start litettsd.socket` or `litettsd`"
 
 
@@ -77,8 +81,9 @@ class _Utterance:
     """One message, from ``701 BEGIN`` to exactly one of ``702``/``703``/``704``."""
 
     result: AsyncSynthesisResult | None
-    """The daemon request speaking it; ``None`` for a sound icon file."""
+    """The daemon request speaking it; ``None`` for a sound icon file alone."""
     sound: _Sound | None = None
+    """A sound icon file played first (a SOUND_ICON, or the capital icon before a CHAR)."""
     task: asyncio.Task[None] | None = None
     finished: bool = False
     pause_requested: bool = False
@@ -95,6 +100,8 @@ class SpeechdModule:
         self._client: AsyncClient | None = None
         self._voices: list[Message] = []
         """The daemon's voices as of INIT or the last LIST VOICES; voice choice uses them."""
+        self._default_voice: str | None = None
+        """The daemon's ``default_voice`` as of INIT or the last LIST VOICES (voice type ``""``)."""
         self._current: _Utterance | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._debug_handler: logging.Handler | None = None
@@ -107,6 +114,7 @@ class SpeechdModule:
                 line = raw.decode("utf-8", "replace")
                 log.debug("<- %s", line)
                 if line == "QUIT":
+                    self._stop()  # its 703 must come before the reply: nothing follows 210
                     self._reply("210 OK QUIT")
                     return
                 await self._dispatch(line)
@@ -118,7 +126,9 @@ class SpeechdModule:
         """Stop speaking, let the daemon confirm its cancel, and hang up."""
         self._stop()
         if self._background:
-            await asyncio.wait(self._background, timeout=self._config.timeout)
+            # speech-dispatcher kills a module about a second after QUIT, and closing the
+            # connection below cancels whatever the daemon is still doing anyway.
+            await asyncio.wait(self._background, timeout=min(self._config.timeout, _CANCEL_GRACE_SECONDS))
         if self._client is not None:
             await self._client.close()
 
@@ -189,7 +199,7 @@ class SpeechdModule:
         client = AsyncClient(path, timeout=self._config.timeout)
         try:
             await client.connect()
-            await client.ping()
+            self._default_voice = (await client.hello()).get("default_voice")
             self._voices = await client.voices()
         except LitettsError as exc:
             await client.close()
@@ -249,6 +259,7 @@ class SpeechdModule:
     async def _list_voices(self) -> None:
         try:
             client = await self._connected()
+            self._default_voice = (await client.hello()).get("default_voice")
             self._voices = await client.voices()
         except LitettsError as exc:
             log.error("cannot list voices: %s", exc.message)
@@ -325,14 +336,19 @@ class SpeechdModule:
                 return _Utterance(None, sound)
             text = text.replace("_", " ").replace("-", " ")
         client = await self._connected()
-        fields = daemon_fields(self._settings, self._config, self._voices)
+        fields = daemon_fields(self._settings, self._config, self._voices, self._default_voice)
         log.debug("%s %r with %s", kind, text, fields)
         if kind == "SPEAK":
             return _Utterance(client.synthesize(text, ssml=True, **fields))
         if kind == "KEY":
             return _Utterance(client.char({"key": text, **fields}))
         if kind == "CHAR" and len(text) == 1:
-            return _Utterance(client.char({"char": text, **fields}))
+            icon = None
+            if self._settings.cap_let_recogn == "icon" and text.isupper():
+                icon = self._sound_icon(CAPITAL_ICON)
+                if icon is None:  # no usable icon file: still mark the capital, in words
+                    fields["capitals"] = "spell"
+            return _Utterance(client.char({"char": text, **fields}), icon)
         # A CHAR of several code points (a letter with combining accents), or an icon name.
         return _Utterance(client.synthesize(text, **{**fields, "spell": kind == "CHAR"}))
 
@@ -374,9 +390,9 @@ class SpeechdModule:
         if utterance.sound is not None:
             sound = utterance.sound
             await self._play(sound.pcm, sound.sample_rate, sound.channels)
-            return
         result = utterance.result
-        assert result is not None
+        if result is None:
+            return
         written = 0
         held: deque[Message] = deque()
         async for frame in result.frames():

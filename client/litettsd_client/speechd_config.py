@@ -325,13 +325,16 @@ def _language_matches(voice_language: str, wanted: str) -> bool:
     return voice_language.lower().split("-")[0] == wanted.lower().replace("_", "-").split("-")[0]
 
 
-def choose_voice(settings: Settings, config: ModuleConfig, voices: list[dict[str, Any]]) -> str | None:
+def choose_voice(
+    settings: Settings, config: ModuleConfig, voices: list[dict[str, Any]], default_voice: str | None = None
+) -> str | None:
     """The voice id for a message, or ``None`` for the daemon's default voice.
 
     Order: the client's explicit synthesis voice, if installed; the voice configured for
-    the voice type, if installed and speaking the language; the first installed voice of
-    the language (an exact ``en-GB`` match before any ``en``); the voice type's voice
-    anyway; the daemon's default. A message is never silenced over a voice choice.
+    the voice type (``""``: the daemon's ``default_voice``), if installed and speaking the
+    language; the first installed voice of the language (an exact ``en-GB`` match before
+    any ``en``); the voice type's voice anyway; the daemon's default. A message is never
+    silenced over a voice choice.
     """
     languages = {str(v["id"]): str(v.get("language", "")) for v in voices}
     if settings.synthesis_voice is not None:
@@ -343,7 +346,12 @@ def choose_voice(settings: Settings, config: ModuleConfig, voices: list[dict[str
         log.info("voice %r for %s is not installed", configured, settings.voice)
         configured = None
     wanted = settings.language
-    if wanted is None or (configured is not None and _language_matches(languages[configured], wanted)):
+    if wanted is None:
+        return configured
+    # speech-dispatcher sends a language with nearly every message: the daemon's default
+    # voice must win when it speaks it, not merely the first voice listed for it.
+    candidate = configured or default_voice
+    if candidate in languages and _language_matches(languages[candidate], wanted):
         return configured
     exact = [vid for vid, lang in languages.items() if lang.lower() == wanted.lower().replace("_", "-")]
     close = [vid for vid, lang in languages.items() if _language_matches(lang, wanted)]
@@ -353,11 +361,14 @@ def choose_voice(settings: Settings, config: ModuleConfig, voices: list[dict[str
     return configured
 
 
-def daemon_fields(settings: Settings, config: ModuleConfig, voices: list[dict[str, Any]]) -> dict[str, Any]:
+def daemon_fields(
+    settings: Settings, config: ModuleConfig, voices: list[dict[str, Any]], default_voice: str | None = None
+) -> dict[str, Any]:
     """The daemon request fields for a message under ``settings`` (everything but the text).
 
     ``pitch_range`` has no daemon counterpart (the voices have no intonation-range
-    control), so it is accepted and ignored.
+    control), so it is accepted and ignored. ``cap_let_recogn=icon`` is the module's own
+    (a sound before a capital letter, see :class:`SpeechdModule`), so the daemon gets ``none``.
     """
     fields: dict[str, Any] = {
         "format": "pcm",
@@ -366,10 +377,10 @@ def daemon_fields(settings: Settings, config: ModuleConfig, voices: list[dict[st
         "volume": gain_for_volume(settings.volume, config),
         "punctuation": settings.punctuation_mode,
         "spell": settings.spelling_mode,
-        "capitals": settings.cap_let_recogn,
+        "capitals": "none" if settings.cap_let_recogn == "icon" else settings.cap_let_recogn,
         "priority": config.priority,
     }
-    voice = choose_voice(settings, config, voices)
+    voice = choose_voice(settings, config, voices, default_voice)
     if voice is not None:
         fields["voice"] = voice
     if config.sample_rate:
