@@ -162,7 +162,7 @@ class Connection:
                 if message is None:
                     break
                 self.touch()
-                self.dispatch(message)
+                await self.dispatch(message)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -205,20 +205,30 @@ class Connection:
                 self.writer.transport.abort()
                 raise ConnectionResetError("client stopped reading") from None
 
-    def dispatch(self, message: dict[str, Any]) -> None:
-        """Start the handler for one request, or answer a malformed one at once."""
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Start the handler for one request, or answer a malformed or refused one.
+
+        Answers that need no handler are sent before the next frame is read: a client that
+        writes requests without reading the replies is held back (and after ``send_timeout``
+        disconnected) instead of piling replies up in the daemon's memory.
+        """
         raw_id = message.get("id")
+        reply_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else 0
+        op = message.get("op")
         try:
             rid = request_id(message)
             previous = self.inflight.get(rid)
             if previous is not None and not previous.closed:
+                reply_id = 0  # an error on that id would end the live stream in the client's eyes
                 raise RequestError(ErrorCode.BAD_REQUEST, f"id {rid} is already in flight on this connection")
-            op = message.get("op")
             if not isinstance(op, str):
                 raise RequestError(ErrorCode.BAD_REQUEST, "every request needs an op string")
             handler = HANDLERS.get(op)
             if handler is None and op != "cancel":
                 raise RequestError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}")
+            target = message.get("target")
+            if op == "cancel" and (not isinstance(target, int) or isinstance(target, bool)):
+                raise RequestError(ErrorCode.INVALID_VALUE, "cancel needs target: the integer id of a request")
             if op in ADMIN_OPS and self.peer_uid not in (0, os.getuid()):
                 raise RequestError(
                     ErrorCode.PERMISSION_DENIED, f"{op} is allowed only to root and the daemon's own user"
@@ -231,11 +241,17 @@ class Connection:
             if op != "cancel" and len(self.daemon.requests) >= limits.max_requests:
                 raise RequestError(ErrorCode.OVERLOADED, "the daemon is at its limit of requests in flight")
         except RequestError as exc:
-            reply_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else 0
-            self._spawn_send({"type": "error", "id": reply_id, "code": exc.code, "message": exc.message})
+            # Counted like any failed request; an unknown op is one label, so a client
+            # cannot mint metric series by sending made-up names.
+            known = isinstance(op, str) and (op in HANDLERS or op == "cancel")
+            self.daemon.finished(RequestRecord(op=op if known else "unknown", outcome="error", error_code=exc.code))
+            frame = {"type": "error", "id": reply_id, "code": exc.code, "message": exc.message}
+            if reply_id == 0 and raw_id != 0 and isinstance(raw_id, int) and not isinstance(raw_id, bool):
+                frame["request_id"] = raw_id
+            await self.send(frame)
             return
         if handler is None:  # cancel runs at once, not as a task, so it never queues behind work
-            self._cancel(rid, message)
+            await self._cancel(rid, target)
             return
         entry = _InFlight(task=None)  # type: ignore[arg-type]  # the task is created next
         entry.task = asyncio.get_running_loop().create_task(self._run_handler(handler, rid, message, entry))
@@ -245,13 +261,6 @@ class Connection:
         # An id may be reused once its request answered; only forget our own entry.
         task.add_done_callback(lambda _: self.inflight.pop(rid) if self.inflight.get(rid) is entry else None)
         task.add_done_callback(self.daemon.requests.discard)
-
-    def _spawn_send(self, frame: dict[str, Any]) -> None:
-        self.daemon.in_background(self._send_quietly(frame))
-
-    async def _send_quietly(self, frame: dict[str, Any]) -> None:
-        with contextlib.suppress(ConnectionError):
-            await self.send(frame)
 
     async def reply(self, rid: int, frame: dict[str, Any]) -> None:
         """Send a frame for the current request unless it has already ended.
@@ -314,18 +323,18 @@ class Connection:
         with contextlib.suppress(ConnectionError):
             await self.send({**frame, "id": rid})
 
-    def _cancel(self, rid: int, message: dict[str, Any]) -> None:
-        target = message.get("target")
-        entry = self.inflight.get(target) if isinstance(target, int) else None
-        if entry is not None and not entry.closed:
+    async def _cancel(self, rid: int, target: int) -> None:
+        entry = self.inflight.get(target)
+        found = entry is not None and not entry.closed  # an entry still winding down has answered
+        if entry is not None and found:
             if entry.cancellation is not None:
                 entry.cancellation.cancel()
             # The target's terminal frame goes out before the cancel's ``ok``: once a client
             # sees ``ok``, the cancelled stream is over.
             entry.closed = True
-            self._spawn_send({"type": "cancelled", "id": target})
             entry.task.cancel()
-        self._spawn_send({"type": "ok", "id": rid, "found": entry is not None})
+            await self.send({"type": "cancelled", "id": target})
+        await self.send({"type": "ok", "id": rid, "found": found})
 
 
 Handler = Callable[[Connection, int, dict[str, Any], dict[str, Any]], Awaitable[None]]
@@ -756,6 +765,10 @@ class Daemon:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        # Warm-ups, pre-caching, reloads: nothing of theirs is worth waiting for now.
+        for task in list(self.background):
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         self._remove_socket()
         self.scheduler.stop()
         log.info("stopped")

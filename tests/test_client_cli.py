@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -234,6 +236,42 @@ def test_speak_to_file_removes_the_file_on_error(fake: FakeDaemon, tmp_path: Pat
         with pytest.raises(LitettsError):
             client.speak_to_file("hi", target, voice="nope")
     assert not target.exists()
+
+
+def test_speak_to_file_failure_leaves_an_existing_file_as_it_was(fake: FakeDaemon, tmp_path: Path) -> None:
+    target = tmp_path / "keep.wav"
+    target.write_bytes(b"precious")
+    target.chmod(0o640)
+    with Client(fake.path, timeout=10) as client:
+        with pytest.raises(LitettsError):
+            client.speak_to_file("hi", target, voice="nope")
+        assert target.read_bytes() == b"precious"
+        assert not list(tmp_path.glob(".keep.wav*"))  # no partial file left behind
+        client.speak_to_file("hi", target, format="pcm", frames=2)
+    assert target.read_bytes().startswith(b"<") and (target.stat().st_mode & 0o777) == 0o640
+
+
+def test_speak_to_file_writes_pipes_in_place_and_never_removes_them(fake: FakeDaemon, tmp_path: Path) -> None:
+    fifo = tmp_path / "audio.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+
+    def read_all() -> None:
+        with open(fifo, "rb") as reader:
+            received.append(reader.read())
+
+    for voice, fails in ((None, False), ("nope", True)):
+        reader = threading.Thread(target=read_all)
+        reader.start()
+        with Client(fake.path, timeout=10) as client:
+            if fails:
+                with pytest.raises(LitettsError):
+                    client.speak_to_file("hi", fifo, format="pcm", voice=voice)
+            else:
+                client.speak_to_file("hi", fifo, format="pcm", frames=2)
+        reader.join(10)
+        assert fifo.is_fifo()
+    assert received[0].startswith(b"<") and received[1] == b""
 
 
 def test_speak_to_file_format_from_extension_and_progress(fake: FakeDaemon, tmp_path: Path) -> None:
@@ -494,3 +532,25 @@ def test_sync_cancel_mid_stream_from_another_thread(daemon: Any) -> None:
         assert result.cancelled and result.end is None
         assert time.monotonic() - started < 60
         assert client.ping()["type"] == "pong"
+
+
+@pytest.mark.parametrize("output", ["file", "stdout"])
+def test_say_cut_short_by_a_daemon_shutdown_fails(start_daemon: Any, tmp_path: Path, output: str) -> None:
+    daemon = start_daemon("[server]\ngraceful_timeout = 0.5\n")
+    text = " ".join(f"Sentence number {n} of a very long text that takes minutes to read." for n in range(200))
+    (tmp_path / "long.txt").write_text(text)
+    target = ["-o", str(tmp_path / "long.wav")] if output == "file" else []
+    with open(tmp_path / "long.txt", "rb") as stdin:
+        say = subprocess.Popen(
+            [LITETTS, "--socket", str(daemon.socket), "say", "-", *target],
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+    assert say.stdout is not None
+    if output == "stdout":
+        assert say.stdout.read(4096)  # audio is flowing
+    else:
+        time.sleep(2)
+    daemon.proc.send_signal(signal.SIGTERM)  # cancels what is still running after 0.5 s
+    _, stderr = say.communicate(timeout=60)
+    assert say.returncode == 1
+    assert b"cancelled the request before its end" in stderr

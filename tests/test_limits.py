@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -10,6 +11,7 @@ import sys
 import time
 
 import pytest
+from litettsd_client.protocol import encode_frame
 
 from .conftest import RawConnection, audio_of
 
@@ -84,6 +86,42 @@ def test_a_client_that_stops_reading_is_dropped_without_stalling_others(start_da
             time.sleep(0.2)
     stalled.close()
     assert "stopped reading" in private.log.read_text()
+
+
+def test_a_client_that_floods_refused_requests_is_held_back_not_buffered(start_daemon):
+    # No start-up phrases: their synthesis after READY would move the memory baseline.
+    private = start_daemon("[server]\nsend_buffer_bytes = 65536\nsend_timeout = 1.0\n[cache]\nphrases = []\n")
+    with private.connect() as warm:  # the first request's one-off allocations, before the baseline
+        assert warm.request({"op": "synthesize", "id": 1, "text": "Warm."})[-1]["type"] == "end"
+    time.sleep(1.0)  # the background warm-up after READY
+    rss_before = _rss_kb(private.proc.pid)
+    flooder = RawConnection(private.socket)
+    flooder.sock.setsockopt(__import__("socket").SOL_SOCKET, __import__("socket").SO_RCVBUF, 4096)
+    flooder.sock.settimeout(0.2)
+    frame = encode_frame({"op": "ping"})  # no id: each one is refused with an error reply
+    sent = 0
+    with contextlib.suppress(OSError):  # our writes stall, then the daemon hangs up on us
+        for _ in range(200_000):
+            flooder.sock.sendall(frame)
+            sent += 1
+    flooder.close()
+    # The daemon stopped reading once its replies went unread: a fraction of the flood got in.
+    assert sent < 200_000
+    with private.connect() as other:
+        started = time.monotonic()
+        assert other.request({"op": "ping", "id": 1})[0]["type"] == "pong"
+        assert time.monotonic() - started < 1.0
+        status = other.request({"op": "status", "id": 2})[0]
+    assert status["connections"] == 1
+    assert _rss_kb(private.proc.pid) - rss_before < 30_000
+    assert private.stop() == 0
+
+
+def _rss_kb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
 
 
 def test_fallback_voice_and_disabled_voice_in_status(start_daemon):

@@ -128,18 +128,27 @@ def test_missing_id_is_bad_request_with_id_zero(daemon):
     assert frame["type"] == "error" and frame["code"] == "bad_request" and frame["id"] == 0
 
 
-def test_duplicate_id_in_flight_is_refused(daemon):
+@pytest.mark.parametrize("second", [{"op": "synthesize", "text": "again"}, {"op": "cancel", "target": 4}])
+def test_duplicate_id_in_flight_is_refused_without_ending_the_live_stream(daemon, second):
     with daemon.connect() as conn:
-        conn.send({"op": "synthesize", "id": 4, "text": LONG})
-        conn.send({"op": "synthesize", "id": 4, "text": "again"})
+        conn.send({"op": "synthesize", "id": 4, "text": "A short sentence that is still being spoken."})
+        conn.send({**second, "id": 4})
         frames = []
-        while True:
-            frame = conn.recv()
-            frames.append(frame)
-            if frame["type"] == "error":
-                break
-        assert frame["code"] == "bad_request" and "already in flight" in frame["message"]
-        conn.send({"op": "cancel", "id": 5, "target": 4})
+        while not frames or frames[-1]["type"] not in ("end", "cancelled") or frames[-1]["id"] != 4:
+            frames.append(conn.recv())
+        errors = [f for f in frames if f["type"] == "error"]
+        assert len(errors) == 1 and errors[0]["id"] == 0 and errors[0]["request_id"] == 4, errors
+        assert errors[0]["code"] == "bad_request" and "already in flight" in errors[0]["message"]
+        stream = [f for f in frames if f["id"] == 4]
+        assert stream[-1]["type"] == "end" and audio_of(stream)  # the first request carried on
+
+
+@pytest.mark.parametrize("target", ["x", None, True, 1.5])
+def test_cancel_needs_an_integer_target(daemon, target):
+    with daemon.connect() as conn:
+        message = {"op": "cancel", "id": 5} if target is None else {"op": "cancel", "id": 5, "target": target}
+        reply = conn.request(message)[0]
+    assert reply["type"] == "error" and reply["code"] == "invalid_value" and reply["id"] == 5
 
 
 def _raw(daemon) -> RawConnection:

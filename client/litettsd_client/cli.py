@@ -142,12 +142,13 @@ def _say(client: Client, args: argparse.Namespace) -> int:
     if args.output not in (None, "-"):
         progress = _Progress() if sys.stderr.isatty() and len(text) >= LONG_TEXT else None
         try:
-            client.speak_to_file(text, args.output, format=args.format, progress=progress, **options)
+            result = client.speak_to_file(text, args.output, format=args.format, progress=progress, **options)
         except OSError as exc:  # socket trouble arrives as LitettsError, so this is the file
             raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         finally:
             if progress is not None:
                 progress.finish()
+        _fail_if_cut_short(result, f"{args.output} holds only the audio before that")
         return 0
     to_stdout = args.output == "-" or (not args.play and not sys.stdout.isatty())
     if to_stdout:
@@ -171,7 +172,14 @@ def _write_stdout(result: SynthesisResult) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, out.fileno())
         return 1
+    _fail_if_cut_short(result, "the audio written is incomplete")
     return 0
+
+
+def _fail_if_cut_short(result: SynthesisState, consequence: str) -> None:
+    """The CLI cancels only when its reader has gone; any other ``cancelled`` was the daemon's."""
+    if result.cancelled:
+        raise CliError(f"litettsd cancelled the request before its end (shutting down?); {consequence}")
 
 
 def _find_player() -> Callable[[int], list[str]]:
@@ -188,6 +196,7 @@ def _play(result: SynthesisResult, player_command: Callable[[int], list[str]]) -
     """Feed raw PCM to a player started once the start frame has told us the rate."""
     player: subprocess.Popen[bytes] | None = None
     command: list[str] = []
+    broken_pipe = False
     try:
         for chunk in result:
             if player is None:  # the start frame, and so the rate, has come by now
@@ -199,6 +208,7 @@ def _play(result: SynthesisResult, player_command: Callable[[int], list[str]]) -
             assert player.stdin is not None
             player.stdin.write(chunk)
     except BrokenPipeError:
+        broken_pipe = True
         result.close()
     except BaseException:
         if player is not None:
@@ -214,6 +224,8 @@ def _play(result: SynthesisResult, player_command: Callable[[int], list[str]]) -
             player.wait()
     if player is not None and player.returncode != 0:
         raise CliError(f"audio player {command[0]} exited with status {player.returncode}")
+    if not broken_pipe:
+        _fail_if_cut_short(result, "only the audio before that was played")
     return 0
 
 

@@ -168,19 +168,48 @@ ProgressCallback = Callable[[SynthesisState], None]
 
 
 class AudioFile:
-    """The destination of ``speak_to_file``: opens paths, fixes streamed WAV headers, cleans up."""
+    """The destination of ``speak_to_file``: opens paths, fixes streamed WAV headers, cleans up.
+
+    A path to a regular file (or to nothing yet) is written through a hidden file beside
+    it, renamed over the path only once the audio is complete: a failed request leaves
+    whatever was there before untouched. Other paths (``/dev/stdout``, a FIFO, a device)
+    are written in place and never removed.
+    """
 
     def __init__(self, target: PathOrFile, format: str) -> None:
         self.format = format
-        self.path: Path | None = None
         self.written = 0
+        self._partial: Path | None = None
+        """The hidden file being written, renamed to ``_destination`` by :meth:`finish`."""
+        self._destination: Path | None = None
+        self._owned = isinstance(target, (str, os.PathLike))
         if isinstance(target, (str, os.PathLike)):
-            self.path = Path(target)
-            # Readable too: patching the WAV header means reading the chunk list back.
-            self.file: BinaryIO = open(self.path, "w+b")  # closed by finish() or abort()
+            self.file: BinaryIO = self._open(Path(target))  # closed by finish() or abort()
         else:
             self.file = target
         self._starts_file = self._is_regular() and self.file.tell() == 0
+
+    def _open(self, path: Path) -> BinaryIO:
+        try:
+            existing: os.stat_result | None = path.stat()
+        except FileNotFoundError:
+            existing = None
+        if existing is not None and not stat.S_ISREG(existing.st_mode):
+            return open(path, "wb")  # a pipe or a device: nothing to keep, nothing to rewrite
+        self._destination = Path(os.path.realpath(path))  # through a symlink, as a plain open would
+        for attempt in itertools.count():
+            partial = self._destination.with_name(f".{self._destination.name}.{os.getpid()}.{attempt}.part")
+            try:
+                # 0o666 less the umask, as a plain open would create it; readable too, since
+                # patching the WAV header means reading the chunk list back.
+                descriptor = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+                break
+            except FileExistsError:
+                continue
+        self._partial = partial
+        if existing is not None:
+            os.chmod(descriptor, stat.S_IMODE(existing.st_mode))
+        return os.fdopen(descriptor, "w+b")
 
     def write(self, chunk: bytes) -> None:
         """Append one chunk of the encoded stream."""
@@ -204,14 +233,19 @@ class AudioFile:
                 raise ProtocolError(
                     ErrorCode.INTERNAL, f"litettsd sent a malformed {self.format} stream: {exc}"
                 ) from None
-        if self.path is not None:
+        if self._owned:
             self.file.close()
+        if self._partial is not None and self._destination is not None:
+            os.replace(self._partial, self._destination)
+            self._partial = None
 
     def abort(self) -> None:
-        """Drop a file this object created, so a failed request leaves no truncated audio behind."""
-        if self.path is not None:
+        """Drop the partial audio, so a failed request leaves the destination as it was."""
+        if self._owned:
             self.file.close()
-            self.path.unlink(missing_ok=True)
+        if self._partial is not None:
+            self._partial.unlink(missing_ok=True)
+            self._partial = None
 
     def _is_regular(self) -> bool:
         """Only regular files (or in-memory buffers) can be rewritten; pipes and devices cannot."""
@@ -412,11 +446,12 @@ class Client:
     ) -> SynthesisResult:
         """Synthesize into a file; the daemon never touches files, so the client writes it.
 
-        ``format`` defaults to the path's extension, else ``wav``. A path is created (and
-        removed again if the request fails); a file object is written from its current
-        position and left open, and gets its WAV sizes fixed only if it is readable and
-        the audio starts it. A cancelled request keeps what arrived. Returns the finished
-        result (``end``, ``cancelled``...).
+        ``format`` defaults to the path's extension, else ``wav``. A path gets the audio
+        once it is complete; if the request fails, the path is left as it was (see
+        :class:`AudioFile`). A file object is written from its current position and left
+        open, and gets its WAV sizes fixed only if it is readable and the audio starts it.
+        A cancelled request keeps what arrived. Returns the finished result (``end``,
+        ``cancelled``...).
         """
         fmt = output_format(target, format)
         out = AudioFile(target, fmt)
