@@ -243,15 +243,15 @@ class Connection:
         except RequestError as exc:
             # Counted like any failed request; an unknown op is one label, so a client
             # cannot mint metric series by sending made-up names.
-            known = isinstance(op, str) and (op in HANDLERS or op == "cancel")
-            self.daemon.finished(RequestRecord(op=op if known else "unknown", outcome="error", error_code=exc.code))
+            label = op if isinstance(op, str) and (op in HANDLERS or op == "cancel") else "unknown"
+            self.daemon.finished(RequestRecord(op=label, outcome="error", error_code=exc.code))
             frame = {"type": "error", "id": reply_id, "code": exc.code, "message": exc.message}
             if reply_id == 0 and raw_id != 0 and isinstance(raw_id, int) and not isinstance(raw_id, bool):
                 frame["request_id"] = raw_id
             await self.send(frame)
             return
         if handler is None:  # cancel runs at once, not as a task, so it never queues behind work
-            await self._cancel(rid, target)
+            await self._cancel(rid, int(target))
             return
         entry = _InFlight(task=None)  # type: ignore[arg-type]  # the task is created next
         entry.task = asyncio.get_running_loop().create_task(self._run_handler(handler, rid, message, entry))
