@@ -251,7 +251,7 @@ class Connection:
             await self.send(frame)
             return
         if handler is None:  # cancel runs at once, not as a task, so it never queues behind work
-            await self._cancel(rid, int(target))
+            await self._cancel(rid, message["target"])  # checked above to be an int
             return
         entry = _InFlight(task=None)  # type: ignore[arg-type]  # the task is created next
         entry.task = asyncio.get_running_loop().create_task(self._run_handler(handler, rid, message, entry))
