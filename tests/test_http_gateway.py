@@ -11,6 +11,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -244,3 +245,26 @@ def test_voice_resolution_and_formats() -> None:
     assert [error_response(code, "x").status for code in ("overloaded", "timeout", "internal", "permission_denied")] == [
         429, 504, 500, 403,
     ]
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_daemon_shutdown_mid_synthesis_is_never_a_whole_file(start_daemon: Any, tmp_path: Path, stream: bool) -> None:
+    private = start_daemon("[server]\ngraceful_timeout = 0.5\n")
+    running = Gateway(private.socket, tmp_path / "gateway.log")
+    try:
+        text = " ".join(f"Sentence {n} of a text the daemon will not finish." for n in range(120))
+        connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=60)
+        body = {"model": "tts-1", "input": text, "response_format": "wav", "stream": stream}
+        connection.request("POST", "/v1/audio/speech", json.dumps(body))
+        threading.Timer(1.0, private.stop).start()  # SIGTERM: cancels the request after 0.5 s
+        response = connection.getresponse()
+        if stream:
+            assert response.status == 200  # headers went out with the first audio
+            with pytest.raises(http.client.IncompleteRead):
+                response.read()  # a dropped connection, not a clean end of a short file
+        else:
+            assert response.status == 503
+            assert json.loads(response.read())["error"]["code"] == "connection"
+        connection.close()
+    finally:
+        running.stop()

@@ -95,6 +95,8 @@ HTTP_STATUS = {
     ErrorCode.TIMEOUT.value: 504,
 }
 
+_CUT_SHORT = "litettsd cancelled the synthesis before its end (is it shutting down?)"
+
 SOCKET: web.AppKey[str | None] = web.AppKey("socket", str)
 ALIASES: web.AppKey[dict[str, tuple[str, ...]]] = web.AppKey("aliases", dict)
 
@@ -189,7 +191,10 @@ async def speech(request: web.Request) -> web.StreamResponse:
                     "X-Litettsd-Sample-Rate": str(start.get("sample_rate")),
                 }
                 if stream is False:  # one audio frame with exact headers, sent with a Content-Length
-                    return web.Response(body=await result.read(), headers=headers)
+                    audio = await result.read()
+                    if result.cancelled:
+                        return error_response(ErrorCode.CONNECTION.value, _CUT_SHORT)
+                    return web.Response(body=audio, headers=headers)
                 return await _stream(request, result, headers)
     except LitettsError as exc:
         return error_response(exc.code, exc.message)
@@ -212,6 +217,11 @@ async def _stream(request: web.Request, result: AsyncSynthesisResult, headers: d
         return response
     except ConnectionResetError:
         return response  # the HTTP client left; leaving ``async with result`` cancels the synthesis
+    if result.cancelled:  # the daemon gave up on it (shutting down): as broken as an error
+        log.warning("dropping the HTTP connection: %s", _CUT_SHORT)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
     await response.write_eof()
     return response
 

@@ -5,7 +5,7 @@ request cannot know its length when the header leaves, so both sizes are 0xFFFFF
 "unknown length" value ffmpeg writes when its output is a pipe. libsndfile (and so the
 ``soundfile`` package) reads such a file by clamping the data size to what the file holds;
 a client that saved the stream to disk can patch in the real sizes with
-``litettsd_client.wavfile.finalize_wav_sizes``.
+``litettsd_client.finalize.finalize_wav_sizes``.
 """
 
 from __future__ import annotations
