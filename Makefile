@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test soak bench typecheck clean system-deps
+.PHONY: install run test soak bench typecheck clean system-deps install-user-service
 
 # Strict editable installs: each package becomes a tree of links to its sources, put on sys.path
 # by a plain .pth line. The default editable mode installs an import hook per package instead,
@@ -25,6 +25,16 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/litettsd
+
+# The per-user service: units in ~/.config/systemd/user (CPUS=0-3 pins it), then enabled
+# when a user manager is running (skipped with a hint when there is none, e.g. over ssh as root).
+install-user-service: $(STAMP)
+	$(BIN)/litettsd install-units --user $(if $(CPUS),--cpus $(CPUS))
+	@if systemctl --user daemon-reload 2>/dev/null; then \
+		systemctl --user enable --now litettsd.socket litettsd.service; \
+	else \
+		echo "no systemd user manager here; in your session run: systemctl --user daemon-reload && systemctl --user enable --now litettsd.socket litettsd.service"; \
+	fi
 
 system-deps:
 	scripts/install-system-deps

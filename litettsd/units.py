@@ -11,9 +11,11 @@ executable lives there.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
+import stat
 import sys
 from pathlib import Path
 
@@ -66,13 +68,51 @@ def _interpreter(executable: Path) -> Path | None:
     return Path(os.fsdecode(words[0])) if words else None
 
 
-def needs_home_access(executable: Path) -> bool:
-    """True when the executable, or the Python environment its ``#!`` line runs, is under a home folder."""
-    candidates = {executable, executable.resolve()}
+def _venv_home(interpreter: Path) -> Path | None:
+    """The base interpreter's folder of a virtual environment (``home =`` in ``pyvenv.cfg``)."""
+    try:
+        lines = (interpreter.parent.parent / "pyvenv.cfg").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, equals, value = line.partition("=")
+        if equals and key.strip() == "home":
+            return Path(value.strip())
+    return None
+
+
+def runtime_paths(executable: Path) -> set[Path]:
+    """Every place the service must read to start: the script, its interpreter, and the
+    interpreter a virtual environment is made from (symlinks followed: a venv's ``python``
+    usually points into a pyenv or other per-user Python)."""
+    paths = {executable, executable.resolve()}
     interpreter = _interpreter(executable)
     if interpreter is not None:
-        candidates.add(interpreter)
-    return any(path.is_relative_to(home) for path in candidates for home in HOME_DIRECTORIES)
+        paths |= {interpreter, interpreter.resolve()}
+        home = _venv_home(interpreter)
+        if home is not None:
+            paths |= {home, home.resolve()}
+    return paths
+
+
+def needs_home_access(executable: Path) -> bool:
+    """True when anything the service runs from (see :func:`runtime_paths`) is under a home folder."""
+    return any(path.is_relative_to(home) for path in runtime_paths(executable) for home in HOME_DIRECTORIES)
+
+
+def closed_folders(executable: Path) -> list[Path]:
+    """Folders on the way to what the service runs that other users may not enter.
+
+    The system service runs as the ``litettsd`` user: ``ProtectHome=read-only`` cannot
+    open a 0700 home folder (``/root`` is one) to it, so such an installation cannot start.
+    """
+    closed = set()
+    for path in runtime_paths(executable):
+        for folder in path.parents:
+            with contextlib.suppress(OSError):
+                if not folder.stat().st_mode & stat.S_IXOTH:
+                    closed.add(folder)
+    return sorted(closed)
 
 
 def _service_text(template: str, exec_word: str) -> str:
@@ -210,6 +250,14 @@ def main_install_units(argv: list[str] | None = None) -> int:
         return 1
     for path in written:
         print(f"wrote {path}")
+    if not args.user:
+        for folder in closed_folders(executable):
+            print(
+                f"litettsd install-units: warning: the litettsd user cannot enter {folder} "
+                f"(mode {stat.S_IMODE(folder.stat().st_mode):o}), so the service cannot start this "
+                "installation; install it under /opt or /usr/local, or use --user",
+                file=sys.stderr,
+            )
     if args.root is None:
         print(_next_steps(args.user))
     return 0

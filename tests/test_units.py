@@ -52,7 +52,8 @@ def exposure(service: Path) -> float:
 
 
 @needs_analyze
-def test_system_units_verify_and_score(tmp_path: Path) -> None:
+def test_system_units_verify_and_score(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(units, "HOME_DIRECTORIES", ())  # wherever this checkout's Python lives
     written = install_units(user=False, cpus=None, executable=EXECUTABLE, dest_root=tmp_path)
     unit_dir = tmp_path / "etc" / "systemd" / "system"
     sysusers = tmp_path / "etc/sysusers.d/litettsd.conf"
@@ -128,6 +129,35 @@ def test_home_dropin_when_the_executable_lives_in_a_home(tmp_path: Path, monkeyp
     assert dropin not in install_units(user=True, cpus=None, executable=EXECUTABLE, dest_root=tmp_path)
 
 
+def test_a_venv_whose_python_lives_in_a_closed_home_is_found_and_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    base = home / "alice" / ".pyenv" / "bin"
+    base.mkdir(parents=True)
+    (base / "python3.11").write_text("")
+    venv = tmp_path / "opt" / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(base / "python3.11")
+    (venv / "pyvenv.cfg").write_text(f"home = {base}\ninclude-system-site-packages = false\n")
+    script = venv / "bin" / "litettsd"
+    script.write_text(f"#!{venv / 'bin' / 'python'}\nimport litettsd\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(units, "HOME_DIRECTORIES", (home,))
+    assert needs_home_access(script)  # through the venv's symlinked python
+    (venv / "bin" / "python").unlink()
+    (venv / "bin" / "python").write_text("")  # a venv made with --copies: pyvenv.cfg still tells
+    assert needs_home_access(script)
+    (home / "alice").chmod(0o700)
+    try:
+        assert home / "alice" in units.closed_folders(script)  # (pytest's own folders are 0700 too)
+        assert main_install_units(["--root", str(tmp_path / "root"), "--executable", str(script)]) == 0
+        assert f"cannot enter {home / 'alice'} (mode 700)" in capsys.readouterr().err
+    finally:
+        (home / "alice").chmod(0o755)
+    assert home / "alice" not in units.closed_folders(script)
+
+
 @pytest.mark.skipif(shutil.which("systemd-sysusers") is None, reason="systemd-sysusers is not installed")
 def test_sysusers_creates_the_user_and_group(tmp_path: Path) -> None:
     install_units(user=False, cpus=None, executable=EXECUTABLE, dest_root=tmp_path)
@@ -145,3 +175,23 @@ def test_main_install_units(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "bad CPU list" in capsys.readouterr().err
     assert main_install_units(["--root", str(tmp_path), "--executable", str(tmp_path / "missing")]) == 2
     assert "is not an executable file" in capsys.readouterr().err
+
+
+def test_make_install_user_service_writes_the_user_units(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parent.parent
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_RUNTIME_DIR": str(tmp_path / "no-user-manager"),  # so systemctl --user cannot reach one
+        "DBUS_SESSION_BUS_ADDRESS": "",
+    }
+    # -o: take the installed .venv as it is; this test is not the place to reinstall it.
+    done = subprocess.run(
+        ["make", "-s", "-o", ".venv/.installed", "install-user-service", "CPUS=0"],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    unit_dir = tmp_path / "config/systemd/user"
+    assert (unit_dir / "litettsd.socket").is_file() and (unit_dir / "litettsd.service").is_file()
+    assert "CPUAffinity=0\n" in (unit_dir / "litettsd.service.d/cpu.conf").read_text()
+    assert "systemctl --user enable --now litettsd.socket litettsd.service" in done.stdout
