@@ -40,23 +40,32 @@ class AudioCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.generation = 0
+        """Bumped by :meth:`clear`: audio begun before a clear must not be stored after it."""
 
-    def get(self, key: Hashable) -> CachedSynthesis | None:
-        """The cached synthesis, marked as most recently used; counts a hit or a miss."""
+    def get(self, key: Hashable, count: bool = True) -> CachedSynthesis | None:
+        """The cached synthesis, marked as most recently used; counts a hit or a miss unless
+        ``count`` is false (the daemon's own pre-caching is not a client's lookup)."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None:
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
+            if entry is not None:
+                self._entries.move_to_end(key)
+            if count:
+                self.hits += entry is not None
+                self.misses += entry is None
             return entry
 
-    def put(self, key: Hashable, entry: CachedSynthesis) -> None:
-        """Store an entry, evicting the least recently used; entries over a quarter of the cache are not kept."""
+    def put(self, key: Hashable, entry: CachedSynthesis, generation: int) -> None:
+        """Store an entry made since ``generation``, evicting the least recently used.
+
+        Entries over a quarter of the cache are not kept, nor entries begun before the last
+        :meth:`clear` (a reload's new pauses or lexicon are not part of the key).
+        """
         if entry.size > self.max_bytes // 4:
             return
         with self._lock:
+            if generation != self.generation:
+                return
             previous = self._entries.pop(key, None)
             if previous is not None:
                 self._bytes -= previous.size
@@ -71,6 +80,7 @@ class AudioCache:
         with self._lock:
             self._entries.clear()
             self._bytes = 0
+            self.generation += 1
 
     def resize(self, max_bytes: int) -> None:
         """Apply a new size limit, evicting as needed."""

@@ -195,8 +195,13 @@ class Pipeline:
 
         return text, await asyncio.to_thread(phonemes)
 
-    async def synthesize(self, request: SynthesizeRequest, cancellation: Cancellation) -> AsyncGenerator[Event, None]:
-        """Yield Start, then Audio pieces and marks as chunks are made, then Finished."""
+    async def synthesize(
+        self, request: SynthesizeRequest, cancellation: Cancellation, warming: bool = False
+    ) -> AsyncGenerator[Event, None]:
+        """Yield Start, then Audio pieces and marks as chunks are made, then Finished.
+
+        ``warming``: the daemon filling its own cache, whose lookups are not counted as misses.
+        """
         factory = self.encoders.get(request.format)
         if factory is None:
             raise RequestError(
@@ -212,7 +217,8 @@ class Pipeline:
             voice.info.id, tuple(script), request.speed, request.pitch, request.volume,
             factory.format, rate, request.stream,
         )
-        cached = self.cache.get(key) if request.cache and self.cache.max_bytes else None
+        generation = self.cache.generation
+        cached = self.cache.get(key, count=not warming) if request.cache and self.cache.max_bytes else None
         yield Start(sample_rate=rate, format=factory.format, voice=voice.info.id)
         if cached is not None:
             for event in cached.events:
@@ -232,7 +238,7 @@ class Pipeline:
             produced.append(event)
             yield event
         if request.cache and self.cache.max_bytes:
-            self.cache.put(key, CachedSynthesis(tuple(produced), render.samples, render.synth_seconds))
+            self.cache.put(key, CachedSynthesis(tuple(produced), render.samples, render.synth_seconds), generation)
         yield Finished(render.samples, rate, render.synth_seconds, document.warnings, False, fallback)
 
     async def _voice_or_fallback(self, requested: str) -> tuple[Voice, dict[str, str] | None]:

@@ -62,5 +62,4 @@ def build_runtime(
     voices = VoiceRegistry(engines, context)
     if previous is not None and reuse:
         voices.adopt(previous.voices)
-    cache.resize(settings.cache.max_bytes)
     return Runtime(config, plugins, engines, sessions, voices, Pipeline(settings, plugins, voices, scheduler, cache))

@@ -489,6 +489,8 @@ class Daemon:
         self.last_reload: dict[str, Any] | None = None
         self.last_good_reload: float | None = None
         self._reload_lock = asyncio.Lock()
+        self._started = asyncio.Event()
+        """Set once READY is sent: a reload asked for earlier waits for it."""
         self._server: asyncio.AbstractServer | None = None
         self._socket_identity: tuple[int, int] | None = None
         self._stopping: asyncio.Event | None = None
@@ -518,6 +520,9 @@ class Daemon:
         The new runtime is complete (plugins loaded, lexicons read, default voice warm) before
         the swap, so requests never see a half-applied configuration.
         """
+        # A SIGHUP during start-up would otherwise load the default voice a second time
+        # beside the first and send READY=1 before the first load had finished.
+        await self._started.wait()
         async with self._reload_lock:
             log.info("reloading configuration (%s)", reason)
             self.notifier.reloading(f"reloading ({reason})")
@@ -545,7 +550,10 @@ class Daemon:
         if config.settings.cpu != self.settings.cpu:
             log.warning("[cpu] changed; the CPU plan takes effect at the next start")
         self.runtime = runtime
+        # Only now: a rejected configuration must leave the cache as it was.
+        self.cache.resize(config.settings.cache.max_bytes)
         self.cache.clear()  # settings such as pauses shape audio but are not part of cache keys
+        self._start_precache()
         logging.getLogger().setLevel(config.settings.log.level.upper())
         self.last_good_reload = time.time()
         self.last_reload = {"ok": True, "error": None, "at": self.last_good_reload}
@@ -634,8 +642,14 @@ class Daemon:
                 run_watchdog(self.notifier, interval, self.scheduler.alive)
             )
         self.in_background(asyncio.to_thread(self._warm_up_rest))
+        self._start_precache()
+        self._started.set()
+
+    def _start_precache(self) -> None:
+        """Fill the cache with the configured phrases, behind all real work (again after a reload,
+        which empties it)."""
         if self.settings.cache.phrases and self.settings.cache.max_bytes:
-            self.in_background(self._precache(self.settings.cache.phrases))
+            self.in_background(self._precache(self.pipeline, self.settings.cache.phrases))
 
     def _warm_up_rest(self) -> None:
         """What start-up leaves lazy to reach READY sooner, done off the event loop before most
@@ -679,14 +693,16 @@ class Daemon:
         """The live one-line status systemd shows."""
         return f"serving {', '.join(self.voices.loaded) or 'no voice yet'}; {len(self.requests)} requests in flight"
 
-    async def _precache(self, phrases: list[str]) -> None:
+    async def _precache(self, pipeline: Pipeline, phrases: list[str]) -> None:
         """Synthesize the phrases a screen reader says most into the cache, behind all real work."""
         for phrase in phrases:
+            if pipeline is not self.pipeline:
+                return  # a reload replaced the runtime; its own pre-caching has started
             request = SynthesizeRequest.from_wire(
                 {"op": "synthesize", "text": phrase, "priority": "background"}, self.settings.server.max_text_chars
             )
             try:
-                async with contextlib.aclosing(self.pipeline.synthesize(request, Cancellation())) as events:
+                async with contextlib.aclosing(pipeline.synthesize(request, Cancellation(), warming=True)) as events:
                     async for _ in events:
                         pass
             except Exception as exc:  # warming is best effort; a failure must not end the daemon

@@ -48,12 +48,29 @@ def test_status_counts_hits_and_misses(daemon):
 def test_lru_is_bounded_by_bytes():
     cache = AudioCache(max_bytes=4000)
     for index in range(10):
-        cache.put(index, CachedSynthesis((Audio(b"x" * 900),), 450, 0.01))
+        cache.put(index, CachedSynthesis((Audio(b"x" * 900),), 450, 0.01), cache.generation)
     stats = cache.stats()
     assert stats["bytes"] <= 4000 and stats["entries"] < 10
     assert cache.get(9) is not None and cache.get(0) is None
-    cache.put("huge", CachedSynthesis((Audio(b"x" * 2000),), 1000, 0.01))  # over a quarter: not kept
+    cache.put("huge", CachedSynthesis((Audio(b"x" * 2000),), 1000, 0.01), cache.generation)  # over a quarter
     assert cache.get("huge") is None
+
+
+def test_audio_begun_before_a_clear_is_not_stored_after_it():
+    cache = AudioCache(max_bytes=4000)
+    begun = cache.generation
+    cache.clear()  # a reload: new pauses or lexicon, same keys
+    cache.put("old", CachedSynthesis((Audio(b"x" * 100),), 50, 0.01), begun)
+    assert cache.get("old") is None
+    cache.put("new", CachedSynthesis((Audio(b"x" * 100),), 50, 0.01), cache.generation)
+    assert cache.get("new") is not None
+
+
+def test_uncounted_lookups_leave_hits_and_misses_alone():
+    cache = AudioCache(max_bytes=4000)
+    cache.put("a", CachedSynthesis((Audio(b"x" * 100),), 50, 0.01), cache.generation)
+    assert cache.get("a", count=False) is not None and cache.get("b", count=False) is None
+    assert (cache.stats()["hits"], cache.stats()["misses"]) == (0, 0)
 
 
 def test_phrases_are_precached_after_start(start_daemon):
@@ -63,8 +80,10 @@ def test_phrases_are_precached_after_start(start_daemon):
         while conn.request({"op": "status", "id": 1})[0]["cache"]["entries"] < 2:
             assert time.monotonic() < deadline, "phrases were not pre-cached"
             time.sleep(0.05)
+        stats = conn.request({"op": "status", "id": 3})[0]["cache"]
         frames = conn.request({"op": "synthesize", "id": 2, "text": "button"})
     assert frames[-1]["cached"] is True and len(audio_of(frames)) > 1000
+    assert (stats["hits"], stats["misses"]) == (0, 0)  # the daemon's own warming is not counted
 
 
 def test_cache_can_be_turned_off(start_daemon):

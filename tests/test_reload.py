@@ -158,3 +158,56 @@ def test_litetts_reload_command(start_daemon):
     config_file(private).write_text("[server]\nnope = 1\n")
     failed = subprocess.run([str(BIN / "litetts"), "reload"], capture_output=True, text=True, env=env, timeout=60)
     assert failed.returncode == 1 and "nope" in failed.stderr
+
+
+def test_rejected_reload_leaves_the_cache_alone(start_daemon):
+    private = start_daemon("[cache]\nphrases = []\n")
+    with private.connect() as conn:
+        assert conn.request({"op": "synthesize", "id": 1, "text": "Kept in the cache."})[-1]["type"] == "end"
+    before = status(private)["cache"]
+    # Valid on its own, refused as a whole: the unknown default voice fails the new runtime.
+    config_file(private).write_text('[cache]\nmax_bytes = 0\n[synthesis]\ndefault_voice = "piper:nope"\n')
+    with private.connect() as admin:
+        assert admin.request({"op": "reload", "id": 1})[0]["type"] == "error"
+    after = status(private)["cache"]
+    assert (after["max_bytes"], after["entries"]) == (before["max_bytes"], before["entries"]) and after["entries"] >= 1
+    with private.connect() as conn:
+        assert conn.request({"op": "synthesize", "id": 2, "text": "Kept in the cache."})[-1]["cached"] is True
+
+
+def test_phrases_are_precached_again_after_a_reload(start_daemon):
+    private = start_daemon('[cache]\nphrases = ["button", "link"]\n')
+    wait_until(lambda: status(private)["cache"]["entries"] >= 2)
+    private.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: (status(private)["last_reload"] or {}).get("ok") is True)
+    wait_until(lambda: status(private)["cache"]["entries"] >= 2)  # emptied by the reload, then refilled
+    with private.connect() as conn:
+        assert conn.request({"op": "synthesize", "id": 2, "text": "link"})[-1]["cached"] is True
+
+
+def test_audio_begun_before_a_reload_is_not_cached_under_the_new_settings(start_daemon):
+    private = start_daemon("[cache]\nphrases = []\n")
+    text = " ".join(f"Sentence {n} straddles the reload." for n in range(8))
+    with private.connect() as conn:
+        conn.send({"op": "synthesize", "id": 1, "text": text, "format": "pcm"})
+        frames = [conn.recv()]
+        config_file(private).write_text("[synthesis]\nsentence_silence = 1.0\n")
+        with private.connect() as admin:
+            assert admin.request({"op": "reload", "id": 1})[0]["type"] == "ok"
+        frames += conn.collect(1)
+        assert frames[-1]["type"] == "end"
+        again = conn.request({"op": "synthesize", "id": 2, "text": text, "format": "pcm"})
+    assert again[-1]["cached"] is False  # made afresh with the new pauses
+    assert len(audio_of(again)) > len(audio_of(frames))
+
+
+def test_sighup_during_start_up_waits_for_ready(start_daemon):
+    # Kokoro preloaded: start-up takes seconds after the socket is up, plenty to land in.
+    private = start_daemon('[voices]\npreload = ["kokoro:jm_kumo"]\n', wait=False)
+    wait_until(lambda: "listening on" in private.log.read_text(), timeout=60)  # signal handlers are in place
+    private.proc.send_signal(signal.SIGHUP)
+    private.wait_ready()
+    wait_until(lambda: (status(private)["last_reload"] or {}).get("ok") is True, timeout=60)
+    log = private.log.read_text()
+    assert "ready (pid" in log.split("reloading configuration")[0], log  # the reload waited for READY
+    assert log.count("loaded piper model") <= 1, log  # and did not load the default voice beside it
