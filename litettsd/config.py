@@ -43,12 +43,32 @@ class ConfigError(Exception):
     """A configuration source is unreadable or holds a bad value; the message says where."""
 
 
-def constraint(low: float | None = None, high: float | None = None, choices: Iterable[str] | None = None) -> dict[str, Any]:
+def constraint(
+    low: float | None = None,
+    high: float | None = None,
+    choices: Iterable[str] | None = None,
+    check: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
     """Field metadata limiting a setting's value; plugin schemas use it the same way.
 
+    ``check`` raises ``ValueError`` saying what is wrong with a value the other limits let
+    through, and the error then names the value's file and line like every other.
     Example: ``rate: float = dataclasses.field(default=1.0, metadata=constraint(0.5, 2.0))``.
     """
-    return {"low": low, "high": high, "choices": None if choices is None else tuple(choices)}
+    return {"low": low, "high": high, "choices": None if choices is None else tuple(choices), "check": check}
+
+
+def _affinity_syntax(value: str) -> None:
+    """``[cpu] affinity`` is a class of core or a CPU list; which CPUs exist is settled at start."""
+    from .cpu import AFFINITY_CLASSES, parse_cpu_list
+
+    if value.strip().lower() in AFFINITY_CLASSES:
+        return
+    try:
+        if not parse_cpu_list(value):
+            raise ValueError("names no CPUs")
+    except ValueError as exc:
+        raise ValueError(f"expected {', '.join(AFFINITY_CLASSES)} or a CPU list like 0-3,8 ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -81,7 +101,7 @@ class SynthesisSettings:
 @dataclass(frozen=True)
 class CpuSettings:
     spin: bool
-    affinity: str
+    affinity: str = dataclasses.field(metadata=constraint(check=_affinity_syntax))
     threads: int = dataclasses.field(metadata=constraint(0, 1024))
 
     def threads_setting(self) -> str:
@@ -101,16 +121,38 @@ class LexiconSettings:
     files: list[str]
 
 
+def _importable(modules: list[str]) -> None:
+    """``[plugins] load`` names modules that exist (found, not imported: check-config and a
+    reload must not run a plugin's code, and the daemon refuses to start without them)."""
+    if not modules:
+        return
+    import importlib.util
+
+    for module in modules:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a missing parent package, or an empty name
+            found = False
+        if not found:
+            raise ValueError(f"no module {module!r} on the Python path")
+
+
+def _absolute_folder(value: str) -> None:
+    """A folder setting must not depend on the working directory (``/`` under systemd)."""
+    if value and not os.path.isabs(os.path.expanduser(value)):
+        raise ValueError("must be an absolute path or start with ~/")
+
+
 @dataclass(frozen=True)
 class CacheSettings:
-    dir: str
+    dir: str = dataclasses.field(metadata=constraint(check=_absolute_folder))
     max_bytes: int = dataclasses.field(metadata=constraint(0, 1 << 40))
     phrases: list[str]
 
     def path(self) -> Path:
         """The cache folder, created on first use by whoever writes there."""
         if self.dir:
-            return Path(self.dir)
+            return Path(self.dir).expanduser()
         if os.environ.get("CACHE_DIRECTORY"):  # systemd's CacheDirectory=
             return Path(os.environ["CACHE_DIRECTORY"].split(":")[0])
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -125,7 +167,7 @@ class LogSettings:
 @dataclass(frozen=True)
 class PluginsSettings:
     disabled: list[str]
-    load: list[str]
+    load: list[str] = dataclasses.field(metadata=constraint(check=_importable))
     tables: Mapping[str, Any] = dataclasses.field(metadata={"plugin_tables": True})
     """Not a key: the ``[plugins.<name>]`` tables, each built from its plugin's schema."""
 
@@ -450,17 +492,30 @@ def _check_value(where: str, key: str, kind: Any, value: Any, meta: Mapping[str,
         (item,) = typing.get_args(kind)
         if not isinstance(value, list) or not all(isinstance(v, item) for v in value):
             raise ConfigError(f"{where}: {key} must be a list of {_type_name(item)}, got {value!r}")
-        return list(value)
+        return _checked(where, key, list(value), meta)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise ConfigError(f"{where}: {key} must be {_type_name(kind)}, got {type(value).__name__} {value!r}")
+    if kind is float and not math.isfinite(value):  # TOML has nan and inf; no setting means them
+        raise ConfigError(f"{where}: {key} = {value!r} is not a finite number")
     low, high = meta.get("low"), meta.get("high")
     if (low is not None and value < low) or (high is not None and value > high):
         raise ConfigError(f"{where}: {key} = {value!r} is out of range [{low}, {high}]")
     choices = meta.get("choices")
     if choices is not None and value not in choices:
         raise ConfigError(f"{where}: {key} = {value!r} is not one of {', '.join(choices)}")
+    return _checked(where, key, value, meta)
+
+
+def _checked(where: str, key: str, value: Any, meta: Mapping[str, Any]) -> Any:
+    """``value`` once the field's own ``check`` (see :func:`constraint`) has accepted it."""
+    check = meta.get("check")
+    if check is not None:
+        try:
+            check(value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {key} = {value!r}: {exc}") from None
     return value
 
 

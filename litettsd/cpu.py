@@ -37,6 +37,12 @@ Exact equality would call two favoured cores of an Intel part (Turbo Boost Max 3
 """
 
 
+MAX_CPU = 8191
+"""The highest CPU number Linux supports (NR_CPUS is at most 8192)."""
+AFFINITY_CLASSES = ("all", "performance", "efficiency")
+"""``[cpu] affinity`` values that name a class of core rather than list CPUs."""
+
+
 def parse_cpu_list(text: str) -> frozenset[int]:
     """CPU numbers from the kernel's list format, e.g. ``0-3,8`` (also used by taskset -c)."""
     cpus: set[int] = set()
@@ -49,6 +55,8 @@ def parse_cpu_list(text: str) -> frozenset[int]:
         first, last = int(low), int(high) if dash else int(low)
         if last < first:
             raise ValueError(f"bad CPU list {text!r}: range {part!r} runs backwards")
+        if last > MAX_CPU:
+            raise ValueError(f"bad CPU list {text!r}: {last} is beyond the highest CPU number Linux has, {MAX_CPU}")
         cpus.update(range(first, last + 1))
     return frozenset(cpus)
 
@@ -205,7 +213,7 @@ def _choose_cpus(topology: Topology, allowed: frozenset[int], affinity: str, rea
     if setting == "all":
         reasons.append(f'affinity = "all": every CPU the process started with ({format_cpu_list(allowed)})')
         return allowed
-    if setting in ("performance", "efficiency"):
+    if setting in AFFINITY_CLASSES[1:]:
         wanted = topology.performance if setting == "performance" else topology.efficiency
         chosen = wanted & allowed
         if chosen:

@@ -331,6 +331,27 @@ def test_file_provenance_follows_tables_dotted_keys_and_inline_tables(tmp_path: 
         ("cpu = 5\n", "{file}:1: 'cpu' must be a table"),
         ("[plugins.kokor]\nx = 1\n", "{file}:1: no plugin named 'kokor' for [plugins.kokor] (did you mean 'kokoro'?)"),
         ("[plugins.piper]\nx = 1\n", "{file}:1: plugin 'piper' takes no settings; remove [plugins.piper]"),
+        ("[server]\nsend_timeout = nan\n", "{file}:2: server.send_timeout = nan is not a finite number"),
+        ("[server]\ngraceful_timeout = inf\n", "{file}:2: server.graceful_timeout = inf is not a finite number"),
+        (
+            "[cpu]\naffinity = 'a'\n",
+            "{file}:2: cpu.affinity = 'a': expected all, performance, efficiency or a CPU list like 0-3,8 "
+            "(bad CPU list 'a': 'a' is not a number or a range like 0-3)",
+        ),
+        (
+            "[cpu]\naffinity = ''\n",
+            "{file}:2: cpu.affinity = '': expected all, performance, efficiency or a CPU list like 0-3,8 (names no CPUs)",
+        ),
+        (
+            "[cpu]\naffinity = '0-30000000'\n",
+            "{file}:2: cpu.affinity = '0-30000000': expected all, performance, efficiency or a CPU list like 0-3,8 "
+            "(bad CPU list '0-30000000': 30000000 is beyond the highest CPU number Linux has, 8191)",
+        ),
+        (
+            "[plugins]\nload = ['no_such_mod']\n",
+            "{file}:2: plugins.load = ['no_such_mod']: no module 'no_such_mod' on the Python path",
+        ),
+        ("[cache]\ndir = 'relative/cache'\n", "{file}:2: cache.dir = 'relative/cache': must be an absolute path or start with ~/"),
     ],
 )
 def test_bad_values_name_file_line_key_and_what_is_allowed(tmp_path: Path, text: str, message: str) -> None:
@@ -566,3 +587,9 @@ def test_every_shipped_key_is_read_by_code() -> None:
 def test_every_shipped_key_is_documented() -> None:
     docs = (REPO / "docs" / "configuration.md").read_text()
     assert [key for key in SHIPPED_KEYS if f"`{key}`" not in docs] == []
+
+
+def test_cache_dir_expands_a_home_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    loaded = load(tmp_path, "[cache]\ndir = '~/tts-cache'\n")
+    assert loaded.settings.cache.path() == tmp_path / "home" / "tts-cache"
