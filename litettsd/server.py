@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 _WARM_UP_TEXT = "Ready."
+_STATUS_INTERVAL_S = 1.0
+"""Most frequent refresh of systemd's STATUS= line after requests finish."""
 _RELOAD_DEBOUNCE_S = 0.3
 """Quiet time after a configuration file changes before reloading: one reload per editor save."""
 _WARM_UP_NORMALIZE = "On 3/4/2025 at 10:30 am, 1,234 people paid $5.50 (the 2nd time) - see https://example.com."
@@ -489,6 +491,11 @@ class Daemon:
         self.last_reload: dict[str, Any] | None = None
         self.last_good_reload: float | None = None
         self._reload_lock = asyncio.Lock()
+        self.served = 0
+        """Requests finished since start, whatever their outcome."""
+        self.last_rtf: float | None = None
+        """Synthesis seconds per audio second of the last synthesized (not cached) request."""
+        self._status_update: asyncio.TimerHandle | None = None
         self._started = asyncio.Event()
         """Set once READY is sent: a reload asked for earlier waits for it."""
         self._server: asyncio.AbstractServer | None = None
@@ -584,8 +591,19 @@ class Daemon:
             watcher.close()
 
     def finished(self, record: RequestRecord) -> None:
-        """Tell metrics plugins about a finished request."""
+        """Tell metrics plugins about a finished request, and systemd's status line."""
         self.plugins.call_each("litettsd_request_finished", record=record)
+        self.served += 1
+        if record.op == "synthesize" and record.outcome == "ok" and record.audio_seconds > 0 and not record.cached:
+            self.last_rtf = record.synth_seconds / record.audio_seconds
+        if self.notifier.enabled and self._status_update is None:
+            # At most one STATUS= per interval however busy the daemon is: a screen reader
+            # sends several requests a second, and systemd only shows the latest line.
+            self._status_update = asyncio.get_running_loop().call_later(_STATUS_INTERVAL_S, self._update_status)
+
+    def _update_status(self) -> None:
+        self._status_update = None
+        self.notifier.status(self._summary())
 
     def status(self) -> dict[str, Any]:
         """The ``status`` reply body."""
@@ -690,8 +708,16 @@ class Daemon:
         log.info("listening on %s", self.socket_path)
 
     def _summary(self) -> str:
-        """The live one-line status systemd shows."""
-        return f"serving {', '.join(self.voices.loaded) or 'no voice yet'}; {len(self.requests)} requests in flight"
+        """The live one-line status systemd shows: voices, requests served, the last real-time factor."""
+        parts = [
+            f"serving {', '.join(self.voices.loaded) or 'no voice yet'}",
+            f"{self.served} requests served, {len(self.requests)} in flight",
+        ]
+        if self.last_rtf is not None:
+            parts.append(f"last real-time factor {self.last_rtf:.3f}")
+        if self.last_reload is not None and not self.last_reload["ok"]:
+            parts.append(f"last reload failed: {self.last_reload['error']}")
+        return "; ".join(parts)
 
     async def _precache(self, pipeline: Pipeline, phrases: list[str]) -> None:
         """Synthesize the phrases a screen reader says most into the cache, behind all real work."""
@@ -759,6 +785,8 @@ class Daemon:
     async def shutdown(self) -> None:
         """Stop accepting, let requests finish within the grace period, cancel the rest."""
         log.info("shutting down")
+        if self._status_update is not None:
+            self._status_update.cancel()
         self.notifier.stopping("shutting down")
         for task in (self._watcher, self._watchdog):
             if task is not None:

@@ -74,6 +74,29 @@ def test_notify_sequence_and_watchdog(tmp_path, model_cache):
         daemon.stop()
 
 
+def test_status_line_is_a_live_summary(tmp_path, model_cache):
+    listener = NotifyListener(tmp_path / "notify")
+    daemon = DaemonProcess(tmp_path, model_cache, "[cache]\nphrases = []\n", env={"NOTIFY_SOCKET": str(listener.path)})
+    try:
+        listener.wait_for("READY=1")
+        with RawConnection(daemon.socket) as conn:
+            for rid in range(1, 4):
+                assert conn.request({"op": "synthesize", "id": rid, "text": f"Request {rid}.", "cache": False})[-1]["type"] == "end"
+        listener.pump(2.0)  # refreshed at most once a second
+        statuses = [line for line in listener.lines() if line.startswith("STATUS=")]
+        latest = statuses[-1]
+        assert "serving piper:en_US-joe-medium" in latest and "3 requests served, 0 in flight" in latest, statuses
+        rtf = float(latest.split("last real-time factor ")[1].split(";")[0])
+        assert 0 < rtf < 1, latest  # the joe voice is far faster than real time on any CPU here
+        (tmp_path / "test.toml").write_text("[server]\nmax_text_chars = -1\n")
+        daemon.proc.send_signal(signal.SIGHUP)
+        listener.wait_for("RELOADING=1")
+        listener.pump(1.0)
+        assert "last reload failed: " in [line for line in listener.lines() if line.startswith("STATUS=")][-1]
+    finally:
+        daemon.stop()
+
+
 def test_blocked_event_loop_stops_watchdog_pings(tmp_path, model_cache):
     listener = NotifyListener(tmp_path / "notify")
     env = {"NOTIFY_SOCKET": str(listener.path), "WATCHDOG_USEC": "400000"}
