@@ -9,8 +9,11 @@ Lexicon files are TOML, found through ``[lexicon] files`` (paths or globs)::
     nginx = { say = "engine x" }
     SQL = "sequel"             # shorthand for { say = "sequel" }
 
-Matching is whole-word only. Entries apply before the normalizers run, so an entry for
-"SQL" wins over the rule that reads capitals as letters.
+Matching is whole-word only, and never inside a URL, an e-mail address or a file name
+(``www.nginx.org``, ``nginx.conf``). Entries apply before the normalizers run, so an entry
+for "SQL" wins over the rule that reads capitals as letters; a respelling replaces the word
+in place, so the normalizers still read the words around it in context ("1999 apples" stays
+a count, not a year). Where tables disagree, the first file's entry wins. See docs/lexicon.md.
 """
 
 from __future__ import annotations
@@ -73,7 +76,9 @@ def _table(path: Path) -> _Table:
     }
     alternatives = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True)) or r"(?!x)x"
     flags = 0 if case_sensitive else re.IGNORECASE
-    pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", flags)
+    # Whole words, not parts of a host, an address or a path: nothing like "www." or "@"
+    # before, nothing like ".org" or "/" after (a sentence's own full stop is fine).
+    pattern = re.compile(rf"(?<![\w@/.])(?:{alternatives})(?![\w@/]|\.\w)", flags)
     return _Table(language.lower().replace("_", "-"), case_sensitive, entries, pattern)
 
 
@@ -108,25 +113,35 @@ class Lexicon:
         return out
 
     def _split(self, segment: Text, tables: list[_Table]) -> list[Segment]:
-        pieces: list[Segment] = [segment]
+        """``segment`` with its lexicon words replaced: respellings in place, IPA as its own segment.
+
+        All tables are matched against the original text, so one table never rewrites
+        another's respelling; of overlapping matches the earlier table's is kept.
+        """
+        if segment.normalized:
+            return [segment]
+        text = segment.text
+        taken: list[tuple[int, int, Segment]] = []
         for table in tables:
-            next_pieces: list[Segment] = []
-            for piece in pieces:
-                if not isinstance(piece, Text) or piece.normalized:
-                    next_pieces.append(piece)
-                    continue
-                position = 0
-                for match in table.pattern.finditer(piece.text):
-                    if match.start() > position:
-                        next_pieces.append(Text(piece.text[position : match.start()], piece.prosody))
-                    replacement = table.lookup(match.group())
-                    if isinstance(replacement, Phonemes):
-                        next_pieces.append(Phonemes(replacement.ipa, piece.prosody))
-                    else:
-                        assert isinstance(replacement, Text)
-                        next_pieces.append(Text(replacement.text, piece.prosody))
-                    position = match.end()
-                if position < len(piece.text):
-                    next_pieces.append(Text(piece.text[position:], piece.prosody))
-            pieces = next_pieces
-        return pieces
+            for match in table.pattern.finditer(text):
+                if not any(start < match.end() and match.start() < end for start, end, _ in taken):
+                    taken.append((match.start(), match.end(), table.lookup(match.group())))
+        if not taken:
+            return [segment]
+        out: list[Segment] = []
+        pending, position = "", 0
+        for start, end, replacement in sorted(taken, key=lambda item: item[0]):
+            pending += text[position:start]
+            if isinstance(replacement, Phonemes):
+                if pending:
+                    out.append(Text(pending, segment.prosody))
+                    pending = ""
+                out.append(Phonemes(replacement.ipa, segment.prosody))
+            else:
+                assert isinstance(replacement, Text)
+                pending += replacement.text
+            position = end
+        pending += text[position:]
+        if pending:
+            out.append(Text(pending, segment.prosody))
+        return out

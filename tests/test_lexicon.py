@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from .conftest import BIN
+from .conftest import BIN, REPO
 
 LEXICON = """
 language = "en"
@@ -39,6 +39,25 @@ def test_lexicon_respelling_and_ipa(start_daemon, tmp_path):
         assert frames[-1]["type"] == "end"
 
 
+def test_lexicon_words_keep_their_context_and_stay_out_of_addresses(start_daemon, tmp_path):
+    (tmp_path / "a.toml").write_text('[words]\napples = "apples"\nnginx = "engine x"\nHenry = "Henry"\n')
+    (tmp_path / "b.toml").write_text('[words]\nengine = "motor"\nnginx = "N G"\n')
+    plain = start_daemon()
+    private = start_daemon(f'[lexicon]\nfiles = ["{tmp_path}/*.toml"]\n')
+
+    def norm(daemon, text):
+        with daemon.connect() as conn:
+            return conn.request({"op": "normalize", "id": 1, "text": text})[0]["text"]
+
+    # An entry that changes nothing changes nothing: same numbers, same full stop.
+    for text in ("I have 1999 apples.", "Henry VIII was king."):
+        assert norm(private, text) == norm(plain, text), text
+    visit = norm(private, "Visit www.nginx.org or edit nginx.conf, then run nginx.")
+    assert visit.count("nginx") == 2 and visit.count("engine x") == 1, visit  # only the bare word
+    # The first file's entry wins, and the second file does not rewrite its respelling.
+    assert "engine x" in norm(private, "We run nginx.") and "motor" not in norm(private, "We run nginx.")
+
+
 def test_lexicon_language_filter(start_daemon, tmp_path):
     (tmp_path / "de.toml").write_text('language = "de"\n[words]\nhallo = "servus"\n')
     private = start_daemon(f'[lexicon]\nfiles = ["{tmp_path}/de.toml"]\n')
@@ -62,3 +81,12 @@ def test_broken_lexicon_stops_start_up_naming_the_file(tmp_path, model_cache):
     assert str(bad) in result.stderr and "words.foo" in result.stderr
 
 
+
+
+def test_documented_lexicon_example_loads_and_the_config_points_at_it(tmp_path):
+    from litettsd.lexicon import Lexicon
+
+    document = (REPO / "docs" / "lexicon.md").read_text()
+    assert "docs/lexicon.md" in (REPO / "config" / "litettsd.toml").read_text()
+    (tmp_path / "example.toml").write_text(document.split("```toml\n", 1)[1].split("```", 1)[0])
+    assert len(Lexicon.load([str(tmp_path / "example.toml")])) == 4
