@@ -111,6 +111,10 @@ class FakeDaemon:
                 if seq == request.get("hangup_after"):
                     conn.shutdown(socket.SHUT_RDWR)
                     return
+                if seq == request.get("truncate_after"):  # half a frame, then gone
+                    conn.sendall(encode_frame({"type": "audio", "id": rid, "seq": seq, "data": b"x" * 64})[:40])
+                    conn.shutdown(socket.SHUT_RDWR)
+                    return
                 if not (request.get("gap") and seq == 1):
                     send({"type": "audio", "id": rid, "seq": seq, "data": chunk_for(rid, seq)})
                 if seq == 1:
@@ -194,6 +198,22 @@ def test_sync_hangup_mid_stream_is_a_connection_error(fake: FakeDaemon) -> None:
             list(result)
         assert caught.value.code == "connection"
         assert client.ping()["type"] == "pong"  # a new request reconnects
+
+
+def test_daemon_hanging_up_inside_a_frame_is_a_connection_error(fake: FakeDaemon) -> None:
+    with Client(fake.path, timeout=10) as client:
+        with pytest.raises(LitettsError) as caught:
+            list(client.synthesize("hi", frames=5, truncate_after=1))
+        assert caught.value.code == "connection" and "inside a frame" in caught.value.message
+
+    async def scenario() -> None:
+        async with AsyncClient(fake.path, timeout=10) as client:
+            with pytest.raises(LitettsError) as caught:
+                async for _ in client.synthesize("hi", frames=5, truncate_after=1):
+                    pass
+            assert caught.value.code == "connection"
+
+    asyncio.run(scenario())
 
 
 def test_sync_connection_level_error_reaches_the_reader(fake: FakeDaemon) -> None:
@@ -554,3 +574,27 @@ def test_say_cut_short_by_a_daemon_shutdown_fails(start_daemon: Any, tmp_path: P
     _, stderr = say.communicate(timeout=60)
     assert say.returncode == 1
     assert b"cancelled the request before its end" in stderr
+
+
+def test_a_refused_oversized_frame_is_reported_as_such_not_as_a_broken_pipe(start_daemon: Any, tmp_path: Path) -> None:
+    daemon = start_daemon("[server]\nmax_frame_bytes = 4096\n")
+    huge = "word " * 400_000  # 2 MB: far more than the socket buffers, so our write fails midway
+    with Client(daemon.socket, timeout=30) as client:
+        with pytest.raises(LitettsError) as caught:
+            client.normalize(huge)
+        assert caught.value.code == "frame_too_large"
+
+    async def scenario() -> None:
+        async with AsyncClient(daemon.socket, timeout=30) as client:
+            with pytest.raises(LitettsError) as caught:
+                await client.normalize(huge)
+            assert caught.value.code == "frame_too_large"
+
+    asyncio.run(scenario())
+    (tmp_path / "huge.txt").write_text(huge)
+    with open(tmp_path / "huge.txt", "rb") as stdin:
+        done = subprocess.run(
+            [LITETTS, "--socket", str(daemon.socket), "say", "-", "-o", str(tmp_path / "x.wav")],
+            stdin=stdin, capture_output=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1 and b"frame_too_large" in done.stderr, done.stderr

@@ -117,6 +117,7 @@ def test_undecodable_payloads_are_bad_requests(payload: bytes) -> None:
     with pytest.raises(ProtocolError) as caught:
         FrameDecoder().feed(struct.pack(">I", len(payload)) + payload)
     assert caught.value.code == ErrorCode.BAD_REQUEST.value
+    assert not caught.value.message.rstrip().endswith(":"), caught.value.message  # it says what is wrong
 
 
 def test_protocol_errors_are_litetts_errors() -> None:

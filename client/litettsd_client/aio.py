@@ -19,6 +19,7 @@ from typing import Any
 from .client import (
     CLIENT_NAME,
     MAX_REPLY_FRAME,
+    PARTING_WAIT_S,
     AudioFile,
     PathOrFile,
     ProgressCallback,
@@ -289,6 +290,12 @@ class AsyncClient:
                 try:
                     await writer.drain()
                 except OSError as exc:
+                    # A daemon that refuses a frame (frame_too_large) says why and hangs up
+                    # before reading it: its error, already received, says more than EPIPE.
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        parting = await asyncio.wait_for(queue.get(), PARTING_WAIT_S)
+                        if isinstance(parting, dict) and parting.get("type") == "error":
+                            raise_for_error(parting)
                     raise LitettsError(ErrorCode.CONNECTION, f"lost the connection to litettsd: {exc}") from None
             return raise_for_error(await self._get(queue))
         finally:
@@ -331,7 +338,7 @@ class AsyncClient:
         """Route every reply to its request's queue until the connection ends."""
         try:
             while True:
-                frame = await read_frame(reader, MAX_REPLY_FRAME)
+                frame = await read_frame(reader, MAX_REPLY_FRAME, ErrorCode.CONNECTION)
                 if frame is None:
                     failure = LitettsError(ErrorCode.CONNECTION, "litettsd closed the connection")
                     break

@@ -167,6 +167,25 @@ ProgressCallback = Callable[[SynthesisState], None]
 """Called by ``speak_to_file`` after each chunk is written, with the synthesis so far."""
 
 
+PARTING_WAIT_S = 0.5
+"""How long a client whose write failed looks for the daemon's last word before saying EPIPE."""
+
+
+def _parting_error(sock: socket.socket) -> Message | None:
+    """The connection-level error a daemon sent before hanging up on a frame it refused.
+
+    A request over ``max_frame_bytes`` gets ``frame_too_large`` and the connection closes
+    before the daemon reads the rest, so our write fails; the error is already in our
+    receive buffer and is the better answer.
+    """
+    try:
+        sock.settimeout(PARTING_WAIT_S)
+        frame = recv_frame(sock, MAX_REPLY_FRAME, ErrorCode.CONNECTION)
+    except (OSError, LitettsError):
+        return None
+    return frame if frame is not None and is_connection_error(frame) else None
+
+
 class AudioFile:
     """The destination of ``speak_to_file``: opens paths, fixes streamed WAV headers, cleans up.
 
@@ -512,7 +531,10 @@ class Client:
             try:
                 sock.sendall(frame)
             except OSError as exc:
+                parting = _parting_error(sock)
                 self._drop_connection()
+                if parting is not None:
+                    raise_for_error(parting)
                 raise LitettsError(ErrorCode.CONNECTION, f"lost the connection to litettsd: {exc}") from None
 
     def _next_reply(self, request_id: int) -> Message:
@@ -539,7 +561,7 @@ class Client:
         if sock is None:
             raise LitettsError(ErrorCode.CONNECTION, "not connected to litettsd")
         try:
-            frame = recv_frame(sock, MAX_REPLY_FRAME)
+            frame = recv_frame(sock, MAX_REPLY_FRAME, ErrorCode.CONNECTION)
         except TimeoutError:
             self._drop_connection()
             raise LitettsError(

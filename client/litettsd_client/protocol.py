@@ -73,7 +73,9 @@ def decode_payload(payload: bytes) -> Message:
     try:
         message = msgpack.unpackb(payload, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated types for bad input
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"undecodable frame: {exc}") from None
+        # Some msgpack errors carry no text ("undecodable frame: " told nobody anything).
+        why = str(exc) or type(exc).__name__
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"undecodable frame: {why}") from None
     if not isinstance(message, dict) or not all(isinstance(k, str) for k in message):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "frame is not a msgpack map with string keys")
     return message
@@ -114,20 +116,26 @@ class FrameDecoder:
         return len(self._buffer)
 
 
-async def read_frame(reader: asyncio.StreamReader, max_frame: int | None = None) -> Message | None:
-    """Read one message; ``None`` only for EOF exactly between frames."""
+async def read_frame(
+    reader: asyncio.StreamReader, max_frame: int | None = None, truncated: ErrorCode = ErrorCode.BAD_REQUEST
+) -> Message | None:
+    """Read one message; ``None`` only for EOF exactly between frames.
+
+    A peer that hangs up inside a frame raises ``truncated``: ``bad_request`` for the
+    daemon reading a client, ``connection`` for a client reading the daemon.
+    """
     try:
         header = await reader.readexactly(HEADER_SIZE)
     except EOFError as exc:  # asyncio.IncompleteReadError, caught by its base class (see the imports)
         if not getattr(exc, "partial", b""):
             return None
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "connection closed inside a frame header") from None
+        raise ProtocolError(truncated, "connection closed inside a frame header") from None
     (length,) = _HEADER.unpack(header)
     check_length(length, max_frame)
     try:
         payload = await reader.readexactly(length)
     except EOFError:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "connection closed inside a frame") from None
+        raise ProtocolError(truncated, "connection closed inside a frame") from None
     return decode_payload(payload)
 
 
@@ -143,18 +151,20 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def recv_frame(sock: socket.socket, max_frame: int | None = None) -> Message | None:
+def recv_frame(
+    sock: socket.socket, max_frame: int | None = None, truncated: ErrorCode = ErrorCode.BAD_REQUEST
+) -> Message | None:
     """Blocking twin of :func:`read_frame` for plain sockets."""
     header = _recv_exactly(sock, HEADER_SIZE)
     if not header:
         return None
     if len(header) < HEADER_SIZE:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "connection closed inside a frame header")
+        raise ProtocolError(truncated, "connection closed inside a frame header")
     (length,) = _HEADER.unpack(header)
     check_length(length, max_frame)
     payload = _recv_exactly(sock, length)
     if len(payload) < length:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "connection closed inside a frame")
+        raise ProtocolError(truncated, "connection closed inside a frame")
     return decode_payload(payload)
 
 
