@@ -344,6 +344,13 @@ Handler = Callable[[Connection, int, dict[str, Any], dict[str, Any]], Awaitable[
 
 async def _hello(conn: Connection, rid: int, message: dict[str, Any], record: dict[str, Any]) -> None:
     daemon = conn.daemon
+    asked = message.get("protocol", PROTOCOL_VERSION)
+    if not isinstance(asked, int) or isinstance(asked, bool) or asked != PROTOCOL_VERSION:
+        raise RequestError(
+            ErrorCode.INVALID_VALUE, f"this daemon speaks protocol {PROTOCOL_VERSION}; the client asked for {asked!r}"
+        )
+    if not isinstance(message.get("client", ""), str):
+        raise RequestError(ErrorCode.INVALID_VALUE, "client must be a string naming the program")
     await conn.reply(
         rid,
         {

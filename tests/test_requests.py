@@ -299,3 +299,12 @@ def test_an_id_may_be_reused_as_soon_as_its_reply_arrived(daemon):
         frames = conn.request({"op": "synthesize", "id": 1, "text": "Reused."})
         assert frames[-1]["type"] == "end"
         assert conn.request({"op": "synthesize", "id": 1, "text": "Reused again."})[-1]["type"] == "end"
+
+
+@pytest.mark.parametrize("fields", [{"protocol": 99}, {"protocol": "1"}, {"protocol": True}, {"client": 5}])
+def test_hello_refuses_a_protocol_it_does_not_speak(daemon, fields):
+    with daemon.connect() as conn:
+        reply = conn.request({"op": "hello", "id": 1, **fields})[0]
+        assert reply["type"] == "error" and reply["code"] == "invalid_value", reply
+        assert conn.request({"op": "hello", "id": 2, "protocol": 1, "client": "test"})[0]["type"] == "hello"
+

@@ -129,6 +129,22 @@ def test_kokoro_blend_differs_from_its_parts(daemon):
     assert not np.array_equal(mixed, kumo) and not np.array_equal(mixed, alpha)
 
 
+@pytest.mark.parametrize(
+    ("voice", "code"),
+    [
+        ("kokoro:jm_kumo*-1", "invalid_value"),
+        ("kokoro:jm_kumo*nan", "invalid_value"),
+        ("kokoro:jm_kumo*abc", "invalid_value"),
+        ("kokoro:jm_kumo*inf+kokoro:jf_alpha", "invalid_value"),
+        ("kokoro:jm_kumo*0+kokoro:jf_alpha*0", "invalid_value"),
+        ("kokoro:jm_kumo*0.5+kokoro:nobody*0.5", "unknown_voice"),
+    ],
+)
+def test_bad_kokoro_blends_say_what_is_wrong(daemon, voice, code):
+    frames = synthesize(daemon, text=SHORT, voice=voice)
+    assert frames[-1]["type"] == "error" and frames[-1]["code"] == code, frames[-1]
+
+
 def test_same_request_gives_same_audio(daemon):
     assert audio_of(synthesize(daemon, text=SHORT)) == audio_of(synthesize(daemon, text=SHORT))
 

@@ -153,7 +153,7 @@ def _say(client: Client, args: argparse.Namespace) -> int:
     to_stdout = args.output == "-" or (not args.play and not sys.stdout.isatty())
     if to_stdout:
         return _write_stdout(client.synthesize(text, format=args.format, **options))
-    if args.format not in (None, "pcm"):
+    if args.format is not None and args.format.lower() != "pcm":
         raise CliError(f"cannot play {args.format} audio; use -o FILE or pipe stdout to a player")
     player_command = _find_player()
     return _play(client.synthesize(text, format="pcm", **options), player_command)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import threading
@@ -46,7 +47,8 @@ _FROM_ESPEAK = sorted(
 _AMERICAN = (("o^ʊ", "O"), ("ɜːɹ", "ɜɹ"), ("ɜː", "ɜɹ"), ("ɪə", "iə"), ("ː", ""))
 _UNTIED = re.compile("aɪ|aʊ|dʒ|eɪ|tʃ|ɔɪ|əl|oʊ")
 """Multi-letter phonemes as people write them in plain IPA; tied, they map like espeak's."""
-_BLEND_PART = re.compile(r"^\s*(?:kokoro:)?([A-Za-z0-9_.-]+)\s*(?:\*\s*([0-9]*\.?[0-9]+))?\s*$")
+_BLEND_NAME = re.compile(r"^\s*(?:kokoro:)?([A-Za-z0-9_.-]+)\s*$")
+"""One voice of a blend (``kokoro:jm_kumo*0.7``): the name before the ``*``."""
 
 
 def to_kokoro_phonemes(espeak_ipa: str) -> str:
@@ -234,10 +236,19 @@ class KokoroEngine:
         parts = voice_id.split("+")
         weights = []
         for part in parts:
-            match = _BLEND_PART.match(part)
+            name, star, weight_text = part.partition("*")
+            match = _BLEND_NAME.match(name)
             if not match or match.group(1) not in styles:
-                raise RequestError(ErrorCode.UNKNOWN_VOICE, f"no Kokoro voice {part.strip()!r} in {voice_id!r}")
-            weights.append((match.group(1), float(match.group(2) or 1.0)))
+                raise RequestError(ErrorCode.UNKNOWN_VOICE, f"no Kokoro voice {name.strip()!r} in {voice_id!r}")
+            try:
+                weight = float(weight_text) if star else 1.0
+            except ValueError:
+                weight = math.nan
+            if not math.isfinite(weight) or weight < 0:
+                raise RequestError(
+                    ErrorCode.INVALID_VALUE, f"blend weight {weight_text.strip()!r} in {voice_id!r} is not a number of 0 or more"
+                )
+            weights.append((match.group(1), weight))
         total = sum(weight for _, weight in weights)
         if total <= 0:
             raise RequestError(ErrorCode.INVALID_VALUE, f"blend weights in {voice_id!r} must add up to more than 0")
