@@ -72,6 +72,26 @@ def test_idle_connections_are_closed_busy_ones_are_not(start_daemon):
     busy.close()
 
 
+def test_a_kept_open_client_outlives_the_idle_timeout(start_daemon):
+    """``litetts top`` and the Prometheus exporter poll over one connection, slower than this."""
+    from litettsd_client import Client, LitettsError
+    from litettsd_client.top import Sampler
+
+    private = start_daemon("[server]\nidle_timeout = 0.5\n")
+    sampler = Sampler(str(private.socket))
+    with Client(private.socket, timeout=10) as client:
+        for _ in range(3):
+            assert client.status()["type"] == "status"
+            assert sampler.sample().error is None
+            time.sleep(1.0)  # the daemon hangs up on both meanwhile
+        # A request that does something is not repeated behind the caller's back.
+        time.sleep(1.0)
+        with pytest.raises(LitettsError) as caught:
+            client.reload()
+        assert caught.value.code == "connection"
+    sampler.close()
+
+
 def test_a_client_that_stops_reading_is_dropped_without_stalling_others(start_daemon):
     private = start_daemon("[server]\nsend_buffer_bytes = 65536\nsend_timeout = 1.0\n")
     stalled = RawConnection(private.socket)

@@ -249,6 +249,17 @@ def test_textfile_export_from_the_daemon(start_daemon: Any, tmp_path: Path) -> N
     assert not [p for p in tmp_path.iterdir() if p.name != target.name]  # no temporary files left behind
 
 
+def test_textfile_is_written_soon_after_start_even_with_a_long_interval(start_daemon: Any, tmp_path: Path) -> None:
+    target = tmp_path / "litettsd.prom"
+    daemon = start_daemon(f'[plugins.prometheus]\nmode = "textfile"\npath = "{target}"\ninterval = 3600.0\n')
+    deadline = time.monotonic() + 15
+    while not target.exists():
+        assert time.monotonic() < deadline, "no textfile within 15 s of start"
+        time.sleep(0.2)
+    assert ("litettsd_up", ()) in samples(target.read_text())  # up, or not yet: either way a file
+    daemon.stop()
+
+
 def test_textfile_is_readable_by_node_exporter_and_errors_are_kept(tmp_path: Path) -> None:
     target = tmp_path / "out.prom"
     exporter = prometheus.Exporter(PrometheusSettings(mode="textfile", path=str(target)), tmp_path / "none.sock")

@@ -167,6 +167,8 @@ ProgressCallback = Callable[[SynthesisState], None]
 """Called by ``speak_to_file`` after each chunk is written, with the synthesis so far."""
 
 
+_SAFE_TO_REPEAT = frozenset({"hello", "ping", "voices", "status", "metrics", "normalize"})
+"""Ops that change nothing in the daemon, so a lost connection may simply ask again."""
 PARTING_WAIT_S = 0.5
 """How long a client whose write failed looks for the daemon's last word before saying EPIPE."""
 
@@ -501,6 +503,18 @@ class Client:
     # -- plumbing ---------------------------------------------------------------------
 
     def _call(self, op: str, **fields: Any) -> Message:
+        reused = self._sock is not None
+        try:
+            return self._call_once(op, fields)
+        except LitettsError as exc:
+            # A kept-open connection (``litetts top``, the Prometheus exporter) may have been
+            # closed by the daemon's idle_timeout since its last use: a question that changes
+            # nothing is asked once more, on a fresh connection.
+            if not (reused and exc.code == ErrorCode.CONNECTION.value and op in _SAFE_TO_REPEAT):
+                raise
+            return self._call_once(op, fields)
+
+    def _call_once(self, op: str, fields: dict[str, Any]) -> Message:
         request_id = self._start(op, fields)
         try:
             return raise_for_error(self._next_reply(request_id))

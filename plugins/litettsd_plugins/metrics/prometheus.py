@@ -172,6 +172,10 @@ def families(metrics: dict[str, Any] | None) -> list[Metric]:
     ]
 
 
+FIRST_WRITE_S = 2.0
+"""Seconds from start (or reconfiguration) to the textfile's first write."""
+
+
 class DaemonSource:
     """Asks the daemon for ``metrics`` over one kept-open connection (reopened after a failure)."""
 
@@ -290,9 +294,12 @@ class Exporter:
         self.last_error = None
 
     def _write_loop(self) -> None:
-        # Event.wait sleeps until the interval passes or stop() is called: no polling.
-        while not self._stop.wait(self.options.interval):
+        # The first file comes soon after start: a collector must not find none for a whole
+        # interval, which may be a day. Event.wait sleeps until then or stop(): no polling.
+        wait = min(self.options.interval, FIRST_WRITE_S)
+        while not self._stop.wait(wait):
             self.write_once()
+            wait = self.options.interval
 
     def describe(self) -> dict[str, Any]:
         """This exporter's own state, for the ``metrics`` op."""
