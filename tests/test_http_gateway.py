@@ -168,6 +168,21 @@ def test_models_and_voices(openai_client: openai.OpenAI, gateway: Gateway) -> No
     assert body["aliases"]["echo"] == DEFAULT_VOICE
 
 
+def test_models_retrieve_and_http_errors_in_openai_shape(openai_client: openai.OpenAI, gateway: Gateway) -> None:
+    assert openai_client.models.retrieve("tts-1").id == "tts-1"
+    with pytest.raises(openai.NotFoundError) as missing:
+        openai_client.models.retrieve("whisper-1")
+    assert missing.value.code == "model_not_found"
+    for method, path, status in (("GET", "/v1/nowhere", 404), ("GET", "/v1/audio/speech", 405)):
+        connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=30)
+        connection.request(method, path)
+        response = connection.getresponse()
+        body = json.loads(response.read())
+        connection.close()
+        assert response.status == status and response.getheader("Content-Type", "").startswith("application/json")
+        assert body["error"]["type"] == "invalid_request_error" and path in body["error"]["message"]
+
+
 def test_errors_carry_the_protocol_code(openai_client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as missing:
         openai_client.audio.speech.create(model="tts-1", voice="nobody:none", input="Hi.")

@@ -18,7 +18,8 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 from pathlib import Path
 
 from aiohttp import web
@@ -103,10 +104,13 @@ ALIASES: web.AppKey[dict[str, tuple[str, ...]]] = web.AppKey("aliases", dict)
 
 def error_response(code: str, message: str, param: str | None = None) -> web.Response:
     """An error in OpenAI's shape, carrying the protocol's code and a fitting HTTP status."""
-    status = HTTP_STATUS.get(code, 500)
+    return _http_error(HTTP_STATUS.get(code, 500), code, message, param)
+
+
+def _http_error(status: int, code: str, message: str, param: str | None = None) -> web.Response:
+    """An error body as OpenAI's API sends it, with ``status``."""
     kind = "invalid_request_error" if status < 500 else "server_error"
-    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    return web.json_response(body, status=status)
+    return web.json_response({"error": {"message": message, "type": kind, "param": param, "code": code}}, status=status)
 
 
 def resolve_voice(requested: str | None, installed: set[str], aliases: Mapping[str, tuple[str, ...]]) -> str | None:
@@ -226,10 +230,35 @@ async def _stream(request: web.Request, result: AsyncSynthesisResult, headers: d
     return response
 
 
+def _model(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "litettsd"}
+
+
 async def models(request: web.Request) -> web.Response:
     """``GET /v1/models``: the model names accepted (all speak alike)."""
-    data = [{"id": name, "object": "model", "created": 0, "owned_by": "litettsd"} for name in MODELS]
-    return web.json_response({"object": "list", "data": data})
+    return web.json_response({"object": "list", "data": [_model(name) for name in MODELS]})
+
+
+async def model(request: web.Request) -> web.Response:
+    """``GET /v1/models/{id}``: one of them (OpenAI's ``models.retrieve``)."""
+    name = request.match_info["model"]
+    if name not in MODELS:
+        return _http_error(404, "model_not_found", f"no model {name!r}; try one of {', '.join(MODELS)}")
+    return web.json_response(_model(name))
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def openai_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp answers unknown routes and methods in plain text; OpenAI clients parse JSON."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not request.path.startswith("/v1/"):
+            raise
+        return _http_error(exc.status, exc.reason.lower().replace(" ", "_"), f"{request.method} {request.path}: {exc.reason}")
 
 
 async def voices(request: web.Request) -> web.Response:
@@ -273,11 +302,12 @@ async def dashboard(request: web.Request) -> web.FileResponse:
 
 def build_app(socket_path: str | None = None, aliases: Mapping[str, tuple[str, ...]] = OPENAI_VOICES) -> web.Application:
     """The gateway's application; ``socket_path`` ``None`` means the default socket."""
-    app = web.Application()
+    app = web.Application(middlewares=[openai_errors])
     app[SOCKET] = socket_path
     app[ALIASES] = dict(aliases)
     app.router.add_post("/v1/audio/speech", speech)
     app.router.add_get("/v1/models", models)
+    app.router.add_get("/v1/models/{model}", model)
     app.router.add_get("/v1/audio/voices", voices)
     app.router.add_get("/api/status", daemon_status)
     app.router.add_get("/api/metrics", daemon_metrics)
