@@ -66,7 +66,7 @@ class SynthesizeRequest:
     """``text`` is SSML."""
     ssml_strict: bool = False
     """Malformed SSML is an error rather than text with the markup stripped."""
-    punctuation: str = "none"
+    punctuation: str = "some"
     """Which punctuation is spoken by name: none, some, most, all."""
     spell: bool = False
     """Read the text character by character."""
@@ -122,7 +122,7 @@ class SynthesizeRequest:
             priority=priority,
             ssml=_field(message, "ssml", bool, False),
             ssml_strict=_field(message, "ssml_strict", bool, False),
-            punctuation=_choice(message, "punctuation", PUNCTUATION_MODES, "none"),
+            punctuation=_choice(message, "punctuation", PUNCTUATION_MODES, NormalizeContext.punctuation),
             spell=_field(message, "spell", bool, False),
             capitals=_choice(message, "capitals", CAPITALS_MODES, "none"),
             say_as=say_as,

@@ -161,6 +161,8 @@ class Pipeline:
         if words is None:
             warnings.append(f"say-as interpret-as={segment.say_as!r} is not supported; read as text")
             return self.normalize_text(segment.text, context)
+        if words == segment.text:  # it does not fit that reading ("$1,000" as a cardinal): read it as usual
+            return self.normalize_text(segment.text, context)
         return str(words)
 
     def document(self, request: SynthesizeRequest) -> Document:

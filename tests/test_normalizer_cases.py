@@ -652,3 +652,13 @@ def test_say_as_hook(text: str, interpret_as: str, language: str, expected: str 
     hook = build_plugin_manager().manager.hook.litettsd_say_as
     context = NormalizeContext(language=language, capitals="spell")
     assert hook(text=text, interpret_as=interpret_as, format=None, context=context) == expected
+
+
+def test_the_table_runs_with_the_context_every_client_gets_by_default() -> None:
+    from litettsd.messages import SynthesizeRequest
+
+    request = SynthesizeRequest.from_wire({"op": "synthesize", "id": 1, "text": "x"}, 1000)
+    assert request.normalize_context("en-US") == NormalizeContext()
+    assert normalize("See § 5, then divide 10 / 2.", request.normalize_context("en-US")) == (
+        "See section five, then divide ten slash two."
+    )

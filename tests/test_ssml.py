@@ -132,6 +132,9 @@ def test_phoneme_for_kokoro_maps_to_its_symbols(daemon):
         ('<say-as interpret-as="ordinal">3</say-as>', "third"),
         ('<say-as interpret-as="digits">123</say-as>', "one two three"),
         ('<say-as interpret-as="characters">abc</say-as>', "a, b, c"),
+        # Text that does not fit the reading asked for is read as it would be without say-as.
+        ('<say-as interpret-as="cardinal">$1,000</say-as>', "one thousand dollars"),
+        ('<say-as interpret-as="date">March 5th, 2020</say-as>', "march fifth, twenty twenty"),
     ],
 )
 def test_say_as(daemon, markup, expected):
