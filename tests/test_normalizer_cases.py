@@ -511,6 +511,13 @@ PUNCTUATION = [
     ("all", "Yes! No?", "Yes exclaim! No question?"),
     ("all", "It costs $5.", "It costs five dollars dot."),
     ("all", "The U.S. Army", "The U.S Army"),
+    # Dashes are pauses below "most", named from it; "all" names every mark of a run.
+    ("some", "Wait\u2014what", "Wait, what"),
+    ("most", "Wait\u2014what", "Wait em dash what"),
+    ("most", "Wait \u2013 what", "Wait en dash what"),
+    ("most", "well-known - ok", "well-known dash ok"),
+    ("some", "Really?!", "Really?"),
+    ("all", "Really?!", "Really question? exclaim!"),
 ]
 
 

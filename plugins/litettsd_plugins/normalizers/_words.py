@@ -311,11 +311,14 @@ def _hug_quotes(text: str) -> str:
     return '"'.join(parts)
 
 
-def tidy(text: str) -> str:
-    """Collapse whitespace and runs of sentence marks; drop marks that start the text."""
+def tidy(text: str, mark_runs: bool = True) -> str:
+    """Collapse whitespace and (unless ``mark_runs`` is false) runs of sentence marks; drop
+    marks that start the text. At punctuation level ``all`` every mark of "?!" is named, so
+    the run must survive until then."""
     text = " ".join(text.split())
     text = _SPACE_BEFORE_MARK.sub("", text)
-    text = _MARK_RUN.sub(_strongest, text)
+    if mark_runs:
+        text = _MARK_RUN.sub(_strongest, text)
     for opening, closing in ("()", "[]", "{}"):
         if opening in text:
             text = text.replace(opening + " ", opening)
@@ -415,6 +418,11 @@ def padded(speak: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], s
 
 def is_english(context: NormalizeContext) -> bool:
     return context.language.lower().startswith("en")
+
+
+def names_dashes(context: NormalizeContext) -> bool:
+    """At punctuation ``most`` and ``all`` a screen reader names dashes; below, they are pauses."""
+    return context.punctuation in ("most", "all")
 
 
 class EnglishStep:

@@ -17,7 +17,7 @@ from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 from litettsd.patterns import LazyPattern
 
-from ._words import dashes_as_commas, decode_entities, tidy
+from ._words import dashes_as_commas, decode_entities, names_dashes, tidy
 
 _BLOCK_TAGS = "blockquote|br|dd|div|dl|dt|h[1-6]|hr|li|ol|p|pre|table|title|tr|ul"
 _INLINE_TAGS = (
@@ -126,10 +126,10 @@ class Entities:
             text = _MD_CODE.sub(r"\1", text)
         if "\n" in text or "\r" in text or _HEADING.match(text) or _BULLET.match(text):
             text = _close_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
-        if "-" in text or not text.isascii():
+        if ("-" in text or not text.isascii()) and not names_dashes(context):
             text = dashes_as_commas(text)
         text = _DECORATION.sub(" ", text)
-        return tidy(text)
+        return tidy(text, mark_runs=context.punctuation != "all")
 
 
 @hookimpl

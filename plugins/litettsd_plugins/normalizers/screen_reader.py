@@ -60,7 +60,7 @@ CHAR_NAMES = {
 
 PUNCTUATION_LEVELS = {
     **dict.fromkeys("*/^©®™§¶†‡′″", 1),
-    **dict.fromkeys("\"()-_:;[]\\|`~{}«»", 2),
+    **dict.fromkeys("\"()-_:;[]\\|`~{}«»–—", 2),
     **dict.fromkeys("!',.?", 3),
 }
 """The lowest level at which each mark is spoken (Orca's ``punctuation_settings``)."""
@@ -229,9 +229,10 @@ class Punctuation(EnglishStep):
         text = _LEVEL_PATTERNS[level].sub(mark, text)
         if not text.isascii():
             text = _NON_ASCII_MARK.sub(mark, text)
-        text = tidy(text)
-        # A hyphen between spaces left by the number rules, or freed by a name, is a dash.
-        return tidy(dashes_as_commas(text)) if " - " in text else text
+        text = tidy(text, mark_runs=level < LEVELS["all"])
+        # A hyphen between spaces left by the number rules, or freed by a name, is a dash:
+        # a pause below ``most``, named above (the marks above have done that already).
+        return tidy(dashes_as_commas(text)) if " - " in text and level < LEVELS["most"] else text
 
 
 @hookimpl
