@@ -49,8 +49,23 @@ _PHONE = LazyPattern(
 )
 _LOCAL_PHONE = LazyPattern(
     r"(?:call|Call|phone|Phone|tel|Tel|fax|Fax|dial|Dial|text|Text|cell|Cell|mobile|Mobile):?\s"
-    r"(?P<local>[0-9]{3}-[0-9]{4})\b"
+    r"(?P<local>[0-9]{3}-[0-9]{4}|911|999|112)\b"
 )
+_DIGIT_STRING_SHAPE = LazyPattern(
+    r"[0-9](?<![\w.,/-][0-9])(?:"
+    r"[0-9]{2}-[0-9]{2}-[0-9]{4}"  # 123-45-6789: a US social security number
+    r"|[0-9]{3}(?:[ -][0-9]{4}){3}"  # 4111 1111 1111 1111: a card
+    r"|(?<=0)[0-9]{1,4} [0-9]{3,4} [0-9]{3,4}"  # 020 7946 0958: a leading zero makes it a code
+    r")(?![\w/-]|\.[0-9])"
+)
+"""Digit strings whose shape says they are read digit by digit, whatever comes before them."""
+_DIGIT_STRING_AFTER = LazyPattern(
+    r"(?:ZIP|[Zz]ip|[Pp]ostcode|[Pp]ostal code|PIN|pin|SSN|[Cc]ard|[Aa]ccount|[Aa]cct|[Rr]outing|[Ss]erial"
+    r"|[Oo]rder|[Cc]onfirmation|[Tt]racking|[Rr]eference|[Ii]nvoice|[Tt]icket|[Ee]xtension|[Ee]xt\.?)"
+    r"(?:(?: code| number| no\.?)?:?\s| ?#\s?)"
+    r"(?P<code>[0-9][0-9]*(?:[ -][0-9]+)*)(?![\w/]|\.[0-9])"
+)
+"""Codes read digit by digit after the word that says what they are: "ZIP 90210", "PIN 4321"."""
 _NUMBER_SIGN = LazyPattern(r"#(?<![\w&#]#)\s?(?=[0-9])")
 _ORDINAL = LazyPattern(r"(?P<n>[0-9](?<![\w.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+|[0-9]*))(?:st|nd|rd|th|ST|ND|RD|TH)\b")
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
@@ -182,6 +197,14 @@ def _local_phone(match: re.Match[str]) -> str:
     if start and match.string[start - 1].isalpha():
         return match.group()
     return match.group()[:match.start("local") - start] + phone_words(match.group("local")) + " "
+
+
+def _code_after(match: re.Match[str]) -> str:
+    start = match.start()
+    if start and match.string[start - 1].isalpha():  # "Discard 5": part of a longer word
+        return match.group()
+    prefix = match.group()[: match.start("code") - start].replace("#", " number ")
+    return prefix + phone_words(match.group("code")) + " "
 
 
 @padded
@@ -364,8 +387,9 @@ class Numbers(EnglishStep):
 def _rewrite_region(text: str) -> str:
     """All digit rules, most specific first, on a few words around some digits."""
     text = _PHONE.sub(_phone, text)
-    if "-" in text:
-        text = _LOCAL_PHONE.sub(_local_phone, text)
+    text = _LOCAL_PHONE.sub(_local_phone, text)
+    text = _DIGIT_STRING_SHAPE.sub(_phone, text)
+    text = _DIGIT_STRING_AFTER.sub(_code_after, text)
     if "#" in text:
         text = _NUMBER_SIGN.sub("number ", text)
     text = _ORDINAL.sub(_ordinal, text)
