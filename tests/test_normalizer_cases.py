@@ -157,6 +157,18 @@ MONEY = [
 ]
 
 DATES_TIMES = [
+    ("1h 30m", "one hour and thirty minutes"),
+    ("It took 1h 5m 3s.", "It took one hour, five minutes and three seconds."),
+    ("2h30m", "two hours and thirty minutes"),
+    ("1m 30s", "one minute and thirty seconds"),
+    ("5 m of rope", "five meters of rope"),
+    ("Open 10-11am. Then", "Open ten to eleven A.M. Then"),
+    ("9am-5pm", "nine A.M to five P.M"),
+    ("9:30am - 5:15pm daily", "nine thirty A.M to five fifteen P.M daily"),
+    ("from 10:00-11:30", "from ten o'clock to eleven thirty"),
+    ("open 9-5", "open nine to five"),
+    ("24:00", "midnight"),
+    ("00:00", "midnight"),
     ("5/15/18", "May fifteenth, twenty eighteen"),
     ("15/05/2018", "May fifteenth, twenty eighteen"),
     ("2023/05/12", "May twelfth, twenty twenty-three"),

@@ -65,6 +65,18 @@ _NUMERIC = LazyPattern(
     r"|(?P<time>[0-9]?:[0-5][0-9](?::[0-5][0-9])?(?![\w:]|\.[0-9]))"
     r")"
 )
+_CLOCK_RANGE = LazyPattern(
+    r"[0-9](?<![\w.,:/-][0-9])(?P<a>[0-9]?(?::[0-5][0-9])?)\s?(?P<a_suffix>[AaPp]\.?[Mm]\.?)?\s?[-\u2013]\s?"
+    r"(?P<b>[0-9]{1,2}(?::[0-5][0-9])?)(?:\s?(?P<b_suffix>[AaPp]\.?[Mm]\.?))?(?![\w:])"
+)
+"""A span of clock times, "9am-5pm" or "10-11 a.m.": each end a time, "to" between."""
+_DURATION = LazyPattern(
+    r"[0-9](?<![\w.,:/-][0-9])(?:"
+    r"(?P<h_only>[0-9]*)\s?h(?:ours?|rs?)?\s?(?P<hm>[0-9]+)\s?m(?:in(?:utes?|s)?)?(?:\s?(?P<hs>[0-9]+)\s?s(?:ec(?:onds?|s)?)?)?"
+    r"|(?P<m_only>[0-9]*)\s?m(?:in(?:utes?|s)?)?\s?(?P<ms>[0-9]+)\s?s(?:ec(?:onds?|s)?)?"
+    r")(?!\w)"
+)
+"""Hours and minutes (and seconds) written together, "1h 30m", "2h30m", "1m 30s": never metres."""
 _NAMED_MONTH = LazyPattern(
     rf"(?P<month>{_MONTH_NAMES})\.?(?:"
     rf"(?P<day>\s+[0-9]{{1,2}}{_ORDINAL_SUFFIX}(?:\s?-\s?[0-9]{{1,2}}{_ORDINAL_SUFFIX})?(?:,?\s+[0-9]{{4}})?(?![\w:]))"
@@ -163,7 +175,44 @@ def _numeric(match: re.Match[str], british: bool) -> str | None:
         if text.endswith(".") and sentence_ends_after(match.string, match.end()):
             spoken += "."
         return spoken
+    if (hour == 0 or hour == 24) and not minute and not second:
+        return "midnight"
     return time_words(hour, minute, second) if hour <= 23 else None
+
+
+@padded
+def _clock_range(match: re.Match[str]) -> str:
+    twelve_hour = match.group("b_suffix") is not None
+    ends = []
+    for clock, suffix in ((match.group()[0] + match.group("a"), match.group("a_suffix")), (match.group("b"), match.group("b_suffix"))):
+        hour_text, _, minute_text = clock.partition(":")
+        hour, minute = int(hour_text), int(minute_text) if minute_text else None
+        if not (0 < hour <= 12 if twelve_hour else minute is not None and hour <= 23):
+            return match.group()  # "9-5", "25:00-26:00": not clock times; later rules read them
+        if suffix:
+            ends.append(time_words(hour, minute, None, suffix.strip()[0].upper()))
+        else:  # "10-11am": the first end shares the second's A.M
+            ends.append(cardinal(hour) if minute is None else time_words(hour, minute))
+    spoken = f"{ends[0]} to {ends[1]}"
+    if match.group().endswith(".") and sentence_ends_after(match.string, match.end()):
+        spoken += "."
+    return spoken
+
+
+def _duration_part(amount: str | None, unit: str) -> str:
+    count = int(amount) if amount else 0
+    return f"{cardinal(count)} {unit}{'' if count == 1 else 's'}" if count else ""
+
+
+@padded
+def _duration(match: re.Match[str]) -> str:
+    first = match.group()[0]
+    if match.group("hm") is not None:
+        parts = [(first + match.group("h_only"), "hour"), (match.group("hm"), "minute"), (match.group("hs"), "second")]
+    else:
+        parts = [(first + match.group("m_only"), "minute"), (match.group("ms"), "second")]
+    spoken = [words for words in (_duration_part(amount, unit) for amount, unit in parts) if words]
+    return " and ".join(spoken) if len(spoken) <= 2 else f"{spoken[0]}, {spoken[1]} and {spoken[2]}"
 
 
 def _named_month(match: re.Match[str]) -> str | None:
@@ -198,6 +247,9 @@ class DatesTimes(EnglishStep):
                 spoken = _numeric(match, british)
                 return match.group() if spoken is None else spoken
 
+            if "-" in text or "\u2013" in text:
+                text = _CLOCK_RANGE.sub(_clock_range, text)
+            text = _DURATION.sub(_duration, text)
             text = _NUMERIC.sub(numeric, text)
             text = _NAMED_MONTH.sub(_spoken_or_kept(_named_month), text)
         if "." in text:
