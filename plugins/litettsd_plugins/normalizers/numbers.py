@@ -94,6 +94,9 @@ _ERA_AFTER = LazyPattern(r"(?P<y>[0-9](?<![\w.,][0-9])[0-9]{0,3})\s?(?P<era>B\.C
 _ERA_BEFORE = LazyPattern(r"A\.D\s?(?P<y>[0-9]{1,4})(?![\w.]*[0-9])")
 _ROMAN_CANDIDATE = LazyPattern(r"[IVXLCDM](?<= [IVXLCDM])[IVXLCDM]*\b")
 _ROMAN = LazyPattern(r"M{0,4}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
+_SEQUEL_LETTERS = frozenset("IVX")
+"""Numerals of these letters only (2 to 39) after a title-case word are read as numbers; with
+C, D, L or M they are far more often initials ("Washington DC", "LCD")."""
 _ROMAN_VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
 _RESOLUTION = LazyPattern(r"(?P<n>[0-9](?<![\w.,][0-9])[0-9]{2,3})p\b")
 _TIMES = LazyPattern(rf"(?P<n>{number_at()})x(?=\s|$|[,;:.!?)])")
@@ -324,6 +327,8 @@ def _roman(match: re.Match[str]) -> str:
         if numeral == "I" and following[:1] == " " and following[1:].islower():
             return numeral  # "John I think": the pronoun
         return "the " + ordinal(roman_value(numeral))
+    if len(numeral) > 1 and word[:1].isupper() and not word.isupper() and _SEQUEL_LETTERS.issuperset(numeral):
+        return cardinal(roman_value(numeral))  # a sequel or a mission: "Rocky II", "Apollo XI"
     return numeral
 
 
