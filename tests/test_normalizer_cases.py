@@ -120,6 +120,10 @@ WEB = [
 ]
 
 MONEY = [
+    ("5 € each", "five euros each"),
+    ("20 £", "twenty pounds"),
+    ("costs 3,50 €", "costs three euros and fifty cents"),
+    ("1 €", "one euro"),
     ("$1", "one dollar"),
     ("$1.00", "one dollar"),
     ("$0.99", "ninety-nine cents"),

@@ -81,6 +81,11 @@ _SIGNED = LazyPattern(
 _MINUS = LazyPattern(rf"-(?<![\w.]-)(?=(?:US|A|C|NZ|HK)?[{_SIGN_CHARACTERS}])")
 _CODE_AFTER = LazyPattern(rf"(?P<amount>{number_at(signed=True)})\s?(?P<code>{_CODE_ALTERNATIVES})\b")
 _CENTS = LazyPattern(rf"(?P<amount>{number_at()})\s?¢")
+_SIGN_AFTER = LazyPattern(
+    rf"(?P<amount>{number_at(signed=True)}|[0-9](?<![\w.,][0-9])[0-9]*,[0-9]{{2}}(?![0-9]))\s?(?P<sign>[€£¥₹₩₽₺₪₱₦])(?!\w)"
+)
+"""The sign after the amount, as much of Europe writes it: "5 €", "3,50 €" (a comma before
+two final digits is the decimal mark there)."""
 _HAS_MONEY = LazyPattern("|".join(re.escape(sign) for sign in (*_SIGN_CHARACTERS, "¢", *_CODES)))
 
 
@@ -128,6 +133,16 @@ def _code_after(match: re.Match[str]) -> str:
 
 
 @padded
+def _sign_after(match: re.Match[str]) -> str:
+    amount = match.group("amount")
+    minus = "minus " if amount.startswith("-") else ""
+    amount = amount.lstrip("-")
+    if "." not in amount and amount.count(",") == 1 and len(amount.partition(",")[2]) == 2:
+        amount = amount.replace(",", ".")
+    return f"{minus}{money_words(amount, _SIGNS[match.group('sign')])}"
+
+
+@padded
 def _cents(match: re.Match[str]) -> str:
     amount = match.group("amount")
     return f"{number_words(amount)} {'cent' if is_one(amount) else 'cents'}"
@@ -145,6 +160,8 @@ class Money(EnglishStep):
         if "-" in text:
             text = _MINUS.sub("minus ", text)
         text = _SIGNED.sub(_signed, text)
+        if not text.isascii():
+            text = _SIGN_AFTER.sub(_sign_after, text)
         if any(code in text for code in _CODES):
             text = _CODE_AFTER.sub(_code_after, text)
         return _CENTS.sub(_cents, text) if "¢" in text else text
