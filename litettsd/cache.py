@@ -27,7 +27,12 @@ class CachedSynthesis:
 
     @property
     def size(self) -> int:
-        return sum(len(getattr(event, "data", b"")) for event in self.events) + 64 * len(self.events)
+        return sum(map(event_size, self.events))
+
+
+def event_size(event: object) -> int:
+    """What one stored event counts against the cache: its audio bytes plus a fixed overhead."""
+    return len(getattr(event, "data", b"")) + 64
 
 
 class AudioCache:
@@ -55,13 +60,18 @@ class AudioCache:
                 self.misses += entry is None
             return entry
 
+    @property
+    def largest_entry(self) -> int:
+        """Bytes above which an entry is not kept: a quarter of the cache."""
+        return self.max_bytes // 4
+
     def put(self, key: Hashable, entry: CachedSynthesis, generation: int) -> None:
         """Store an entry made since ``generation``, evicting the least recently used.
 
         Entries over a quarter of the cache are not kept, nor entries begun before the last
         :meth:`clear` (a reload's new pauses or lexicon are not part of the key).
         """
-        if entry.size > self.max_bytes // 4:
+        if entry.size > self.largest_entry:
             return
         with self._lock:
             if generation != self.generation:

@@ -19,7 +19,7 @@ import numpy as np
 from . import logs, ssml
 from .api import Encoder, EncoderFactory, NormalizeContext, Normalizer, Voice
 from .audio import Resampler, fade_edges, shift_pitch, silence, to_int16
-from .cache import AudioCache, CachedSynthesis
+from .cache import AudioCache, CachedSynthesis, event_size
 from .chunking import Chunk
 from .config import Settings
 from .document import Break, Document, Mark, Text, plain
@@ -235,11 +235,16 @@ class Pipeline:
             resampler=Resampler(native_rate, rate) if rate != native_rate else None,
             cancellation=cancellation,
         )
-        produced: list[Audio | MarkReached] = []
+        produced: list[Audio | MarkReached] | None = [] if request.cache and self.cache.max_bytes else None
+        kept = 0
         async for event in self._render(render):
-            produced.append(event)
+            if produced is not None:
+                produced.append(event)
+                kept += event_size(event)
+                if kept > self.cache.largest_entry:
+                    produced = None  # too big to cache: a long document's audio is not held twice
             yield event
-        if request.cache and self.cache.max_bytes:
+        if produced is not None:
             self.cache.put(key, CachedSynthesis(tuple(produced), render.samples, render.synth_seconds), generation)
         yield Finished(render.samples, rate, render.synth_seconds, document.warnings, False, fallback)
 
