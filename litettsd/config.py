@@ -284,13 +284,24 @@ def load_settings(inputs: ConfigInputs | None = None) -> LoadedConfig:
 def watch_paths(inputs: ConfigInputs) -> list[Path]:
     """What a reload watcher should watch: the existing layer files and the folders that may gain one.
 
-    Folders that do not exist are left out (they cannot be watched); call this again after
-    each reload, since the set changes when files or folders appear.
+    A folder that does not exist yet cannot be watched; its first missing part is watched
+    for instead, in the nearest folder that exists (``~/.config`` for a missing
+    ``~/.config/litettsd``), so creating it counts as a change. Call this again after each
+    reload, since the set changes when files or folders appear.
     """
     system = inputs.system_dir()
     files = [path for path, _ in _layer_files(inputs) if path.is_file()]
-    folders = [system, system / "conf.d", inputs.user_file().parent]
-    return files + [folder for folder in folders if folder.is_dir()]
+    watched = []
+    for folder in (system, system / "conf.d", inputs.user_file().parent):
+        if folder.is_dir():
+            watched.append(folder)
+            continue
+        missing = folder
+        while not missing.parent.is_dir() and missing.parent != missing:
+            missing = missing.parent
+        if missing.parent != missing:
+            watched.append(missing)  # not a folder yet: watched by its name in its parent
+    return files + list(dict.fromkeys(watched))
 
 
 # --- reading layers -------------------------------------------------------------------------

@@ -512,7 +512,10 @@ def test_reload_repeats_the_captured_inputs(tmp_path: Path, monkeypatch: pytest.
 
 def test_watch_paths_lists_existing_layer_files_and_folders(tmp_path: Path) -> None:
     inputs = ConfigInputs((), (), isolated_env(tmp_path))
-    assert watch_paths(inputs) == []
+    # Nothing exists yet: the first missing part of each folder, by name in its parent.
+    assert watch_paths(inputs) == [tmp_path / "etc", tmp_path / "xdg"]
+    (tmp_path / "etc").mkdir()
+    assert watch_paths(inputs) == [tmp_path / "etc", tmp_path / "etc" / "conf.d", tmp_path / "xdg"]
     system = write(tmp_path / "etc" / "litettsd.toml", "")
     dropin = write(tmp_path / "etc" / "conf.d" / "10.toml", "")
     user = write(tmp_path / "xdg" / "litettsd" / "litettsd.toml", "")

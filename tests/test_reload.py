@@ -211,3 +211,20 @@ def test_sighup_during_start_up_waits_for_ready(start_daemon):
     log = private.log.read_text()
     assert "ready (pid" in log.split("reloading configuration")[0], log  # the reload waited for READY
     assert log.count("loaded piper model") <= 1, log  # and did not load the default voice beside it
+
+
+def test_folders_created_after_start_are_noticed(start_daemon):
+    """A new user's first setup: no conf.d and no ~/.config/litettsd when the daemon started."""
+    private = start_daemon()
+    root = private.log.parent
+    time.sleep(0.5)  # let the watcher start
+    conf_d = root / "etc" / "conf.d"
+    conf_d.mkdir(parents=True)
+    (conf_d / "50-x.toml").write_text("[server]\nmax_text_chars = 321\n")
+    wait_until(lambda: max_text_chars(private) == 321)
+    user = root / "xdg" / "litettsd"
+    user.mkdir(parents=True)
+    time.sleep(1.0)  # the reload the new folder caused has restarted the watcher over it
+    (user / "litettsd.toml").write_text("[server]\nmax_text_chars = 654\n")
+    wait_until(lambda: max_text_chars(private) == 654)
+
