@@ -134,7 +134,12 @@ class Encoder(Protocol):
 
 
 class EncoderFactory(Protocol):
-    """An output format, e.g. ``mp3``."""
+    """An output format, e.g. ``mp3``.
+
+    A format that carries only some sample rates may say which in a ``sample_rates``
+    attribute (a tuple of Hz); the pipeline then resamples to the nearest of them and
+    reports that rate, rather than letting the encoder resample behind its back.
+    """
 
     format: str
     mime_type: str

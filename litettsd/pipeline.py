@@ -100,6 +100,14 @@ Event = Start | Audio | MarkReached | Finished
 Output = bytes | MarkReached
 
 
+def _carried_rate(factory: EncoderFactory, wanted: int) -> int:
+    """``wanted``, or the nearest rate the format can carry (see ``EncoderFactory``)."""
+    rates: tuple[int, ...] | None = getattr(factory, "sample_rates", None)
+    if not rates or wanted in rates:
+        return wanted
+    return min(rates, key=lambda rate: (abs(rate - wanted), -rate))
+
+
 @dataclass
 class _Render:
     """Per-request state carried across steps on the inference thread."""
@@ -214,7 +222,7 @@ class Pipeline:
         document = self.document(request)
         script = await self.script(document, request.normalize_context(voice.info.language), len(request.text))
         native_rate = voice.info.sample_rate
-        rate = request.sample_rate or native_rate
+        rate = _carried_rate(factory, request.sample_rate or native_rate)
         key = (
             voice.info.id, tuple(script), request.speed, request.pitch, request.volume,
             factory.format, rate, request.stream,

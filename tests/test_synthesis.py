@@ -169,3 +169,14 @@ def test_empty_text_gives_empty_audio_and_end(daemon):
     frames = synthesize(daemon, text="   ")
     assert frames[0]["type"] == "start" and frames[-1]["type"] == "end"
     assert frames[-1]["samples"] == 0
+
+
+@pytest.mark.parametrize(("asked", "carried"), [(96000, 48000), (30000, 32000), (22050, 22050)])
+def test_mp3_reports_the_rate_the_file_really_has(daemon, asked, carried):
+    import io
+
+    import soundfile
+
+    frames = synthesize(daemon, text=SHORT, format="mp3", sample_rate=asked)
+    assert frames[0]["sample_rate"] == carried
+    assert soundfile.info(io.BytesIO(audio_of(frames))).samplerate == carried

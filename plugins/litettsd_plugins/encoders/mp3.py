@@ -3,8 +3,9 @@
 MP3 is a sequence of self-contained frames with no length in any header, so streamed and
 finished requests are encoded the same way: frames leave as LAME completes them and
 ``finish`` flushes the last partial frame. 64 kbit/s constant bit rate at LAME's best
-quality setting (2) is plenty for mono speech. LAME keeps every rate MPEG defines
-(8000 to 48000 Hz) as is and resamples any other rate to the nearest one it supports.
+quality setting (2) is plenty for mono speech. MP3 has only the rates MPEG defines (8000 to
+48000 Hz); ``sample_rates`` lists them, so the pipeline resamples any other requested rate
+to the nearest one and reports the rate the file really has.
 Decoders return LAME's start delay (about 1100 samples) and padding up to a whole frame
 as extra audio, since no LAME/Xing tag can be written before the stream ends.
 """
@@ -50,6 +51,7 @@ class Mp3Format:
 
     format = "mp3"
     mime_type = "audio/mpeg"
+    sample_rates = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 
     def open(self, sample_rate: int, streaming: bool) -> Mp3Encoder:
         """An MP3 encoder; MP3 needs no length up front, so ``streaming`` changes nothing."""
