@@ -122,8 +122,9 @@ class LexiconSettings:
 
 
 def _importable(modules: list[str]) -> None:
-    """``[plugins] load`` names modules that exist (found, not imported: check-config and a
-    reload must not run a plugin's code, and the daemon refuses to start without them)."""
+    """``[plugins] load`` names modules that exist, so check-config and a reload catch a typo
+    the daemon would refuse to start with. The module itself is found, not run; for a dotted
+    name Python must import its parent packages to find it, and their failure is reported."""
     if not modules:
         return
     import importlib.util
@@ -133,6 +134,8 @@ def _importable(modules: list[str]) -> None:
             found = importlib.util.find_spec(module) is not None
         except (ImportError, ValueError):  # a missing parent package, or an empty name
             found = False
+        except Exception as exc:  # a parent package that fails to import
+            raise ValueError(f"cannot look {module!r} up: {type(exc).__name__}: {exc}") from None
         if not found:
             raise ValueError(f"no module {module!r} on the Python path")
 

@@ -9,8 +9,8 @@ Lexicon files are TOML, found through ``[lexicon] files`` (paths or globs)::
     nginx = { say = "engine x" }
     SQL = "sequel"             # shorthand for { say = "sequel" }
 
-Matching is whole-word only, and never inside a URL, an e-mail address or a file name
-(``www.nginx.org``, ``nginx.conf``). Entries apply before the normalizers run, so an entry
+Matching is whole-word only, and never inside a host name, an e-mail address or a file name
+(``www.nginx.org``, ``nginx.conf``); words joined by a slash still match (``SQL/NoSQL``). Entries apply before the normalizers run, so an entry
 for "SQL" wins over the rule that reads capitals as letters; a respelling replaces the word
 in place, so the normalizers still read the words around it in context ("1999 apples" stays
 a count, not a year). Where tables disagree, the first file's entry wins. See docs/lexicon.md.
@@ -76,9 +76,10 @@ def _table(path: Path) -> _Table:
     }
     alternatives = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True)) or r"(?!x)x"
     flags = 0 if case_sensitive else re.IGNORECASE
-    # Whole words, not parts of a host, an address or a path: nothing like "www." or "@"
-    # before, nothing like ".org" or "/" after (a sentence's own full stop is fine).
-    pattern = re.compile(rf"(?<![\w@/.])(?:{alternatives})(?![\w@/]|\.\w)", flags)
+    # Whole words, not parts of a host, an address or a file name: nothing like "www." or "@"
+    # before, nothing like ".org" or "@" after (a sentence's own full stop is fine). A slash
+    # joins words too ("SQL/NoSQL"), so it does not count.
+    pattern = re.compile(rf"(?<![\w@.])(?:{alternatives})(?![\w@]|\.\w)", flags)
     return _Table(language.lower().replace("_", "-"), case_sensitive, entries, pattern)
 
 

@@ -558,6 +558,7 @@ class Daemon:
             message = exc.message if isinstance(exc, RequestError) else str(exc)
             self.last_reload = {"ok": False, "error": message, "at": time.time()}
             log.error("reload failed, the previous configuration stays in force: %s", message)
+            self._watch_files()  # a folder that appeared, and made the bad file, is watched now
             return self.last_reload
         if config.settings.server.socket_path() != self.socket_path:
             log.warning("the socket path changed; it takes effect at the next start")

@@ -148,7 +148,7 @@ class _Walker:
             if "time" in attrs:
                 seconds = _seconds(attrs["time"])
                 if seconds > MAX_BREAK_SECONDS:
-                    self.problem(f"<break>: {attrs['time']} is longer than {MAX_BREAK_SECONDS:g} s; cut to that")
+                    self.problem(f"<break>: {attrs['time']} is over the {MAX_BREAK_SECONDS:g} s limit (lenient requests cut it)")
                     seconds = MAX_BREAK_SECONDS
             else:
                 seconds = _STRENGTH.get(attrs.get("strength", "medium"), -1.0)

@@ -52,6 +52,7 @@ def test_lexicon_words_keep_their_context_and_stay_out_of_addresses(start_daemon
     # An entry that changes nothing changes nothing: same numbers, same full stop.
     for text in ("I have 1999 apples.", "Henry VIII was king."):
         assert norm(private, text) == norm(plain, text), text
+    assert "engine x" in norm(private, "Compare nginx/apache.")  # a slash joins words
     visit = norm(private, "Visit www.nginx.org or edit nginx.conf, then run nginx.")
     assert visit.count("nginx") == 2 and visit.count("engine x") == 1, visit  # only the bare word
     # The first file's entry wins, and the second file does not rewrite its respelling.

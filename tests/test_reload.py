@@ -224,7 +224,9 @@ def test_folders_created_after_start_are_noticed(start_daemon):
     wait_until(lambda: max_text_chars(private) == 321)
     user = root / "xdg" / "litettsd"
     user.mkdir(parents=True)
-    time.sleep(1.0)  # the reload the new folder caused has restarted the watcher over it
-    (user / "litettsd.toml").write_text("[server]\nmax_text_chars = 654\n")
+    (user / "litettsd.toml").write_text("[server]\nmax_text_charz = 654\n")  # a typo: refused
+    wait_until(lambda: (status(private)["last_reload"] or {}).get("ok") is False)
+    time.sleep(0.5)
+    (user / "litettsd.toml").write_text("[server]\nmax_text_chars = 654\n")  # watched even so
     wait_until(lambda: max_text_chars(private) == 654)
 

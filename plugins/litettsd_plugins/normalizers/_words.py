@@ -269,13 +269,19 @@ def _dash(match: re.Match[str]) -> str:
     return ", "
 
 
-def dashes_as_commas(text: str) -> str:
+def dashes_as_commas(text: str, keep_dashes: bool = False) -> str:
     """Dashes that separate phrases become commas (a pause); hyphens inside words stay.
 
     Hyphens between numbers are left to the number rules (ranges, minus); once those have
     run, the last step applies this again so that every remaining one is treated alike.
+    With ``keep_dashes`` (punctuation levels that name dashes) only an en dash between
+    numbers changes, to a hyphen, so that "10\u201312" is still a range.
     """
-    return _DASH.sub(_dash, text)
+    return _DASH.sub(_dash_kept if keep_dashes else _dash, text)
+
+
+def _dash_kept(match: re.Match[str]) -> str:
+    return "-" if _dash(match) == "-" else match.group()
 
 
 # Tidying: one space between words, none before punctuation, one mark per boundary. Every

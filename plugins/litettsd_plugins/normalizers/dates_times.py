@@ -72,8 +72,9 @@ _CLOCK_RANGE = LazyPattern(
 """A span of clock times, "9am-5pm" or "10-11 a.m.": each end a time, "to" between."""
 _DURATION = LazyPattern(
     r"[0-9](?<![\w.,:/-][0-9])(?:"
-    r"(?P<h_only>[0-9]*)\s?h(?:ours?|rs?)?\s?(?P<hm>[0-9]+)\s?m(?:in(?:utes?|s)?)?(?:\s?(?P<hs>[0-9]+)\s?s(?:ec(?:onds?|s)?)?)?"
-    r"|(?P<m_only>[0-9]*)\s?m(?:in(?:utes?|s)?)?\s?(?P<ms>[0-9]+)\s?s(?:ec(?:onds?|s)?)?"
+    r"(?P<h_only>[0-9]*)\s?h(?:ours?|rs?)?\s?(?P<hm>[0-5]?[0-9])\s?m(?:in(?:utes?|s)?)?"
+    r"(?:\s?(?P<hs>[0-5]?[0-9])\s?s(?:ec(?:onds?|s)?)?)?"
+    r"|(?P<m_only>[0-9]*)\s?m(?:in(?:utes?|s)?)?\s?(?P<ms>[0-5]?[0-9])\s?s(?:ec(?:onds?|s)?)?"
     r")(?!\w)"
 )
 """Hours and minutes (and seconds) written together, "1h 30m", "2h30m", "1m 30s": never metres."""
@@ -175,7 +176,12 @@ def _numeric(match: re.Match[str], british: bool) -> str | None:
         if text.endswith(".") and sentence_ends_after(match.string, match.end()):
             spoken += "."
         return spoken
-    if (hour == 0 or hour == 24) and not minute and not second:
+    return clock_words(text, hour, minute, second)
+
+
+def clock_words(written: str, hour: int, minute: int | None, second: int | None = None) -> str | None:
+    """A 24-hour clock time; "00:00" and "24:00" are midnight (a timer's "0:00" is not)."""
+    if written[:2] in ("00", "24") and not minute and not second:
         return "midnight"
     return time_words(hour, minute, second) if hour <= 23 else None
 
@@ -187,12 +193,14 @@ def _clock_range(match: re.Match[str]) -> str:
     for clock, suffix in ((match.group()[0] + match.group("a"), match.group("a_suffix")), (match.group("b"), match.group("b_suffix"))):
         hour_text, _, minute_text = clock.partition(":")
         hour, minute = int(hour_text), int(minute_text) if minute_text else None
-        if not (0 < hour <= 12 if twelve_hour else minute is not None and hour <= 23):
+        if not (0 < hour <= 12 if twelve_hour else minute is not None and hour <= 24):
             return match.group()  # "9-5", "25:00-26:00": not clock times; later rules read them
         if suffix:
             ends.append(time_words(hour, minute, None, suffix.strip()[0].upper()))
-        else:  # "10-11am": the first end shares the second's A.M
-            ends.append(cardinal(hour) if minute is None else time_words(hour, minute))
+        elif minute is None:  # "10-11am": the first end shares the second's A.M
+            ends.append(cardinal(hour))
+        else:
+            ends.append(clock_words(clock, hour, minute) or clock)
     spoken = f"{ends[0]} to {ends[1]}"
     if match.group().endswith(".") and sentence_ends_after(match.string, match.end()):
         spoken += "."

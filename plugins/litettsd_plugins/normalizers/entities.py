@@ -126,8 +126,8 @@ class Entities:
             text = _MD_CODE.sub(r"\1", text)
         if "\n" in text or "\r" in text or _HEADING.match(text) or _BULLET.match(text):
             text = _close_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
-        if ("-" in text or not text.isascii()) and not names_dashes(context):
-            text = dashes_as_commas(text)
+        if "-" in text or not text.isascii():
+            text = dashes_as_commas(text, keep_dashes=names_dashes(context))
         text = _DECORATION.sub(" ", text)
         return tidy(text, mark_runs=context.punctuation != "all")
 

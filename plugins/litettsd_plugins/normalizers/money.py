@@ -82,6 +82,7 @@ _MINUS = LazyPattern(rf"-(?<![\w.]-)(?=(?:US|A|C|NZ|HK)?[{_SIGN_CHARACTERS}])")
 _CODE_AFTER = LazyPattern(rf"(?P<amount>{number_at(signed=True)})\s?(?P<code>{_CODE_ALTERNATIVES})\b")
 _CENTS = LazyPattern(rf"(?P<amount>{number_at()})\s?¢")
 _SIGN_AFTER = LazyPattern(
+    rf"(?:(?P<lower>{number_at()})\s?[-\u2013]\s?)?"
     rf"(?P<amount>{number_at(signed=True)}|[0-9](?<![\w.,][0-9])[0-9]*,[0-9]{{2}}(?![0-9]))\s?(?P<sign>[€£¥₹₩₽₺₪₱₦])(?!\w)"
 )
 """The sign after the amount, as much of Europe writes it: "5 €", "3,50 €" (a comma before
@@ -139,7 +140,9 @@ def _sign_after(match: re.Match[str]) -> str:
     amount = amount.lstrip("-")
     if "." not in amount and amount.count(",") == 1 and len(amount.partition(",")[2]) == 2:
         amount = amount.replace(",", ".")
-    return f"{minus}{money_words(amount, _SIGNS[match.group('sign')])}"
+    spoken = money_words(amount, _SIGNS[match.group("sign")])
+    lower = match.group("lower")
+    return f"{number_words(lower)} to {spoken}" if lower else f"{minus}{spoken}"
 
 
 @padded

@@ -60,12 +60,15 @@ _DIGIT_STRING_SHAPE = LazyPattern(
 )
 """Digit strings whose shape says they are read digit by digit, whatever comes before them."""
 _DIGIT_STRING_AFTER = LazyPattern(
-    r"(?:ZIP|[Zz]ip|[Pp]ostcode|[Pp]ostal code|PIN|pin|SSN|[Cc]ard|[Aa]ccount|[Aa]cct|[Rr]outing|[Ss]erial"
-    r"|[Oo]rder|[Cc]onfirmation|[Tt]racking|[Rr]eference|[Ii]nvoice|[Tt]icket|[Ee]xtension|[Ee]xt\.?)"
-    r"(?:(?: code| number| no\.?)?:?\s| ?#\s?)"
-    r"(?P<code>[0-9][0-9]*(?:[ -][0-9]+)*)(?![\w/]|\.[0-9])"
+    r"(?:(?P<code_word>ZIP|[Zz]ip|[Pp]ostcode|[Pp]ostal code|PIN|pin|SSN|[Rr]outing|[Ss]erial|[Tt]racking"
+    r"|[Ee]xtension|[Ee]xt\.?)"
+    r"|(?P<noun>[Cc]ard|[Aa]ccount|[Aa]cct|[Oo]rder|[Cc]onfirmation|[Rr]eference|[Ii]nvoice|[Tt]icket))"
+    r"(?:(?P<marker> code| number| no\.?)?:?\s| ?(?P<hash>#)\s?)"
+    r"(?P<code>[0-9][0-9]*(?:[ -][0-9]+)*)(?![\w/]|[.,][0-9])"
 )
-"""Codes read digit by digit after the word that says what they are: "ZIP 90210", "PIN 4321"."""
+"""Codes read digit by digit after the word that says what they are: "ZIP 90210", "PIN 4321".
+After a word that may also count things ("order 12 copies", "card 3 of 5") only a marked
+number ("order #12", "account number 12"), a long one (5+ digits) or one in 3+ groups is a code."""
 _NUMBER_SIGN = LazyPattern(r"#(?<![\w&#]#)\s?(?=[0-9])")
 _ORDINAL = LazyPattern(r"(?P<n>[0-9](?<![\w.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+|[0-9]*))(?:st|nd|rd|th|ST|ND|RD|TH)\b")
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
@@ -95,6 +98,14 @@ _ERA_BEFORE = LazyPattern(r"A\.D\s?(?P<y>[0-9]{1,4})(?![\w.]*[0-9])")
 _ROMAN_CANDIDATE = LazyPattern(r"[IVXLCDM](?<= [IVXLCDM])[IVXLCDM]*\b")
 _ROMAN = LazyPattern(r"M{0,4}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})")
 _SEQUEL_LETTERS = frozenset("IVX")
+_NOT_SEQUELS = frozenset({"IV", "XX", "XY"})
+"""Far more often intravenous and chromosomes than Roman numerals, unless a counting word or a
+ruler's name comes first ("Chapter IV", "Henry IV")."""
+_FUNCTION_WORDS = frozenset(
+    "the a an and or but of in on at to for with by from as both either neither each every any some no "
+    "this that these those its their his her our my your".split()
+)
+"""Capitalised at the start of a sentence, these say nothing about a numeral after them."""
 """Numerals of these letters only (2 to 39) after a title-case word are read as numbers; with
 C, D, L or M they are far more often initials ("Washington DC", "LCD")."""
 _ROMAN_VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
@@ -206,6 +217,11 @@ def _code_after(match: re.Match[str]) -> str:
     start = match.start()
     if start and match.string[start - 1].isalpha():  # "Discard 5": part of a longer word
         return match.group()
+    code = match.group("code")
+    if match.group("noun") and not (match.group("marker") or match.group("hash")):
+        groups = re.split(r"[ -]", code)
+        if len(groups) < 3 and not (len(groups) == 1 and len(code) >= 5):
+            return match.group()  # "order 12 copies", "order 10-12 pieces": quantities
     prefix = match.group()[: match.start("code") - start].replace("#", " number ")
     return prefix + phone_words(match.group("code")) + " "
 
@@ -327,7 +343,14 @@ def _roman(match: re.Match[str]) -> str:
         if numeral == "I" and following[:1] == " " and following[1:].islower():
             return numeral  # "John I think": the pronoun
         return "the " + ordinal(roman_value(numeral))
-    if len(numeral) > 1 and word[:1].isupper() and not word.isupper() and _SEQUEL_LETTERS.issuperset(numeral):
+    if (
+        len(numeral) > 1
+        and numeral not in _NOT_SEQUELS
+        and word[:1].isupper()
+        and not word.isupper()
+        and word.lower() not in _FUNCTION_WORDS
+        and _SEQUEL_LETTERS.issuperset(numeral)
+    ):
         return cardinal(roman_value(numeral))  # a sequel or a mission: "Rocky II", "Apollo XI"
     return numeral
 
