@@ -143,6 +143,9 @@ class Pipeline:
         self.scheduler = scheduler
         self.lexicon = Lexicon.load(settings.lexicon.files)
         self.cache = cache
+        self.cache_generation = cache.generation
+        """The cache generation this pipeline's settings belong to: the daemon moves it on when
+        it swaps this pipeline in; a pipeline a reload replaced stores nothing any more."""
         self.encoders: dict[str, EncoderFactory] = {
             factory.format: factory for _, factory in plugins.collect("litettsd_register_encoders")
         }
@@ -227,7 +230,6 @@ class Pipeline:
             voice.info.id, tuple(script), request.speed, request.pitch, request.volume,
             factory.format, rate, request.stream,
         )
-        generation = self.cache.generation
         cached = self.cache.get(key, count=not warming) if request.cache and self.cache.max_bytes else None
         yield Start(sample_rate=rate, format=factory.format, voice=voice.info.id)
         if cached is not None:
@@ -253,7 +255,8 @@ class Pipeline:
                     produced = None  # too big to cache: a long document's audio is not held twice
             yield event
         if produced is not None:
-            self.cache.put(key, CachedSynthesis(tuple(produced), render.samples, render.synth_seconds), generation)
+            entry = CachedSynthesis(tuple(produced), render.samples, render.synth_seconds)
+            self.cache.put(key, entry, self.cache_generation)
         yield Finished(render.samples, rate, render.synth_seconds, document.warnings, False, fallback)
 
     async def _voice_or_fallback(self, requested: str) -> tuple[Voice, dict[str, str] | None]:

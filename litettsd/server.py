@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 _WARM_UP_TEXT = "Ready."
+_MAX_QUEUED_REPLIES = 16
+"""Refusals and cancel answers a connection may have waiting to be sent before its next frame waits."""
 _STATUS_INTERVAL_S = 1.0
 """Most frequent refresh of systemd's STATUS= line after requests finish."""
 _RELOAD_DEBOUNCE_S = 0.3
@@ -121,6 +123,9 @@ class Connection:
         self.writer = writer
         self.inflight: dict[int, _InFlight] = {}
         self._write_lock = asyncio.Lock()
+        self._queued_replies = 0
+        self._reply_tasks: set[asyncio.Task[None]] = set()
+        """Replies sent in the background (see ``dispatch``); cancelled when the connection closes."""
         self.finished = asyncio.Event()
         self.peer_uid = _peer_uid(writer)
         server = daemon.settings.server
@@ -177,6 +182,9 @@ class Connection:
                 entry.cancellation.cancel()
             entry.task.cancel()
         tasks = [entry.task for entry in self.inflight.values()]
+        for reply in self._reply_tasks:
+            reply.cancel()
+        tasks += self._reply_tasks
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         if self._idle_timer is not None:
@@ -208,11 +216,13 @@ class Connection:
                 raise ConnectionResetError("client stopped reading") from None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        """Start the handler for one request, or answer a malformed or refused one.
+        """Start the handler for one request, or answer a malformed, refused or cancel one.
 
-        Answers that need no handler are sent before the next frame is read: a client that
-        writes requests without reading the replies is held back (and after ``send_timeout``
-        disconnected) instead of piling replies up in the daemon's memory.
+        Those answers go out in the background, so a client that is behind on reading a
+        stream can still send its next frames; but only ``_MAX_QUEUED_REPLIES`` at a time:
+        past that, the next frame is read only once the answer is sent, so a client that
+        writes without reading is held back (and after ``send_timeout`` disconnected)
+        instead of piling replies up in the daemon's memory.
         """
         raw_id = message.get("id")
         reply_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else 0
@@ -250,10 +260,10 @@ class Connection:
             frame = {"type": "error", "id": reply_id, "code": exc.code, "message": exc.message}
             if reply_id == 0 and raw_id != 0 and isinstance(raw_id, int) and not isinstance(raw_id, bool):
                 frame["request_id"] = raw_id
-            await self.send(frame)
+            await self._reply_soon([frame])
             return
         if handler is None:  # cancel runs at once, not as a task, so it never queues behind work
-            await self._cancel(rid, message["target"])  # checked above to be an int
+            await self._reply_soon(self._cancel(rid, message["target"]))  # checked above to be an int
             return
         entry = _InFlight(task=None)  # type: ignore[arg-type]  # the task is created next
         entry.task = asyncio.get_running_loop().create_task(self._run_handler(handler, rid, message, entry))
@@ -325,9 +335,11 @@ class Connection:
         with contextlib.suppress(ConnectionError):
             await self.send({**frame, "id": rid})
 
-    async def _cancel(self, rid: int, target: int) -> None:
+    def _cancel(self, rid: int, target: int) -> list[dict[str, Any]]:
+        """Stop ``target`` now; returns the frames that say so, in the order they must go."""
         entry = self.inflight.get(target)
         found = entry is not None and not entry.closed  # an entry still winding down has answered
+        frames = []
         if entry is not None and found:
             if entry.cancellation is not None:
                 entry.cancellation.cancel()
@@ -335,8 +347,28 @@ class Connection:
             # sees ``ok``, the cancelled stream is over.
             entry.closed = True
             entry.task.cancel()
-            await self.send({"type": "cancelled", "id": target})
-        await self.send({"type": "ok", "id": rid, "found": found})
+            frames.append({"type": "cancelled", "id": target})
+        frames.append({"type": "ok", "id": rid, "found": found})
+        return frames
+
+    async def _reply_soon(self, frames: list[dict[str, Any]]) -> None:
+        """Send ``frames`` in order, in the background while few such replies are queued."""
+        if self._queued_replies >= _MAX_QUEUED_REPLIES:
+            await self._send_all(frames)
+            return
+        self._queued_replies += 1
+        task = asyncio.get_running_loop().create_task(self._send_all(frames))
+        self._reply_tasks.add(task)
+        task.add_done_callback(self._reply_done)
+
+    def _reply_done(self, task: asyncio.Task[None]) -> None:
+        self._queued_replies -= 1
+        self._reply_tasks.discard(task)
+
+    async def _send_all(self, frames: list[dict[str, Any]]) -> None:
+        with contextlib.suppress(ConnectionError):
+            for frame in frames:
+                await self.send(frame)
 
 
 Handler = Callable[[Connection, int, dict[str, Any], dict[str, Any]], Awaitable[None]]
@@ -503,6 +535,7 @@ class Daemon:
         self.last_rtf: float | None = None
         """Synthesis seconds per audio second of the last synthesized (not cached) request."""
         self._status_update: asyncio.TimerHandle | None = None
+        self._shutting_down = False
         self._started = asyncio.Event()
         """Set once READY is sent: a reload asked for earlier waits for it."""
         self._server: asyncio.AbstractServer | None = None
@@ -568,6 +601,7 @@ class Daemon:
         # Only now: a rejected configuration must leave the cache as it was.
         self.cache.resize(config.settings.cache.max_bytes)
         self.cache.clear()  # settings such as pauses shape audio but are not part of cache keys
+        runtime.pipeline.cache_generation = self.cache.generation  # only the new pipeline stores now
         self._start_precache()
         logging.getLogger().setLevel(config.settings.log.level.upper())
         self.last_good_reload = time.time()
@@ -604,7 +638,7 @@ class Daemon:
         self.served += 1
         if record.op == "synthesize" and record.outcome == "ok" and record.audio_seconds > 0 and not record.cached:
             self.last_rtf = record.synth_seconds / record.audio_seconds
-        if self.notifier.enabled and self._status_update is None:
+        if self.notifier.enabled and self._status_update is None and not self._shutting_down:
             # At most one STATUS= per interval however busy the daemon is: a screen reader
             # sends several requests a second, and systemd only shows the latest line.
             self._status_update = asyncio.get_running_loop().call_later(_STATUS_INTERVAL_S, self._update_status)
@@ -793,6 +827,7 @@ class Daemon:
     async def shutdown(self) -> None:
         """Stop accepting, let requests finish within the grace period, cancel the rest."""
         log.info("shutting down")
+        self._shutting_down = True  # from now on systemd's status line says so, and stays
         if self._status_update is not None:
             self._status_update.cancel()
         self.notifier.stopping("shutting down")

@@ -559,6 +559,7 @@ def test_say_cut_short_by_a_daemon_shutdown_fails(start_daemon: Any, tmp_path: P
     daemon = start_daemon("[server]\ngraceful_timeout = 0.5\n")
     text = " ".join(f"Sentence number {n} of a very long text that takes minutes to read." for n in range(200))
     (tmp_path / "long.txt").write_text(text)
+    (tmp_path / "long.wav").write_bytes(b"precious")
     target = ["-o", str(tmp_path / "long.wav")] if output == "file" else []
     with open(tmp_path / "long.txt", "rb") as stdin:
         say = subprocess.Popen(
@@ -574,6 +575,42 @@ def test_say_cut_short_by_a_daemon_shutdown_fails(start_daemon: Any, tmp_path: P
     _, stderr = say.communicate(timeout=60)
     assert say.returncode == 1
     assert b"cancelled the request before its end" in stderr
+    assert (tmp_path / "long.wav").read_bytes() == b"precious"  # a cut-short file replaces nothing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.txt", "long.wav"]
+
+
+def test_say_killed_by_sigterm_leaves_no_partial_file(daemon: Any, tmp_path: Path) -> None:
+    text = " ".join(f"Sentence number {n} of a text long enough to be killed midway." for n in range(100))
+    (tmp_path / "long.txt").write_text(text)
+    with open(tmp_path / "long.txt", "rb") as stdin:
+        say = subprocess.Popen(
+            [LITETTS, "--socket", str(daemon.socket), "say", "-", "-o", str(tmp_path / "out.wav")],
+            stdin=stdin, stderr=subprocess.PIPE,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".out.wav.*.part")):  # writing has begun
+        assert time.monotonic() < deadline and say.poll() is None
+        time.sleep(0.02)
+    say.send_signal(signal.SIGTERM)
+    assert say.wait(30) == 143
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.txt"]
+
+
+def test_say_to_dev_stdout_appends_to_a_redirected_log_and_hard_links_are_kept(
+    fake: FakeDaemon, tmp_path: Path
+) -> None:
+    log = tmp_path / "app.log"
+    log.write_bytes(b"BEFORE\n")
+    script = f'"{LITETTS}" --socket "{fake.path}" say hi -f pcm -o /dev/stdout; echo TRAILER'
+    subprocess.run(["sh", "-c", f"{{ {script}; }} >> '{log}'"], check=True, timeout=60)
+    content = log.read_bytes()
+    assert content.startswith(b"BEFORE\n<") and content.endswith(b"TRAILER\n")
+    original, link = tmp_path / "a.pcm", tmp_path / "b.pcm"
+    original.write_bytes(b"old")
+    os.link(original, link)
+    with Client(fake.path, timeout=10) as client:
+        client.speak_to_file("hi", original, format="pcm", frames=2)
+    assert link.read_bytes() == original.read_bytes() != b"old"  # the same file, not a new one
 
 
 def test_a_refused_oversized_frame_is_reported_as_such_not_as_a_broken_pipe(start_daemon: Any, tmp_path: Path) -> None:

@@ -181,6 +181,8 @@ def test_models_retrieve_and_http_errors_in_openai_shape(openai_client: openai.O
         connection.close()
         assert response.status == status and response.getheader("Content-Type", "").startswith("application/json")
         assert body["error"]["type"] == "invalid_request_error" and path in body["error"]["message"]
+        if status == 405:
+            assert "POST" in response.getheader("Allow", "")
 
 
 def test_errors_carry_the_protocol_code(openai_client: openai.OpenAI) -> None:

@@ -93,6 +93,14 @@ def test_status_line_is_a_live_summary(tmp_path, model_cache):
         listener.wait_for("RELOADING=1")
         listener.pump(1.0)
         assert "last reload failed: " in [line for line in listener.lines() if line.startswith("STATUS=")][-1]
+        with RawConnection(daemon.socket) as conn:  # finishes during the shutdown's grace period
+            conn.send({"op": "synthesize", "id": 9, "text": "One more sentence, spoken while stopping."})
+            assert conn.recv()["type"] == "start"
+            daemon.proc.send_signal(signal.SIGTERM)
+            listener.wait_for("STOPPING=1")
+            conn.collect(9)
+        listener.pump(2.0)
+        assert [line for line in listener.lines() if line.startswith("STATUS=")][-1] == "STATUS=shutting down"
     finally:
         daemon.stop()
 

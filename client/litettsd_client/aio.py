@@ -253,6 +253,7 @@ class AsyncClient:
         target: PathOrFile,
         format: str | None = None,
         progress: ProgressCallback | None = None,
+        keep_cancelled: bool = True,
         **options: Any,
     ) -> AsyncSynthesisResult:
         """Synthesize into a file, as :meth:`Client.speak_to_file` does.
@@ -269,7 +270,10 @@ class AsyncClient:
                     out.write(chunk)
                     if progress is not None:
                         progress(result)
-            out.finish(result.end)
+            if result.cancelled and not keep_cancelled:
+                out.abort()
+            else:
+                out.finish(result.end)
         except BaseException:
             out.abort()
             raise

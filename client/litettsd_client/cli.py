@@ -11,6 +11,7 @@ import argparse
 import functools
 import importlib
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    # SIGTERM (timeout, a service stopping) unwinds like Ctrl-C, so a half-written -o file
+    # is cleaned up rather than left behind.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         with Client(args.socket) as client:
             status: int = args.handler(client, args)
@@ -75,11 +79,21 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except _Terminated:
+        return 143
     except BrokenPipeError:
         # The reader (e.g. `| head`) went away: quietly stop, and keep Python from
         # complaining again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the CLI was, so ``finally`` and ``except BaseException`` run."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,13 +156,15 @@ def _say(client: Client, args: argparse.Namespace) -> int:
     if args.output not in (None, "-"):
         progress = _Progress() if sys.stderr.isatty() and len(text) >= LONG_TEXT else None
         try:
-            result = client.speak_to_file(text, args.output, format=args.format, progress=progress, **options)
+            result = client.speak_to_file(
+                text, args.output, format=args.format, progress=progress, keep_cancelled=False, **options
+            )
         except OSError as exc:  # socket trouble arrives as LitettsError, so this is the file
             raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         finally:
             if progress is not None:
                 progress.finish()
-        _fail_if_cut_short(result, f"{args.output} holds only the audio before that")
+        _fail_if_cut_short(result, f"{args.output} was left as it was")
         return 0
     to_stdout = args.output == "-" or (not args.play and not sys.stdout.isatty())
     if to_stdout:

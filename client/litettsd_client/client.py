@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import socket
 import stat
 import threading
@@ -188,13 +189,38 @@ def _parting_error(sock: socket.socket) -> Message | None:
     return frame if frame is not None and is_connection_error(frame) else None
 
 
+_INHERITED = re.compile(r"/dev/std(?P<std>out|err)|/(?:dev/fd|proc/self/fd)/(?P<fd>[0-9]+)")
+
+
+def _inherited_descriptor(path: Path) -> int | None:
+    """The descriptor a path like /dev/stdout or /dev/fd/3 names in this process, if any."""
+    match = _INHERITED.fullmatch(str(path))
+    if match is None:
+        return None
+    if match.group("std"):
+        return 1 if match.group("std") == "out" else 2
+    return int(match.group("fd"))
+
+
+def _write_in_place(path: Path, existing: os.stat_result | None) -> bool:
+    """Whether replacing ``path`` by a rename would change more than its content (see AudioFile)."""
+    if str(path.absolute()).startswith(("/dev/", "/proc/")):
+        return True
+    if existing is not None and (existing.st_nlink > 1 or existing.st_uid != os.geteuid()):
+        return True
+    return not os.access(os.path.dirname(os.path.realpath(path)), os.W_OK)
+
+
 class AudioFile:
     """The destination of ``speak_to_file``: opens paths, fixes streamed WAV headers, cleans up.
 
     A path to a regular file (or to nothing yet) is written through a hidden file beside
     it, renamed over the path only once the audio is complete: a failed request leaves
-    whatever was there before untouched. Other paths (``/dev/stdout``, a FIFO, a device)
-    are written in place and never removed.
+    whatever was there before untouched. It is written in place instead where a rename
+    would change more than the content: a file with other hard links or another owner, a
+    folder we may not write to, and paths under /dev and /proc (``/dev/stdout`` redirected
+    to a log must be appended to, not replaced). A pipe or a device is written in place and
+    never removed; a file written in place is removed on failure only if we created it.
     """
 
     def __init__(self, target: PathOrFile, format: str) -> None:
@@ -203,6 +229,8 @@ class AudioFile:
         self._partial: Path | None = None
         """The hidden file being written, renamed to ``_destination`` by :meth:`finish`."""
         self._destination: Path | None = None
+        self._created: Path | None = None
+        """A file this object created in place, removed again by :meth:`abort`."""
         self._owned = isinstance(target, (str, os.PathLike))
         if isinstance(target, (str, os.PathLike)):
             self.file: BinaryIO = self._open(Path(target))  # closed by finish() or abort()
@@ -211,12 +239,22 @@ class AudioFile:
         self._starts_file = self._is_regular() and self.file.tell() == 0
 
     def _open(self, path: Path) -> BinaryIO:
+        inherited = _inherited_descriptor(path)
+        if inherited is not None:
+            # Our own stdout (or another open descriptor), written where it stands: reopening
+            # /dev/stdout would start a redirected log over from its first byte.
+            return os.fdopen(os.dup(inherited), "wb")
         try:
             existing: os.stat_result | None = path.stat()
         except FileNotFoundError:
             existing = None
         if existing is not None and not stat.S_ISREG(existing.st_mode):
             return open(path, "wb")  # a pipe or a device: nothing to keep, nothing to rewrite
+        if _write_in_place(path, existing):
+            if existing is None:
+                self._created = path
+            # Readable too: patching the WAV header means reading the chunk list back.
+            return open(path, "w+b")
         self._destination = Path(os.path.realpath(path))  # through a symlink, as a plain open would
         for attempt in itertools.count():
             partial = self._destination.with_name(f".{self._destination.name}.{os.getpid()}.{attempt}.part")
@@ -267,6 +305,9 @@ class AudioFile:
         if self._partial is not None:
             self._partial.unlink(missing_ok=True)
             self._partial = None
+        if self._created is not None:
+            self._created.unlink(missing_ok=True)
+            self._created = None
 
     def _is_regular(self) -> bool:
         """Only regular files (or in-memory buffers) can be rewritten; pipes and devices cannot."""
@@ -463,6 +504,7 @@ class Client:
         target: PathOrFile,
         format: str | None = None,
         progress: ProgressCallback | None = None,
+        keep_cancelled: bool = True,
         **options: Any,
     ) -> SynthesisResult:
         """Synthesize into a file; the daemon never touches files, so the client writes it.
@@ -471,8 +513,8 @@ class Client:
         once it is complete; if the request fails, the path is left as it was (see
         :class:`AudioFile`). A file object is written from its current position and left
         open, and gets its WAV sizes fixed only if it is readable and the audio starts it.
-        A cancelled request keeps what arrived. Returns the finished result (``end``,
-        ``cancelled``...).
+        A cancelled request keeps what arrived, unless ``keep_cancelled`` is false: then it
+        is treated as a failure. Returns the finished result (``end``, ``cancelled``...).
         """
         fmt = output_format(target, format)
         out = AudioFile(target, fmt)
@@ -483,7 +525,10 @@ class Client:
                     out.write(chunk)
                     if progress is not None:
                         progress(result)
-            out.finish(result.end)
+            if result.cancelled and not keep_cancelled:
+                out.abort()
+            else:
+                out.finish(result.end)
         except BaseException:
             out.abort()
             raise

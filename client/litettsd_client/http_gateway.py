@@ -258,7 +258,10 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
     except web.HTTPException as exc:
         if exc.status < 400 or not request.path.startswith("/v1/"):
             raise
-        return _http_error(exc.status, exc.reason.lower().replace(" ", "_"), f"{request.method} {request.path}: {exc.reason}")
+        response = _http_error(exc.status, exc.reason.lower().replace(" ", "_"), f"{request.method} {request.path}: {exc.reason}")
+        if "Allow" in exc.headers:  # a 405 must say which methods would do (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
 
 
 async def voices(request: web.Request) -> web.Response:
