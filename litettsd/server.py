@@ -264,6 +264,7 @@ class Connection:
             return
         if handler is None:  # cancel runs at once, not as a task, so it never queues behind work
             await self._reply_soon(self._cancel(rid, message["target"]))  # checked above to be an int
+            self.daemon.finished(RequestRecord(op="cancel", outcome="ok"))  # counted like every op
             return
         entry = _InFlight(task=None)  # type: ignore[arg-type]  # the task is created next
         entry.task = asyncio.get_running_loop().create_task(self._run_handler(handler, rid, message, entry))

@@ -186,6 +186,9 @@ def test_daemon_counts_a_known_sequence_exactly(start_daemon: Any) -> None:
         with pytest.raises(Exception, match="unknown_voice"):
             client.synthesize("Nobody speaks this.", voice="nobody:none").read()
         client.normalize("Dr. Smith")
+        client.cancel(999)  # nothing to cancel: still an op that was served
+        with pytest.raises(Exception, match="unknown_op"):
+            client._call("no_such_op")  # refused before any handler runs: counted all the same
         status = client.status()
         after = metrics_of(client)["metrics"]
 
@@ -196,8 +199,10 @@ def test_daemon_counts_a_known_sequence_exactly(start_daemon: Any) -> None:
     assert delta("synthesize", "error") == 1
     assert delta("normalize", "ok") == 1
     assert delta("metrics", "ok") == 1  # ``before`` itself; ``after`` is counted once it has replied
+    assert delta("cancel", "ok") == 1
+    assert delta("unknown", "error") == 1  # made-up op names share one label
     assert after["requests"]["errors"].get("unknown_voice", 0) - before["requests"]["errors"].get("unknown_voice", 0) == 1
-    assert after["recent_errors"][-1]["code"] == "unknown_voice"
+    assert [e["code"] for e in after["recent_errors"][-2:]] == ["unknown_voice", "unknown_op"]
 
     synthesis_before, synthesis = before["synthesis"], after["synthesis"]
     assert synthesis["completed"] - synthesis_before["completed"] == 3
