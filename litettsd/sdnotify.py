@@ -69,7 +69,11 @@ class Notifier:
         if self._address is None:
             return False
         if self._socket is None:
-            self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Non-blocking: this runs on the event loop, and a manager that stops reading
+            # (a full datagram queue) must cost a lost status line, never a hung daemon.
+            self._socket = socket.socket(
+                socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+            )
         try:
             self._socket.sendto("\n".join(assignments).encode(), self._address)
         except OSError as exc:

@@ -93,6 +93,15 @@ def test_a_vanished_manager_does_not_raise(tmp_path: Path) -> None:
     assert not notifier.ready()
 
 
+def test_a_manager_that_stops_reading_never_blocks_the_sender(manager: socket.socket) -> None:
+    """The daemon notifies from its event loop: a full datagram queue must not hang it."""
+    notifier = Notifier({"NOTIFY_SOCKET": manager.getsockname()})
+    started = time.monotonic()
+    results = [notifier.status(f"update {n}") for n in range(2000)]  # never read meanwhile
+    assert time.monotonic() - started < 5
+    assert results[0] and not results[-1]  # the first ones got through; the rest were dropped
+
+
 def test_reads_the_process_environment(manager: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOTIFY_SOCKET", manager.getsockname())
     assert Notifier().status("from os.environ")
