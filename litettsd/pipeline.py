@@ -143,9 +143,8 @@ class Pipeline:
         self.scheduler = scheduler
         self.lexicon = Lexicon.load(settings.lexicon.files)
         self.cache = cache
-        self.cache_generation = cache.generation
-        """The cache generation this pipeline's settings belong to: the daemon moves it on when
-        it swaps this pipeline in; a pipeline a reload replaced stores nothing any more."""
+        self.retired = False
+        """Set when a reload replaces this pipeline: its settings are stale, so it stores nothing more."""
         self.encoders: dict[str, EncoderFactory] = {
             factory.format: factory for _, factory in plugins.collect("litettsd_register_encoders")
         }
@@ -215,6 +214,9 @@ class Pipeline:
 
         ``warming``: the daemon filling its own cache, whose lookups are not counted as misses.
         """
+        # Before any await: a flush_cache while this request waits for its voice or its
+        # normalization must keep the audio it then makes out of the emptied cache.
+        generation = self.cache.generation
         factory = self.encoders.get(request.format)
         if factory is None:
             raise RequestError(
@@ -254,9 +256,9 @@ class Pipeline:
                 if kept > self.cache.largest_entry:
                     produced = None  # too big to cache: a long document's audio is not held twice
             yield event
-        if produced is not None:
+        if produced is not None and not self.retired:
             entry = CachedSynthesis(tuple(produced), render.samples, render.synth_seconds)
-            self.cache.put(key, entry, self.cache_generation)
+            self.cache.put(key, entry, generation)
         yield Finished(render.samples, rate, render.synth_seconds, document.warnings, False, fallback)
 
     async def _voice_or_fallback(self, requested: str) -> tuple[Voice, dict[str, str] | None]:

@@ -42,6 +42,11 @@ def _notify_address(value: str) -> str | None:
     return None
 
 
+_STATE_CHANGES = ("READY=", "RELOADING=", "STOPPING=")
+_STATE_CHANGE_PATIENCE_S = 2.0
+"""How long a state change waits for room in a manager's full queue (blocking the loop)."""
+
+
 class Notifier:
     """Sends sd_notify messages to the service manager that started us, if any.
 
@@ -74,14 +79,38 @@ class Notifier:
             self._socket = socket.socket(
                 socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
             )
+        data = "\n".join(assignments).encode()
         try:
-            self._socket.sendto("\n".join(assignments).encode(), self._address)
+            self._socket.sendto(data, self._address)
+        except BlockingIOError:
+            # The manager's queue is full. READY, RELOADING and STOPPING change what systemd
+            # does next, so they are worth a short wait; a status line or a ping is not.
+            if not any(a.startswith(_STATE_CHANGES) for a in assignments):
+                return False
+            if self._send_within(data, _STATE_CHANGE_PATIENCE_S):
+                return True
+            log.warning("the service manager at %r is not reading; %s was lost", self._address, assignments[0])
+            return False
         except OSError as exc:
             if not self._failed:
                 log.warning("cannot notify the service manager at %r: %s", self._address, exc)
                 self._failed = True
             return False
         return True
+
+    def _send_within(self, data: bytes, seconds: float) -> bool:
+        assert self._socket is not None and self._address is not None
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+            try:
+                self._socket.sendto(data, self._address)
+                return True
+            except BlockingIOError:
+                continue
+            except OSError:
+                return False
+        return False
 
     def ready(self, status: str | None = None) -> bool:
         """Start-up (or a reload) is complete: the daemon serves requests now."""

@@ -123,9 +123,9 @@ class Connection:
         self.writer = writer
         self.inflight: dict[int, _InFlight] = {}
         self._write_lock = asyncio.Lock()
-        self._queued_replies = 0
-        self._reply_tasks: set[asyncio.Task[None]] = set()
-        """Replies sent in the background (see ``dispatch``); cancelled when the connection closes."""
+        self._replies: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue(maxsize=_MAX_QUEUED_REPLIES)
+        """Refusals and cancel answers, in order, for ``_reply_writer`` (see ``dispatch``)."""
+        self._reply_writer: asyncio.Task[None] | None = None
         self.finished = asyncio.Event()
         self.peer_uid = _peer_uid(writer)
         server = daemon.settings.server
@@ -182,11 +182,13 @@ class Connection:
                 entry.cancellation.cancel()
             entry.task.cancel()
         tasks = [entry.task for entry in self.inflight.values()]
-        for reply in self._reply_tasks:
-            reply.cancel()
-        tasks += self._reply_tasks
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._reply_writer is not None:
+            # A client that only stopped sending still gets every answer it asked for; one
+            # that stopped reading is cut off by send_timeout, so this wait is bounded.
+            await self._replies.join()
+            self._reply_writer.cancel()
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         self.writer.close()
@@ -218,9 +220,9 @@ class Connection:
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Start the handler for one request, or answer a malformed, refused or cancel one.
 
-        Those answers go out in the background, so a client that is behind on reading a
-        stream can still send its next frames; but only ``_MAX_QUEUED_REPLIES`` at a time:
-        past that, the next frame is read only once the answer is sent, so a client that
+        Those answers go out in order through one writer task, so a client that is behind
+        on reading a stream can still send its next frames; but only ``_MAX_QUEUED_REPLIES``
+        wait: past that, the next frame is read only once there is room, so a client that
         writes without reading is held back (and after ``send_timeout`` disconnected)
         instead of piling replies up in the daemon's memory.
         """
@@ -353,23 +355,22 @@ class Connection:
         return frames
 
     async def _reply_soon(self, frames: list[dict[str, Any]]) -> None:
-        """Send ``frames`` in order, in the background while few such replies are queued."""
-        if self._queued_replies >= _MAX_QUEUED_REPLIES:
-            await self._send_all(frames)
-            return
-        self._queued_replies += 1
-        task = asyncio.get_running_loop().create_task(self._send_all(frames))
-        self._reply_tasks.add(task)
-        task.add_done_callback(self._reply_done)
+        """Queue ``frames`` for the connection's reply writer; waits while the queue is full."""
+        if self._reply_writer is None:
+            self._reply_writer = asyncio.get_running_loop().create_task(self._write_replies())
+        await self._replies.put(frames)
 
-    def _reply_done(self, task: asyncio.Task[None]) -> None:
-        self._queued_replies -= 1
-        self._reply_tasks.discard(task)
-
-    async def _send_all(self, frames: list[dict[str, Any]]) -> None:
-        with contextlib.suppress(ConnectionError):
-            for frame in frames:
-                await self.send(frame)
+    async def _write_replies(self) -> None:
+        """Send queued answers one after the other, so they leave in the order they were given."""
+        while True:
+            frames = await self._replies.get()
+            try:
+                for frame in frames:
+                    await self.send(frame)
+            except ConnectionError:
+                pass  # the client is gone; keep emptying the queue so close() can finish
+            finally:
+                self._replies.task_done()
 
 
 Handler = Callable[[Connection, int, dict[str, Any], dict[str, Any]], Awaitable[None]]
@@ -571,6 +572,8 @@ class Daemon:
         # A SIGHUP during start-up would otherwise load the default voice a second time
         # beside the first and send READY=1 before the first load had finished.
         await self._started.wait()
+        if self._shutting_down:  # READY=1 at its end would tell systemd we are back
+            return {"ok": False, "error": "the daemon is shutting down", "at": time.time()}
         async with self._reload_lock:
             log.info("reloading configuration (%s)", reason)
             self.notifier.reloading(f"reloading ({reason})")
@@ -598,11 +601,11 @@ class Daemon:
             log.warning("the socket path changed; it takes effect at the next start")
         if config.settings.cpu != self.settings.cpu:
             log.warning("[cpu] changed; the CPU plan takes effect at the next start")
+        self.runtime.pipeline.retired = True  # its requests still running must not store stale audio
         self.runtime = runtime
         # Only now: a rejected configuration must leave the cache as it was.
         self.cache.resize(config.settings.cache.max_bytes)
         self.cache.clear()  # settings such as pauses shape audio but are not part of cache keys
-        runtime.pipeline.cache_generation = self.cache.generation  # only the new pipeline stores now
         self._start_precache()
         logging.getLogger().setLevel(config.settings.log.level.upper())
         self.last_good_reload = time.time()

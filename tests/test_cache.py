@@ -92,3 +92,13 @@ def test_cache_can_be_turned_off(start_daemon):
         conn.request({"op": "synthesize", "id": 1, "text": "No cache."})
         frames = conn.request({"op": "synthesize", "id": 2, "text": "No cache."})
     assert frames[-1]["cached"] is False
+
+
+def test_the_cache_works_again_after_a_flush(daemon):
+    with daemon.connect() as conn:
+        for rid, text in ((1, "Cached before the flush."), (3, "Cached after the flush.")):
+            conn.request({"op": "synthesize", "id": rid, "text": text})
+            assert conn.request({"op": "synthesize", "id": rid + 10, "text": text})[-1]["cached"] is True, text
+            if rid == 1:
+                assert conn.request({"op": "flush_cache", "id": 2})[0]["type"] == "ok"
+

@@ -9,6 +9,7 @@ import threading
 
 import msgpack
 import pytest
+from litettsd_client.protocol import encode_frame
 
 from .conftest import BIN, DEFAULT_VOICE, DaemonProcess, RawConnection, audio_of
 
@@ -307,4 +308,29 @@ def test_hello_refuses_a_protocol_it_does_not_speak(daemon, fields):
         reply = conn.request({"op": "hello", "id": 1, **fields})[0]
         assert reply["type"] == "error" and reply["code"] == "invalid_value", reply
         assert conn.request({"op": "hello", "id": 2, "protocol": 1, "client": "test"})[0]["type"] == "hello"
+
+
+def test_a_client_that_stops_sending_still_gets_every_answer_in_order(daemon):
+    with daemon.connect() as conn:
+        conn.sock.sendall(
+            b"".join(
+                encode_frame(message)
+                for message in (
+                    {"op": "synthesize", "id": 1, "text": "A sentence long enough to be cancelled while it is spoken."},
+                    {"op": "ping", "id": 5},
+                    {"op": "cancel", "id": 2, "target": 1},
+                    *({"op": "no_such_op", "id": 100 + n} for n in range(20)),  # past the reply queue's 16
+                    {"op": "cancel", "id": 3, "target": 1},
+                )
+            )
+        )
+        conn.sock.shutdown(socket.SHUT_WR)
+        frames = []
+        while (frame := conn.recv()) is not None:
+            frames.append(frame)
+    order = [(f["type"], f["id"]) for f in frames if f["type"] != "audio" and f["type"] != "start"]
+    assert ("pong", 5) in order and ("cancelled", 1) in order
+    assert order.index(("cancelled", 1)) < order.index(("ok", 2)) < order.index(("ok", 3))
+    assert sum(1 for kind, _ in order if kind == "error") == 20
+    assert not any(f["id"] == 1 for f in frames[frames.index(next(f for f in frames if f["type"] == "cancelled")) + 1 :])
 

@@ -8,12 +8,14 @@ run real child processes with real descriptors at 3 and up, once through systemd
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -100,6 +102,15 @@ def test_a_manager_that_stops_reading_never_blocks_the_sender(manager: socket.so
     results = [notifier.status(f"update {n}") for n in range(2000)]  # never read meanwhile
     assert time.monotonic() - started < 5
     assert results[0] and not results[-1]  # the first ones got through; the rest were dropped
+    # A state change waits (up to 2 s) for room, and gets through once the manager reads again.
+    threading.Timer(0.3, lambda: received(manager)).start()
+    assert notifier.ready("back")
+    manager.settimeout(0.5)
+    queued = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            queued.append(received(manager)[0])
+    assert queued[-1] == "READY=1" and queued[:-1] == [f"STATUS=update {n}" for n in range(1, len(queued))]
 
 
 def test_reads_the_process_environment(manager: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
