@@ -605,10 +605,18 @@ def test_say_to_dev_stdout_appends_to_a_redirected_log_and_hard_links_are_kept(
     subprocess.run(["sh", "-c", f"{{ {script}; }} >> '{log}'"], check=True, timeout=60)
     content = log.read_bytes()
     assert content.startswith(b"BEFORE\n<") and content.endswith(b"TRAILER\n")
+    # Any other name of our stdout is written where it stands too.
+    (tmp_path / "out.pcm").symlink_to("/dev/stdout")
+    script = f'"{LITETTS}" --socket "{fake.path}" say hi -f pcm -o "{tmp_path / "out.pcm"}"; echo END'
+    subprocess.run(["sh", "-c", f"{{ {script}; }} >> '{log}'"], check=True, timeout=60)
+    assert log.read_bytes().startswith(content) and log.read_bytes().endswith(b"TRAILER\n<1:0><1:1><1:2><1:3><1:4>END\n")
     original, link = tmp_path / "a.pcm", tmp_path / "b.pcm"
     original.write_bytes(b"old")
     os.link(original, link)
     with Client(fake.path, timeout=10) as client:
+        with pytest.raises(LitettsError):  # refused before any audio: the file is untouched
+            client.speak_to_file("hi", original, format="pcm", voice="nope")
+        assert original.read_bytes() == b"old"
         client.speak_to_file("hi", original, format="pcm", frames=2)
     assert link.read_bytes() == original.read_bytes() != b"old"  # the same file, not a new one
 

@@ -164,7 +164,7 @@ def _say(client: Client, args: argparse.Namespace) -> int:
         finally:
             if progress is not None:
                 progress.finish()
-        _fail_if_cut_short(result, f"{args.output} was left as it was")
+        _fail_if_cut_short(result, f"{args.output} did not get the whole text (a file we replace is left as it was)")
         return 0
     to_stdout = args.output == "-" or (not args.play and not sys.stdout.isatty())
     if to_stdout:

@@ -193,19 +193,29 @@ _INHERITED = re.compile(r"/dev/std(?P<std>out|err)|/(?:dev/fd|proc/self/fd)/(?P<
 
 
 def _inherited_descriptor(path: Path) -> int | None:
-    """The descriptor a path like /dev/stdout or /dev/fd/3 names in this process, if any."""
+    """The descriptor a path names in this process, if any: /dev/stdout, /dev/fd/3, or any
+    other name (a symlink, /proc/thread-self/fd/1) of the file our stdout or stderr is."""
     match = _INHERITED.fullmatch(str(path))
-    if match is None:
+    if match is not None:
+        if match.group("std"):
+            return 1 if match.group("std") == "out" else 2
+        return int(match.group("fd"))
+    try:
+        target = path.stat()
+    except OSError:
         return None
-    if match.group("std"):
-        return 1 if match.group("std") == "out" else 2
-    return int(match.group("fd"))
+    for descriptor in (1, 2):
+        try:
+            stream = os.fstat(descriptor)
+        except OSError:
+            continue
+        if (stream.st_dev, stream.st_ino) == (target.st_dev, target.st_ino):
+            return descriptor
+    return None
 
 
 def _write_in_place(path: Path, existing: os.stat_result | None) -> bool:
     """Whether replacing ``path`` by a rename would change more than its content (see AudioFile)."""
-    if str(path.absolute()).startswith(("/dev/", "/proc/")):
-        return True
     if existing is not None and (existing.st_nlink > 1 or existing.st_uid != os.geteuid()):
         return True
     return not os.access(os.path.dirname(os.path.realpath(path)), os.W_OK)
@@ -217,10 +227,13 @@ class AudioFile:
     A path to a regular file (or to nothing yet) is written through a hidden file beside
     it, renamed over the path only once the audio is complete: a failed request leaves
     whatever was there before untouched. It is written in place instead where a rename
-    would change more than the content: a file with other hard links or another owner, a
-    folder we may not write to, and paths under /dev and /proc (``/dev/stdout`` redirected
-    to a log must be appended to, not replaced). A pipe or a device is written in place and
-    never removed; a file written in place is removed on failure only if we created it.
+    would change more than the content: a file with other hard links or another owner, or
+    in a folder we may not write to; such a file is emptied only when the first audio
+    arrives, so a request refused up front leaves it as it was. Our own stdout or stderr,
+    by any name (``/dev/stdout``, ``/dev/fd/1``, a symlink to it), is written where it
+    stands, so a redirected log is appended to, not replaced. A pipe or a device is written
+    in place and never removed; a file written in place is removed on failure only if we
+    created it.
     """
 
     def __init__(self, target: PathOrFile, format: str) -> None:
@@ -231,6 +244,7 @@ class AudioFile:
         self._destination: Path | None = None
         self._created: Path | None = None
         """A file this object created in place, removed again by :meth:`abort`."""
+        self._empty_on_first_write = False
         self._owned = isinstance(target, (str, os.PathLike))
         if isinstance(target, (str, os.PathLike)):
             self.file: BinaryIO = self._open(Path(target))  # closed by finish() or abort()
@@ -251,10 +265,12 @@ class AudioFile:
         if existing is not None and not stat.S_ISREG(existing.st_mode):
             return open(path, "wb")  # a pipe or a device: nothing to keep, nothing to rewrite
         if _write_in_place(path, existing):
+            # Readable too: patching the WAV header means reading the chunk list back.
             if existing is None:
                 self._created = path
-            # Readable too: patching the WAV header means reading the chunk list back.
-            return open(path, "w+b")
+                return open(path, "w+b")
+            self._empty_on_first_write = True
+            return open(path, "r+b")
         self._destination = Path(os.path.realpath(path))  # through a symlink, as a plain open would
         for attempt in itertools.count():
             partial = self._destination.with_name(f".{self._destination.name}.{os.getpid()}.{attempt}.part")
@@ -272,6 +288,9 @@ class AudioFile:
 
     def write(self, chunk: bytes) -> None:
         """Append one chunk of the encoded stream."""
+        if self._empty_on_first_write:
+            self.file.truncate(0)
+            self._empty_on_first_write = False
         self.file.write(chunk)
         self.written += len(chunk)
 
