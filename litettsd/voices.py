@@ -101,8 +101,8 @@ class VoiceRegistry:
         try:
             voice = await asyncio.shield(task)
         except RequestError as exc:
-            if exc.code == ErrorCode.UNKNOWN_VOICE.value:
-                raise
+            if exc.code in (ErrorCode.UNKNOWN_VOICE.value, ErrorCode.INVALID_VALUE.value):
+                raise  # the request's mistake (a typo, a bad blend weight), not a broken voice
             self.failed[voice_id] = exc.message
             raise
         except Exception as exc:

