@@ -56,6 +56,8 @@ class Chunk:
     """Whether a clause or sentence pause follows (False when the chunk ends mid-clause)."""
 
 
+_MIN_GROWN_CHUNK = 24
+"""Tokens a chunk after the lead may always have, however short the lead was."""
 LEAD_MIN_WORDS = 6
 """A first clause this long or longer is cut so that the first inference stays short."""
 _LEAD_CUTS = (4, 3, 5, 2)
@@ -186,10 +188,18 @@ def _merge(pack: list[Chunk]) -> Chunk:
 
 
 def _sentence_chunks(clauses: Iterable[Clause], voice: Voice, first_alone: bool) -> Iterator[Chunk]:
-    """Group clauses into sentence chunks within ``voice.max_tokens``; the first clause may stand alone."""
+    """Group clauses into sentence chunks within ``voice.max_tokens``; the first clause may stand alone.
+
+    A streamed request to a voice that packs sentences (Kokoro, whose long inferences take
+    seconds) also keeps every chunk within the tokens already spoken, cutting a long
+    sentence at its clauses (else between words): the audio already sent then lasts
+    longer than the next inference takes, so the listener hears no gap.
+    """
     pending: list[tuple[str, str, int]] = []
     pending_tokens = 0
     first = first_alone
+    grow = first_alone and bool(voice.pack_tokens)
+    spoken = 0
     for clause in clauses:
         phonemes = phonemize_mixed(voice, clause.text)
         if not phonemes.strip():
@@ -199,33 +209,41 @@ def _sentence_chunks(clauses: Iterable[Clause], voice: Voice, first_alone: bool)
             continue
         phonemes += clause.punctuation
         count = len(voice.tokens(phonemes))
-        if pending and pending_tokens + count + 1 > voice.max_tokens:
-            yield _join(pending, False)
+        limit = voice.max_tokens if first or not grow else min(voice.max_tokens, max(spoken, _MIN_GROWN_CHUNK))
+        if pending and pending_tokens + count + 1 > limit:
+            chunk = _join(pending, False)
+            spoken += chunk.tokens
+            yield chunk
             pending, pending_tokens = [], 0
-        for piece, piece_tokens in _fit(phonemes, count, voice):
-            if pending and pending_tokens + piece_tokens + 1 > voice.max_tokens:
-                yield _join(pending, False)
+        for piece, piece_tokens in _fit(phonemes, count, voice, limit):
+            if pending and pending_tokens + piece_tokens + 1 > limit:
+                chunk = _join(pending, False, pause=False)  # cut between words: no pause there
+                spoken += chunk.tokens
+                yield chunk
                 pending, pending_tokens = [], 0
+                limit = min(voice.max_tokens, max(spoken, _MIN_GROWN_CHUNK)) if grow else limit
             pending.append((clause.text, piece, piece_tokens))
             pending_tokens += piece_tokens + 1
         if first or clause.ends_sentence:
             first = False
-            yield _join(pending, clause.ends_sentence, clause.pause)
+            chunk = _join(pending, clause.ends_sentence, clause.pause)
+            spoken += chunk.tokens
+            yield chunk
             pending, pending_tokens = [], 0
 
 
-def _fit(phonemes: str, count: int, voice: Voice) -> Iterator[tuple[str, int]]:
-    """Split an over-long clause at word boundaries (or anywhere, for a single huge word)."""
-    if count <= voice.max_tokens:
+def _fit(phonemes: str, count: int, voice: Voice, limit: int) -> Iterator[tuple[str, int]]:
+    """Split a clause over ``limit`` tokens at word boundaries (or anywhere, for a single huge word)."""
+    if count <= limit:
         yield phonemes, count
         return
     piece = ""
     for word in phonemes.split(" "):
         candidate = f"{piece} {word}" if piece else word
-        if piece and len(voice.tokens(candidate)) > voice.max_tokens:
+        if piece and len(voice.tokens(candidate)) > limit:
             yield piece, len(voice.tokens(piece))
             candidate = word
-        while len(voice.tokens(candidate)) > voice.max_tokens:
+        while len(voice.tokens(candidate)) > limit:
             cut = len(candidate) // 2
             yield candidate[:cut], len(voice.tokens(candidate[:cut]))
             candidate = candidate[cut:]
