@@ -62,6 +62,8 @@ LEAD_MIN_WORDS = 6
 """A first clause this long or longer is cut so that the first inference stays short."""
 _LEAD_CUTS = (4, 3, 5, 2)
 """Where the cut may fall (after this many words), best first; the rest keeps two words or more."""
+_LEAD_CUTS_LATER = (6, 7, 8)
+"""Later cuts, tried only when none of ``_LEAD_CUTS`` suits."""
 _PHRASE_OPENERS = frozenset(
     "about above after against along among and around as at because before behind below beside "
     "between but by during except for from if in inside into like near of off on onto or over "
@@ -115,12 +117,21 @@ def _strip_final(body: str) -> str:
 
 
 def _lead_cut(words: list[str]) -> int | None:
-    """Words to put in the lead: before a phrase opener, else after a word that can end a phrase."""
-    cuts = [n for n in _LEAD_CUTS if n <= len(words) - 2]
-    before_opener = [n for n in cuts if words[n] in _PHRASE_OPENERS and words[n - 1] not in _NO_CUT_AFTER]
-    if before_opener:
-        return before_opener[0]
-    return next((n for n in cuts if n > 2 and words[n - 1] not in _NO_CUT_AFTER), None)
+    """Words to put in the lead: before a phrase opener, else after a word that can end a phrase.
+
+    When words 2-5 all lean on the next one ("They would have been in the house..."), the
+    lead may run to ``_LEAD_CUTS_LATER`` words rather than not being cut at all: a slower
+    voice would otherwise wait for the whole clause before it says anything.
+    """
+    for candidates in (_LEAD_CUTS, _LEAD_CUTS_LATER):
+        cuts = [n for n in candidates if n <= len(words) - 2]
+        before_opener = [n for n in cuts if words[n] in _PHRASE_OPENERS and words[n - 1] not in _NO_CUT_AFTER]
+        if before_opener:
+            return before_opener[0]
+        after_word = next((n for n in cuts if n > 2 and words[n - 1] not in _NO_CUT_AFTER), None)
+        if after_word is not None:
+            return after_word
+    return None
 
 
 def split_lead(clauses: Iterable[Clause]) -> Iterator[Clause]:

@@ -69,6 +69,12 @@ def test_lead_is_a_few_words_that_can_end_a_phrase(piper: Voice, sentence: str) 
         assert len(words) > 2, "a cut not before a phrase opener keeps at least three words"
 
 
+def test_a_first_clause_of_leaning_words_is_still_cut_a_little_later(piper: Voice) -> None:
+    lead, rest = plan("They would have been in the house for a long time that night.", piper)
+    assert lead.text == "They would have been in the house" and not lead.pause
+    assert rest.text == "for a long time that night"
+
+
 @pytest.mark.parametrize("text", ["Heading level two, Settings.", "Close.", "Checkbox, not checked, Remember me."])
 def test_short_first_clauses_are_not_cut(piper: Voice, text: str) -> None:
     chunks = plan(text, piper)
