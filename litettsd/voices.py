@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from . import logs
@@ -13,6 +14,14 @@ from .errors import ErrorCode, RequestError
 log = logging.getLogger(__name__)
 
 
+MAX_BLENDS = 8
+"""Blended voices kept loaded at once; another is mixed again (cheaply) when asked for."""
+
+
+def _is_blend(voice_id: str) -> bool:
+    return "+" in voice_id or "*" in voice_id
+
+
 class VoiceRegistry:
     """Maps voice ids to engines and keeps loaded voices warm."""
 
@@ -20,6 +29,8 @@ class VoiceRegistry:
         self._engines = {engine.name: engine for engine in engines}
         self._context = context
         self._loaded: dict[str, Voice] = {}
+        self._blends: OrderedDict[str, None] = OrderedDict()
+        """Loaded blends, least recently used first; only ``MAX_BLENDS`` stay loaded."""
         self._loading: dict[str, asyncio.Task[Voice]] = {}
         self.failed: dict[str, str] = {}
         """Voices whose load failed, with the reason; not retried until the next reload."""
@@ -60,6 +71,8 @@ class VoiceRegistry:
                 continue  # removed by the new configuration; in-flight requests keep their reference
             if canonical == voice_id and previous._engines.get(engine.name) is engine:
                 self._loaded[voice_id] = voice
+                if voice_id in previous._blends:
+                    self._blends[voice_id] = None
 
     def canonical(self, requested: str) -> tuple[Engine, str]:
         """The engine and full id for a requested id, bare name or blend."""
@@ -90,6 +103,8 @@ class VoiceRegistry:
         engine, voice_id = self.canonical(requested)
         voice = self._loaded.get(voice_id)
         if voice is not None:
+            if voice_id in self._blends:
+                self._blends.move_to_end(voice_id)
             return voice
         if voice_id in self.failed:
             raise RequestError(ErrorCode.INTERNAL, f"voice {voice_id} is disabled: {self.failed[voice_id]}")
@@ -112,4 +127,11 @@ class VoiceRegistry:
             logs.failure(log, exc, "voice %s failed to load; disabled", voice_id)
             raise RequestError(ErrorCode.INTERNAL, f"voice {voice_id} failed to load: {reason}") from None
         self._loaded[voice_id] = voice
+        if _is_blend(voice_id):
+            # Every weight is a new blend: keep the recent few, so a client sweeping weights
+            # cannot grow the daemon (each holds its own style table; the model is shared).
+            self._blends[voice_id] = None
+            while len(self._blends) > MAX_BLENDS:
+                oldest, _ = self._blends.popitem(last=False)
+                self._loaded.pop(oldest, None)
         return voice

@@ -60,3 +60,16 @@ def test_bare_names_and_the_catalogue_ask_every_engine_once(registry: tuple[Voic
     ids = {info.id for info in voices.catalogue()}
     assert {"piper:en_US-joe-medium", "kokoro:jm_kumo", "kokoro:jf_alpha"} <= ids
     assert [engines[name].discoveries for name in ("piper", "kokoro")] == [1, 1]
+
+
+def test_only_a_few_blends_stay_loaded(daemon) -> None:
+    from litettsd.voices import MAX_BLENDS
+
+    with daemon.connect() as conn:
+        for n in range(MAX_BLENDS + 4):
+            voice = f"kokoro:jm_kumo*{0.5 + n / 100}+kokoro:jf_alpha*0.5"
+            assert conn.request({"op": "synthesize", "id": n + 1, "text": "Hi.", "voice": voice})[-1]["type"] == "end"
+        loaded = conn.request({"op": "status", "id": 99})[0]["voices_loaded"]
+    blends = [voice for voice in loaded if "+" in voice]
+    assert len(blends) == MAX_BLENDS and f"kokoro:jm_kumo*{0.5 + (MAX_BLENDS + 3) / 100}+kokoro:jf_alpha*0.5" in blends
+    assert "piper:en_US-joe-medium" in loaded  # plain voices are never dropped
