@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .stale import mark_used, prune_unused
+
 log = logging.getLogger(__name__)
 
 PREP_VERSION = "2"
@@ -51,13 +53,17 @@ def deterministic_model(source: Path, cache_dir: Path) -> Path:
     """
     target = cache_dir / "models" / f"{source.stem}.{cache_key(source)}.onnx"
     unchanged = target.with_suffix(".unchanged")
-    if not target.exists() and not unchanged.exists():
+    if target.exists() or unchanged.exists():
+        mark_used(target if target.exists() else unchanged)
+    else:
         child = subprocess.run(
             [sys.executable, "-m", __name__, str(source), str(target)], capture_output=True, text=True, check=False
         )
         if child.returncode != 0:
             raise RuntimeError(f"cannot prepare {source}: {child.stderr.strip()[-2000:]}")
         log.info("prepared %s", target if target.exists() else f"{source} (no random nodes, used as is)")
+        made = target if target.exists() else unchanged
+        prune_unused(made, target.parent.glob(f"{source.stem}.*"), "prepared model")
     return target if target.exists() else source
 
 

@@ -32,14 +32,13 @@ from typing import Any
 from .config import Settings
 from .model_prep import cache_key
 from .plugins import Plugins
+from .stale import mark_used, prune_unused
 
 log = logging.getLogger(__name__)
 
 _FIRST_REGION = 64 << 20
 _ARENA_SHARED = False
 _ARENA_LOCK = threading.Lock()
-_STALE_SECONDS = 30 * 24 * 3600
-"""An optimized graph no daemon loaded for this long is deleted when a new one is written."""
 _GRAPH = "model.onnx"
 _WEIGHTS = "model.data"
 _OPTIMIZER_CONFIG_KEYS = (
@@ -124,8 +123,7 @@ class SessionFactory:
         target = optimized_model_path(model, options, self._settings.cache.path())
         if target.exists():
             options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-            with contextlib.suppress(OSError):  # marks the entry as in use; see _prune_stale
-                os.utime(target.parent)
+            mark_used(target.parent)  # see prune_unused
             try:
                 return _session(target, options)
             except Exception as exc:  # a damaged cache entry must never stop a voice from loading
@@ -163,27 +161,8 @@ class SessionFactory:
                 with contextlib.suppress(OSError):
                     folder.rename(target.parent)
             shutil.rmtree(folder, ignore_errors=True)
-        _prune_stale(target.parent)
+        prune_unused(target.parent, (e for e in target.parent.parent.iterdir() if e.is_dir()), "optimized graph")
         return session
-
-
-def _prune_stale(keep: Path) -> None:
-    """Delete optimized graphs nobody loaded for ``_STALE_SECONDS``.
-
-    A new entry appears when a model, onnxruntime or the CPU changed, which usually leaves an
-    old one behind for good. Loading an entry touches its folder, so one still used (by
-    another daemon with another onnxruntime, say) is kept; a folder being written has a
-    ``.tmp`` suffix and is fresh anyway.
-    """
-    cutoff = time.time() - _STALE_SECONDS
-    for entry in keep.parent.iterdir():
-        try:
-            stale = entry != keep and entry.is_dir() and entry.stat().st_mtime < cutoff
-        except OSError:
-            continue
-        if stale:
-            log.info("removing optimized graph %s, unused for %d days", entry, _STALE_SECONDS // 86400)
-            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _share_arena() -> None:

@@ -69,6 +69,23 @@ def test_prepared_graph_is_deterministic_and_keeps_the_distributions(tmp_path):
     assert np.array_equal(short, y1[:1000])
 
 
+def test_prepared_models_unused_for_a_month_are_pruned_when_a_new_one_is_made(tmp_path):
+    cache = tmp_path / "cache"
+    (cache / "models").mkdir(parents=True)
+    old, recent, other = (cache / "models" / name for name in ("random.aaaa.onnx", "random.bbbb.onnx", "other.cccc.onnx"))
+    for path, age_days in ((old, 40), (recent, 5), (other, 40)):
+        path.write_bytes(b"model")
+        then = time.time() - age_days * 86400
+        os.utime(path, (then, then))
+    prepared = deterministic_model(random_model(tmp_path / "random.onnx"), cache)
+    assert prepared.exists() and recent.exists() and not old.exists()
+    assert other.exists()  # another voice's: pruned only when that voice gets a new one
+    then = time.time() - 40 * 86400
+    os.utime(prepared, (then, then))
+    deterministic_model(tmp_path / "random.onnx", cache)
+    assert prepared.stat().st_mtime > time.time() - 60  # using it marks it as used
+
+
 def test_noise_longer_than_the_table_repeats_it(tmp_path):
     prepared = deterministic_model(random_model(tmp_path / "random.onnx"), tmp_path / "cache")
     length = model_prep._NOISE_LENGTH
@@ -81,9 +98,9 @@ def test_prepared_model_is_cached_and_rebuilt_when_the_source_changes(tmp_path):
     source = random_model(tmp_path / "random.onnx")
     cache = tmp_path / "cache"
     prepared = deterministic_model(source, cache)
-    stamp = prepared.stat().st_mtime_ns
+    made = prepared.stat().st_ino
     assert deterministic_model(source, cache) == prepared
-    assert prepared.stat().st_mtime_ns == stamp
+    assert prepared.stat().st_ino == made  # reused, not written again (only marked as used)
 
     os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 1_000_000_000))
     rebuilt = deterministic_model(source, cache)

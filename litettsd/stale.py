@@ -1,0 +1,49 @@
+"""Deleting derived model files that nothing has used for a month.
+
+A derived file (an optimized graph, a model with its random nodes replaced) is keyed by what
+it was made from: a new onnxruntime, a reinstalled voice package or another checkout makes a
+new one and leaves the old one behind for good, 67 MB or more each. Using an entry touches
+it, so one still used (by another daemon with another onnxruntime, say) is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+UNUSED_SECONDS = 30 * 24 * 3600
+"""A derived file nobody used for this long is deleted when a new one of its kind is written."""
+
+
+def mark_used(path: Path) -> None:
+    """Note that ``path`` was used just now (its modification time), so pruning keeps it."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def prune_unused(keep: Path, candidates: Iterable[Path], what: str) -> None:
+    """Delete each of ``candidates`` but ``keep`` that was not used for ``UNUSED_SECONDS``.
+
+    Entries being written carry a ``.tmp`` suffix and are fresh anyway.
+    """
+    cutoff = time.time() - UNUSED_SECONDS
+    for entry in candidates:
+        try:
+            stale = entry != keep and entry.stat().st_mtime < cutoff
+        except OSError:
+            continue
+        if not stale:
+            continue
+        log.info("removing %s %s, unused for %d days", what, entry, UNUSED_SECONDS // 86400)
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
