@@ -143,8 +143,6 @@ class Pipeline:
         self.scheduler = scheduler
         self.lexicon = Lexicon.load(settings.lexicon.files)
         self.cache = cache
-        self.retired = False
-        """Set when a reload replaces this pipeline: its settings are stale, so it stores nothing more."""
         self.encoders: dict[str, EncoderFactory] = {
             factory.format: factory for _, factory in plugins.collect("litettsd_register_encoders")
         }
@@ -214,8 +212,9 @@ class Pipeline:
 
         ``warming``: the daemon filling its own cache, whose lookups are not counted as misses.
         """
-        # Before any await: a flush_cache while this request waits for its voice or its
-        # normalization must keep the audio it then makes out of the emptied cache.
+        # Before any await: a reload or flush_cache while this request waits for its voice or
+        # its normalization empties the cache, and the audio it then makes (under the old
+        # settings, for a reload) must stay out of it. Callers start iterating at once.
         generation = self.cache.generation
         factory = self.encoders.get(request.format)
         if factory is None:
@@ -256,7 +255,7 @@ class Pipeline:
                 if kept > self.cache.largest_entry:
                     produced = None  # too big to cache: a long document's audio is not held twice
             yield event
-        if produced is not None and not self.retired:
+        if produced is not None:
             entry = CachedSynthesis(tuple(produced), render.samples, render.synth_seconds)
             self.cache.put(key, entry, generation)
         yield Finished(render.samples, rate, render.synth_seconds, document.warnings, False, fallback)

@@ -601,7 +601,6 @@ class Daemon:
             log.warning("the socket path changed; it takes effect at the next start")
         if config.settings.cpu != self.settings.cpu:
             log.warning("[cpu] changed; the CPU plan takes effect at the next start")
-        self.runtime.pipeline.retired = True  # its requests still running must not store stale audio
         self.runtime = runtime
         # Only now: a rejected configuration must leave the cache as it was.
         self.cache.resize(config.settings.cache.max_bytes)
