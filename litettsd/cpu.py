@@ -113,7 +113,7 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def _online_cpus(cpu_dir: Path) -> frozenset[int]:
+def online_cpus(cpu_dir: Path = Path("/sys/devices/system/cpu")) -> frozenset[int]:
     listed = _read(cpu_dir / "online")
     if listed:
         return parse_cpu_list(listed)
@@ -196,7 +196,7 @@ def detect_topology(
 ) -> Topology:
     """Read the machine's CPU topology and our cgroup's CPU quota."""
     cpu_dir = sysfs_root / "devices" / "system" / "cpu"
-    online = _online_cpus(cpu_dir)
+    online = online_cpus(cpu_dir)
     performance, efficiency, classified_by = _classes(sysfs_root, cpu_dir, online)
     return Topology(
         online=online,

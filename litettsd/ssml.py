@@ -61,7 +61,7 @@ def parse(source: str, strict: bool) -> Document:
             why = _EXPAT_POSITION.sub("", str(exc))  # expat repeats the position in its own words
             raise RequestError(ErrorCode.SSML_ERROR, f"malformed SSML at {where}: {why}") from None
         return _stripped(source, html.unescape, f"malformed SSML at {where}; markup ignored except marks")
-    document = Document([])
+    document = Document([], strict=strict)
     _Walker(document, strict).element(root, Prosody(), 0)
     return document
 

@@ -19,7 +19,7 @@ import stat
 import sys
 from pathlib import Path
 
-from .cpu import format_cpu_list, parse_cpu_list
+from .cpu import format_cpu_list, online_cpus, parse_cpu_list
 
 UNIT_SOURCE = Path(__file__).resolve().parent.parent / "systemd"
 """The unit templates: the source tree's ``systemd/`` (a checkout or an editable install)."""
@@ -250,6 +250,15 @@ def main_install_units(argv: list[str] | None = None) -> int:
         return 1
     for path in written:
         print(f"wrote {path}")
+    absent = parse_cpu_list(args.cpus) - online_cpus() if args.cpus else frozenset()
+    if absent:
+        # systemd drops CPUs that do not exist and fails the start when none is left
+        print(
+            f"litettsd install-units: warning: CPUs {format_cpu_list(absent)} are not online on this machine "
+            f"(online: {format_cpu_list(online_cpus())}); the service runs on the others, or fails to start "
+            "if there are none",
+            file=sys.stderr,
+        )
     if not args.user:
         for folder in closed_folders(executable):
             print(

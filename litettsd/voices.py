@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -20,6 +21,27 @@ MAX_BLENDS = 8
 
 def _is_blend(voice_id: str) -> bool:
     return "+" in voice_id or "*" in voice_id
+
+
+def blend_id(parts: list[str]) -> str:
+    """One id for equal mixes however written ("a*1+b*1", "b*0.5+a*0.5" -> "a*0.5+b*0.5"), so
+    they share one loaded voice and one cache entry: names sorted, repeats summed, weights
+    normalised. Weights that are not numbers of 0 or more are left as written for the engine
+    to refuse with its own message."""
+    weights: dict[str, float] = {}
+    for part in parts:
+        name, star, written = part.partition("*")
+        try:
+            weight = float(written) if star else 1.0
+        except ValueError:
+            return "+".join(parts)
+        if not math.isfinite(weight) or weight < 0:
+            return "+".join(parts)
+        weights[name.strip()] = weights.get(name.strip(), 0.0) + weight
+    total = sum(weights.values())
+    if total <= 0:
+        return "+".join(parts)
+    return "+".join(f"{name}*{weight / total:.6g}" for name, weight in sorted(weights.items()))
 
 
 class VoiceRegistry:
@@ -82,7 +104,7 @@ class VoiceRegistry:
         if "+" in requested or "*" in requested:
             engine_name = requested.split(":", 1)[0] if ":" in requested else "kokoro"
             parts = [part.strip() for part in requested.split("+")]
-            requested = "+".join(p if ":" in p else f"{engine_name}:{p}" for p in parts)
+            requested = blend_id([p if ":" in p else f"{engine_name}:{p}" for p in parts])
         else:
             engine_name, colon, _ = requested.partition(":")
             offered = self._offered_by(engine_name) if colon and engine_name in self._engines else self.catalogue()

@@ -385,9 +385,10 @@ def test_async_hangup_fails_every_request(fake: FakeDaemon) -> None:
                     await result.read()
                 assert caught.value.code == "connection"
             with pytest.raises(LitettsError):
-                await client.ping()
-            await client.connect()  # a lost connection can be reopened
-            assert (await client.ping())["type"] == "pong"
+                client.synthesize("hi", frames=1)  # speech is never resent behind the caller's back
+            assert (await client.ping())["type"] == "pong"  # a question that changes nothing reconnects
+            await client.connect()  # and so does connect(), for everything else
+            assert await client.synthesize("hi", frames=2).read()
 
     asyncio.run(scenario())
 

@@ -92,6 +92,29 @@ def test_a_kept_open_client_outlives_the_idle_timeout(start_daemon):
     sampler.close()
 
 
+def test_a_kept_open_async_client_outlives_the_idle_timeout(start_daemon):
+    import asyncio
+
+    from litettsd_client import LitettsError
+    from litettsd_client.aio import AsyncClient
+
+    private = start_daemon("[server]\nidle_timeout = 0.5\n")
+
+    async def scenario() -> None:
+        async with AsyncClient(private.socket, timeout=10) as client:
+            for _ in range(2):
+                assert (await client.status())["type"] == "status"
+                await asyncio.sleep(1.0)  # the daemon hangs up meanwhile
+            with pytest.raises(LitettsError) as caught:
+                await client.reload()  # changes something: never repeated behind the caller's back
+            assert caught.value.code == "connection"
+            assert (await client.ping())["type"] == "pong"
+        with pytest.raises(LitettsError):
+            await client.ping()  # closed by the caller: stays closed
+
+    asyncio.run(scenario())
+
+
 def test_a_client_that_stops_reading_is_dropped_without_stalling_others(start_daemon):
     private = start_daemon("[server]\nsend_buffer_bytes = 65536\nsend_timeout = 1.0\n")
     stalled = RawConnection(private.socket)

@@ -180,7 +180,7 @@ DATES_TIMES = [
     ("The IV bag was empty.", "The IV bag was empty."),
     ("Both XX and XY embryos", "Both XX and XY embryos"),
     ("Hike: 3h 500m ascent.", "Hike: three hours five hundred meters ascent."),
-    ("The timer shows 0:00.", "The timer shows zero hundred."),
+    ("The timer shows 0:00.", "The timer shows zero."),
     ("23:00-00:00", "twenty-three hundred to midnight"),
     ("00:00", "midnight"),
     ("5/15/18", "May fifteenth, twenty eighteen"),
@@ -432,7 +432,7 @@ NUMBERS = [
     ("~5 minutes", "about five minutes"),
     ("1.2.3", "one point two point three"),
     ("H2O", "H two O"),
-    ("MP3", "MP three"),
+    ("MP3", "M.P three"),
     ("4K video", "four K video"),
     ("1080p", "ten eighty p"),
     ("B-52", "B fifty-two"),
@@ -490,6 +490,34 @@ MIXED = [
     ("Dr. Chen's team grew 12% in Q3.", "Doctor Chen's team grew twelve percent in Q three."),
 ]
 
+REVIEWED = [  # misreadings a review found, each fixed
+    ("if x !== y then", "if x strictly not equal to y then"),
+    ("a === b", "a strictly equals b"),
+    ("Built on .NET today.", "Built on dot NET today."),
+    ("Edit your .bashrc file.", "Edit your dot bashrc file."),
+    ("Only .txt files.", "Only dot T.X.T files."),
+    ("The shop, est. 1999, is open.", "The shop, established nineteen ninety-nine, is open."),
+    ("Est. 1887", "Established eighteen eighty-seven"),
+    ("est. 5,000 people", "estimated five thousand people"),
+    ("CO2 levels rose.", "C.O two levels rose."),
+    ("MP3 and NO2 and H2O", "M.P three and N.O two and H two O"),
+    ("I rate it 10/10.", "I rate it ten out of ten."),
+    ("Rated 8/10, would buy again.", "Rated eight out of ten, would buy again."),
+    ("A 5/5 rating", "A five out of five rating"),
+    ("3/10 of a second", "three tenths of a second"),
+    ("1/10.", "one tenth."),
+    ("Filed 1999-05.", "Filed May nineteen ninety-nine."),
+    ("2012-10 and 2012-13", "October twenty twelve and twenty twelve to thirteen"),
+    ("the 2000-01 season", "the two thousand to oh one season"),
+    ("Timer 0:00 and 0:30.", "Timer zero and zero thirty."),
+    ("Total 1.234,56 € due.", "Total one thousand two hundred thirty-four euros and fifty-six cents due."),
+    ("1.500 € or 1.5 €", "one thousand five hundred euros or one point five euros"),
+    ("Years 1999 2000 2001 2002 passed.", "Years nineteen ninety-nine two thousand two thousand one two thousand two passed."),
+    ("Card 4111 1111 1111 1111 ok.", "Card four one one one, one one one one, one one one one, one one one one ok."),
+    ("Meet at 5 p.m. Mr. Smith will come.", "Meet at five P.M. Mister Smith will come."),
+    ("At 5 p.m. Monday, 6 p.m. EST or 7 p.m. Eastern.", "At five P.M Monday, six P.M E.S.T or seven P.M Eastern."),
+]
+
 CASES = [
     pytest.param(text, expected, id=f"{category}-{index}:{text[:40]}")
     for category, table in (
@@ -503,6 +531,7 @@ CASES = [
         ("numbers", NUMBERS),
         ("symbols", SYMBOLS),
         ("mixed", MIXED),
+        ("reviewed", REVIEWED),
     )
     for index, (text, expected) in enumerate(table)
 ]
@@ -645,6 +674,8 @@ def test_char_text(character: str, capitals: str, expected: str) -> None:
         ("3", "ordinal", None, "third"),
         ("22nd", "ordinal", None, "twenty-second"),
         ("123", "digits", None, "one two three"),
+        ("-12.5", "digits", None, "minus one two point five"),
+        ("555-1234", "digits", None, "five five five, one two three four"),
         ("05/15/2018", "date", "mdy", "May fifteenth, twenty eighteen"),
         ("15/05/2018", "date", "dmy", "the fifteenth of May, twenty eighteen"),
         ("2023-05-12", "date", None, "May twelfth, twenty twenty-three"),
@@ -675,14 +706,35 @@ def test_no_sentence_split_inside_abbreviations() -> None:
     assert sum(clause.ends_sentence for clause in clauses) == 1
 
 
-def test_emoji_can_be_read_by_name() -> None:
-    from litettsd_plugins.normalizers.symbols import EMOJI_POLICY, Symbols
+def test_a_sentence_ends_after_a_time_before_a_new_subject() -> None:
+    from litettsd.chunking import split_clauses
 
-    symbols = Symbols()
-    assert symbols.emoji == EMOJI_POLICY == "drop"
-    symbols.emoji = "name"
+    for text, sentences in (("Meet at 5 p.m. Mr. Smith will come.", 2), ("Meet at 5 p.m. Monday in the hall.", 1)):
+        assert sum(clause.ends_sentence for clause in split_clauses(normalize(text))) == sentences, text
+
+
+def test_emoji_can_be_read_by_name() -> None:
+    from litettsd_plugins.normalizers.symbols import Symbols
+
+    assert Symbols().normalize("I love it \U0001f600", NormalizeContext()).strip() == "I love it"
+    symbols = Symbols(emoji="name")
     spoken = symbols.normalize("I love it \U0001f600\U0001f600 \U0001f1fa\U0001f1f8", NormalizeContext())
     assert " ".join(spoken.split()) == "I love it grinning face grinning face flag of U.S"
+
+
+def test_emoji_policy_comes_from_the_plugin_table(tmp_path) -> None:
+    from litettsd.config import ConfigError, ConfigInputs
+
+    def symbols_for(table: str) -> Normalizer:
+        path = tmp_path / "litettsd.toml"
+        path.write_text(f"[plugins.normalize-symbols]\n{table}\n")
+        settings = load_settings(ConfigInputs.capture([path])).settings
+        registered = build_plugin_manager().collect("litettsd_register_normalizers", settings=settings)
+        return next(normalizer for _, normalizer in registered if normalizer.name == "symbols")
+
+    assert symbols_for('emoji = "name"').normalize("ok \U0001f600", NormalizeContext()).strip() == "ok grinning face"
+    with pytest.raises(ConfigError, match="emoji"):
+        symbols_for('emoji = "loud"')
 
 
 @pytest.mark.parametrize(

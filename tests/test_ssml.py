@@ -148,6 +148,12 @@ def test_unknown_say_as_is_read_as_text_with_a_warning(daemon):
     assert any("chemistry" in warning for warning in frames[-1]["warnings"])
 
 
+def test_unknown_say_as_fails_a_strict_request(daemon):
+    frames = synth(daemon, '<speak><say-as interpret-as="chemistry">H2O</say-as></speak>', ssml_strict=True)
+    assert frames[-1]["type"] == "error" and frames[-1]["code"] == "ssml_error"
+    assert "chemistry" in frames[-1]["message"]
+
+
 def test_marks_arrive_in_order_with_offsets_inside_the_audio(daemon):
     text = '<speak><mark name="start"/>First sentence here.<mark name="one"/> Second one follows.<mark name="two"/> And a third.<mark name="end"/></speak>'
     frames = synth(daemon, text)

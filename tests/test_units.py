@@ -177,6 +177,13 @@ def test_main_install_units(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "is not an executable file" in capsys.readouterr().err
 
 
+def test_cpus_this_machine_lacks_are_warned_about(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main_install_units(["--root", str(tmp_path), "--cpus", "0,4000", "--executable", str(EXECUTABLE)]) == 0
+    assert "CPUs 4000 are not online" in capsys.readouterr().err
+    assert main_install_units(["--root", str(tmp_path), "--cpus", "0", "--executable", str(EXECUTABLE)]) == 0
+    assert "not online" not in capsys.readouterr().err
+
+
 def test_make_install_user_service_writes_the_user_units(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parent.parent
     env = {

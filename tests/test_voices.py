@@ -62,8 +62,24 @@ def test_bare_names_and_the_catalogue_ask_every_engine_once(registry: tuple[Voic
     assert [engines[name].discoveries for name in ("piper", "kokoro")] == [1, 1]
 
 
+def test_equal_blends_written_differently_are_one_voice(registry: tuple[VoiceRegistry, dict[str, CountingDiscovery]]) -> None:
+    voices, _ = registry
+    same = {
+        voices.canonical(written)[1]
+        for written in (
+            "kokoro:jm_kumo*0.5+kokoro:jf_alpha*0.5",
+            "jf_alpha*1+jm_kumo*1",
+            "kokoro:jf_alpha * 2 + jm_kumo*2",
+            "jm_kumo*0.25+jf_alpha*0.5+jm_kumo*0.25",
+        )
+    }
+    assert same == {"kokoro:jf_alpha*0.5+kokoro:jm_kumo*0.5"}
+    assert voices.canonical("jm_kumo*0.7+jf_alpha*0.3")[1] == "kokoro:jf_alpha*0.3+kokoro:jm_kumo*0.7"
+    assert voices.canonical("jm_kumo*-1")[1] == "kokoro:jm_kumo*-1"  # left for the engine to refuse
+
+
 def test_only_a_few_blends_stay_loaded(daemon) -> None:
-    from litettsd.voices import MAX_BLENDS
+    from litettsd.voices import MAX_BLENDS, blend_id
 
     with daemon.connect() as conn:
         for n in range(MAX_BLENDS + 4):
@@ -71,5 +87,6 @@ def test_only_a_few_blends_stay_loaded(daemon) -> None:
             assert conn.request({"op": "synthesize", "id": n + 1, "text": "Hi.", "voice": voice})[-1]["type"] == "end"
         loaded = conn.request({"op": "status", "id": 99})[0]["voices_loaded"]
     blends = [voice for voice in loaded if "+" in voice]
-    assert len(blends) == MAX_BLENDS and f"kokoro:jm_kumo*{0.5 + (MAX_BLENDS + 3) / 100}+kokoro:jf_alpha*0.5" in blends
+    newest = blend_id([f"kokoro:jm_kumo*{0.5 + (MAX_BLENDS + 3) / 100}", "kokoro:jf_alpha*0.5"])
+    assert len(blends) == MAX_BLENDS and newest in blends
     assert "piper:en_US-joe-medium" in loaded  # plain voices are never dropped

@@ -20,6 +20,7 @@ from .client import (
     CLIENT_NAME,
     MAX_REPLY_FRAME,
     PARTING_WAIT_S,
+    _SAFE_TO_REPEAT,
     AudioFile,
     PathOrFile,
     ProgressCallback,
@@ -130,6 +131,9 @@ class AsyncClient:
 
     ``timeout`` bounds connecting and each wait for a reply frame. Unlike the blocking
     client, a timeout here leaves the connection usable: the reader task keeps reading.
+    Once the daemon has hung up (its ``idle_timeout``, a restart), questions that change
+    nothing (``ping``, ``status``, ``voices``...) reconnect by themselves; anything else
+    fails with ``connection`` until :meth:`connect` is called again.
     """
 
     def __init__(self, socket_path: str | os.PathLike[str] | None = None, timeout: float | None = None) -> None:
@@ -199,6 +203,10 @@ class AsyncClient:
         fields = {} if language is None else {"language": language}
         voices: list[Message] = (await self._call("voices", **fields))["voices"]
         return voices
+
+    async def reload(self) -> Message:
+        """Ask the daemon to re-read its configuration (root or the daemon's own user only)."""
+        return await self._call("reload")
 
     async def status(self) -> Message:
         """The daemon's status map (pid, uptime, loaded voices...)."""
@@ -287,6 +295,21 @@ class AsyncClient:
     # -- plumbing ---------------------------------------------------------------------
 
     async def _call(self, op: str, **fields: Any) -> Message:
+        if op not in _SAFE_TO_REPEAT:
+            return await self._call_once(op, fields)
+        if self._writer is not None and self._failure is not None:
+            await self.connect()  # the daemon hung up (idle_timeout) since this connection's last use
+        try:
+            return await self._call_once(op, fields)
+        except LitettsError as exc:
+            # It hung up just as we asked: a question that changes nothing is asked once more,
+            # on a fresh connection, as the blocking client does. Never after close().
+            if exc.code != ErrorCode.CONNECTION.value or self._writer is None or self._failure is None:
+                raise
+            await self.connect()
+            return await self._call_once(op, fields)
+
+    async def _call_once(self, op: str, fields: dict[str, Any]) -> Message:
         request_id, queue = self._start(op, fields)
         try:
             writer = self._writer

@@ -21,7 +21,7 @@ from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 from litettsd.patterns import LazyPattern
 
-from ._words import WORD_LETTER, EnglishStep, letters, sentence_ends_after, starts_name
+from ._words import WORD_LETTER, EnglishStep, letters, sentence_ends_after, sentence_ends_after_time, starts_name
 
 _PHRASES = {
     "e.g.": "for example", "i.e.": "that is", "etc.": "et cetera", "a.k.a.": "also known as",
@@ -50,6 +50,7 @@ _BEFORE_NUMBER = {
     "Ch": "Chapter", "ch": "chapter", "Chap": "Chapter", "Fig": "Figure", "fig": "figure", "Figs": "Figures",
     "Eq": "Equation", "eq": "equation", "Sec": "Section", "Sect": "Section", "sec": "section", "Art": "Article",
     "p": "page", "pp": "pages", "Pt": "Part", "Ex": "Example", "Ref": "Reference",
+    "est": "estimated", "Est": "Estimated",
 }
 """Expanded only with a period and before a number: "No. 5", "p. 12"."""
 _BEFORE_ROMAN = frozenset({"Vol", "vol", "Ch", "ch", "Chap", "Sec", "Sect", "Art", "Pt"})
@@ -110,6 +111,7 @@ _DOTTED = LazyPattern(rf"[A-Za-z](?<![A-Za-z.][A-Za-z])\.(?:[A-Za-z]\.)+(?!{WORD
 _INITIAL_PERIOD = LazyPattern(r"\.(?:(?<=^[A-Z]\.)|(?<=[^A-Za-z.][A-Z]\.))(?= [A-Z])")
 """The period after a single capital ("John F. Kennedy"); the match is the period alone."""
 _ROMAN = LazyPattern(r"[IVXLCDM]+\b")
+_YEAR = LazyPattern(r"(?:1[0-9]|20)[0-9]{2}[.,;:!?)]*")
 
 
 def _glued(match: re.Match[str]) -> bool:
@@ -168,6 +170,8 @@ def _abbreviation(match: re.Match[str]) -> str:
     if word in _BEFORE_NUMBER and dotted and (
         following[:1].isdigit() or (word in _BEFORE_ROMAN and _ROMAN.match(following))
     ):
+        if word in ("est", "Est") and _YEAR.fullmatch(following):
+            return "established" if word == "est" else "Established"  # "est. 1999" on a sign
         return _BEFORE_NUMBER[word]
     if word in _BEFORE_NAME and (before_name or (dotted and word in _ALWAYS_TITLES)):
         return _BEFORE_NAME[word]
@@ -178,8 +182,8 @@ def _abbreviation(match: re.Match[str]) -> str:
 
 def _acronym(match: re.Match[str]) -> str:
     token = match.group()
-    if token in LETTER_ACRONYMS:
-        return letters(token)
+    if token in LETTER_ACRONYMS or (len(token) == 2 and match.string[match.end():match.end() + 1].isdigit()):
+        return letters(token)  # two capitals before a digit are letters too: "CO2", "MP3", "NO2"
     return WORD_ACRONYMS.get(token, token)
 
 
@@ -191,7 +195,8 @@ def _initial(match: re.Match[str]) -> str:
 
 def _dotted(match: re.Match[str]) -> str:
     spoken = letters(match.group())
-    return spoken + "." if sentence_ends_after(match.string, match.end()) else spoken
+    ends = sentence_ends_after_time if spoken in ("A.M", "P.M") else sentence_ends_after
+    return spoken + "." if ends(match.string, match.end()) else spoken
 
 
 class Abbreviations(EnglishStep):

@@ -29,6 +29,7 @@ from ._words import (
     ordinal,
     padded,
     sentence_ends_after,
+    sentence_ends_after_time,
     year,
 )
 
@@ -59,6 +60,7 @@ _NUMERIC = LazyPattern(
     r"(?P<iso>[0-9]{3}(?P<iso_sep>[-/])[0-9]{1,2}(?P=iso_sep)[0-9]{1,2}(?![\w-]|\.[0-9]))"
     r"|(?P<numeric>[0-9]?(?P<sep>[/-])[0-9]{1,2}(?P=sep)"
     r"(?:[0-9]{4}|(?<=/[0-9]/)[0-9]{2}|(?<=/[0-9][0-9]/)[0-9]{2})(?![\w/-]|\.[0-9]))"
+    r"|(?P<year_month>[0-9]{3}-[0-9]{2}(?![\w-]|\.[0-9]))"
     r"|(?P<dotted>[0-9]?\.[0-9]{1,2}\.[0-9]{4}(?!\w|\.[0-9]))"
     rf"|(?P<day_month>[0-9]?{_ORDINAL_SUFFIX}\s+(?:of\s+)?(?:{_MONTH_NAMES})\.?(?:,?\s+[0-9]{{4}})?(?!\w))"
     r"|(?P<clock>[0-9]?(?::[0-5][0-9]){0,2}\s?[AaPp]\.?[Mm]\.?(?!\w))"
@@ -129,8 +131,8 @@ def time_words(hour: int, minute: int | None = None, second: int | None = None, 
     words = cardinal(hour)
     if minute:
         words += f" oh {DIGIT_NAMES[minute]}" if minute < 10 else f" {cardinal(minute)}"
-    elif suffix is None:
-        words += " o'clock" if 1 <= hour <= 12 else " hundred"
+    elif suffix is None and hour:  # a timer's "0:00" is just "zero"
+        words += " o'clock" if hour <= 12 else " hundred"
     if second:
         words += f" and {cardinal(second)} {'second' if second == 1 else 'seconds'}"
     if suffix:
@@ -153,6 +155,12 @@ def _numeric(match: re.Match[str], british: bool) -> str | None:
     text = match.group()
     written = _NUMBERS_IN.findall(text)
     numbers = [int(number) for number in written]
+    if match.group("year_month"):
+        year_value, month = numbers
+        # "1999-05" is May 1999; "2019-20" (a later number) is a span, left to the range rule
+        if 1000 <= year_value <= 2099 and 1 <= month <= min(12, year_value % 100):
+            return date_words(year_value, month, None)
+        return None
     if match.group("iso") or match.group("dotted"):
         year_value, month, day = numbers if match.group("iso") else numbers[::-1]
         return date_words(year_value, month, day, british) if valid_date(month, day) else None
@@ -173,7 +181,7 @@ def _numeric(match: re.Match[str], british: bool) -> str | None:
         if not 0 < hour <= 12:
             return None
         spoken = time_words(hour, minute, second, _AM_PM.findall(text)[-1].upper())
-        if text.endswith(".") and sentence_ends_after(match.string, match.end()):
+        if text.endswith(".") and sentence_ends_after_time(match.string, match.end()):
             spoken += "."
         return spoken
     return clock_words(text, hour, minute, second)

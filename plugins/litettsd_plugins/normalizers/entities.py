@@ -46,6 +46,8 @@ _TYPOGRAPHY = {
 """Typographic quotes, hyphens, ellipsis, no-break space and bullets as plain ASCII."""
 _TYPOGRAPHIC = LazyPattern("[" + "".join(_TYPOGRAPHY) + "]")
 _DECORATION = LazyPattern(r"([#$%&*+<=>@^`|~/\\\[\]{}_])(?: ?\1){2,}")
+_STRICT_EQUALITY = LazyPattern(r"(?<=[\w)\]'\"]) ?=== ?(?=[\w(\['\"])")
+"""``a === b`` between two operands is JavaScript's operator, not a decoration like ``=== Title ===``."""
 
 # Markdown as written by chat apps and language models.
 _MD_LINK = LazyPattern(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
@@ -97,6 +99,13 @@ def _close_lines(text: str) -> str:
     return " ".join(spoken)
 
 
+
+def _decoration(match: re.Match[str]) -> str:
+    """A run of one symbol ("*****", "~~~") drawn as a line or a frame becomes a space."""
+    start = match.start()
+    widened = _STRICT_EQUALITY.match(match.string, start - (start > 0 and match.string[start - 1] == " "))
+    return match.group() if match.group() == "===" and widened is not None else " "
+
 class Entities:
     """Entities, tags, Markdown, invisible characters, typography, repeated marks, whitespace."""
 
@@ -128,7 +137,7 @@ class Entities:
             text = _close_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
         if "-" in text or not text.isascii():
             text = dashes_as_commas(text, keep_dashes=names_dashes(context))
-        text = _DECORATION.sub(" ", text)
+        text = _DECORATION.sub(_decoration, text)
         return tidy(text, mark_runs=context.punctuation != "all")
 
 

@@ -81,12 +81,16 @@ _SIGNED = LazyPattern(
 _MINUS = LazyPattern(rf"-(?<![\w.]-)(?=(?:US|A|C|NZ|HK)?[{_SIGN_CHARACTERS}])")
 _CODE_AFTER = LazyPattern(rf"(?P<amount>{number_at(signed=True)})\s?(?P<code>{_CODE_ALTERNATIVES})\b")
 _CENTS = LazyPattern(rf"(?P<amount>{number_at()})\s?¢")
+_CONTINENTAL = r"[0-9](?<![\w.,][0-9])[0-9]{0,2}(?:\.[0-9]{3})+(?:,[0-9]{2})?(?![0-9])"
+"""Thousands grouped by dots, with or without decimal cents: "1.234", "1.234,56"."""
 _SIGN_AFTER = LazyPattern(
     rf"(?:(?P<lower>{number_at()})\s?[-\u2013]\s?)?"
-    rf"(?P<amount>{number_at(signed=True)}|[0-9](?<![\w.,][0-9])[0-9]*,[0-9]{{2}}(?![0-9]))\s?(?P<sign>[€£¥₹₩₽₺₪₱₦])(?!\w)"
+    rf"(?P<amount>{_CONTINENTAL}|{number_at(signed=True)}|[0-9](?<![\w.,][0-9])[0-9]*,[0-9]{{2}}(?![0-9]))"
+    r"\s?(?P<sign>[€£¥₹₩₽₺₪₱₦])(?!\w)"
 )
-"""The sign after the amount, as much of Europe writes it: "5 €", "3,50 €" (a comma before
-two final digits is the decimal mark there)."""
+"""The sign after the amount, as much of Europe writes it: "5 €", "3,50 €", "1.234,56 €" (a
+comma before two final digits is the decimal mark there, and dots group thousands)."""
+_CONTINENTAL_AMOUNT = LazyPattern(_CONTINENTAL)
 _HAS_MONEY = LazyPattern("|".join(re.escape(sign) for sign in (*_SIGN_CHARACTERS, "¢", *_CODES)))
 
 
@@ -138,7 +142,9 @@ def _sign_after(match: re.Match[str]) -> str:
     amount = match.group("amount")
     minus = "minus " if amount.startswith("-") else ""
     amount = amount.lstrip("-")
-    if "." not in amount and amount.count(",") == 1 and len(amount.partition(",")[2]) == 2:
+    if _CONTINENTAL_AMOUNT.fullmatch(amount):
+        amount = amount.replace(".", "").replace(",", ".")
+    elif "." not in amount and amount.count(",") == 1 and len(amount.partition(",")[2]) == 2:
         amount = amount.replace(",", ".")
     spoken = money_words(amount, _SIGNS[match.group("sign")])
     lower = match.group("lower")

@@ -22,6 +22,7 @@ from litettsd.hookspecs import hookimpl
 from litettsd.patterns import LazyPattern
 
 from ._words import (
+    DIGIT_NAMES,
     DIGIT_RUN,
     NUMBER,
     EnglishStep,
@@ -85,6 +86,8 @@ _FRACTION = LazyPattern(
 )
 _FRACTION_IDIOMS = frozenset({"24/7", "50/50", "9/11", "20/20", "4/20"})
 _DENOMINATORS = frozenset({*range(2, 11), 12, 16, 32, 64, 100, 1000})
+_SCORE_DENOMINATORS = frozenset({5, 10, 100})
+_PHRASE_ENDS = frozenset(("", ".", ",", ";", ":", "!", "?", ")", '"', "'"))
 _PERCENT = LazyPattern(
     rf"(?P<n>{number_at(signed=True)})(?:\s?(?:-|to)\s?(?P<upper>-?(?:{NUMBER})))?\s?(?:%|percent\b)"
 )
@@ -206,6 +209,25 @@ def _phone(match: re.Match[str]) -> str:
 
 
 @padded
+def _digit_string(match: re.Match[str]) -> str:
+    """A card's four groups, unless they are four years ("1999 2000 2001 2002") that fail the
+    Luhn check every real card number passes."""
+    groups = DIGIT_RUN.findall(match.group())
+    if len(groups) == 4 and all(1000 <= int(group) <= 2099 for group in groups) and not luhn_valid("".join(groups)):
+        return match.group()
+    return phone_words(match.group())
+
+
+def luhn_valid(number: str) -> bool:
+    """The check digit of payment card numbers (ISO/IEC 7812)."""
+    total = 0
+    for index, digit in enumerate(reversed(number)):
+        value = int(digit) * (2 if index % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+@padded
 def _local_phone(match: re.Match[str]) -> str:
     start = match.start()
     if start and match.string[start - 1].isalpha():
@@ -266,6 +288,8 @@ def _fraction(match: re.Match[str]) -> str:
         whole, numerator = numerator, match.group("num")
     if whole is None and f"{numerator}/{denominator}" in _FRACTION_IDIOMS:
         return f"{integer_words(numerator)} {integer_words(denominator)}"
+    if whole is None and _is_score(match, int(numerator), int(denominator)):
+        return f"{integer_words(numerator)} out of {integer_words(denominator)}"
     spoken = None
     if numerator[0] != "0" and len(numerator) <= 6 and len(denominator) <= 4:
         spoken = fraction_words(int(numerator), int(denominator), mixed=whole is not None)
@@ -273,6 +297,16 @@ def _fraction(match: re.Match[str]) -> str:
         spoken = f"{integer_words(numerator)} slash {integer_words(denominator)}"
         return f"{integer_words(whole)} {spoken}" if whole else spoken
     return f"{integer_words(whole)} and {spoken}" if whole else spoken
+
+
+def _is_score(match: re.Match[str], numerator: int, denominator: int) -> bool:
+    """"10/10", "4/5.", "85/100!": a score, "ten out of ten", not "ten tenths". A whole out of a
+    whole is always a score; otherwise a 5, 10 or 100 that ends the phrase ("rated 8/10.")
+    is, and one followed by a word is a fraction ("3/10 of a second")."""
+    if denominator not in _SCORE_DENOMINATORS or not 1 <= numerator <= denominator:
+        return False
+    following = match.string[match.end():].lstrip()
+    return numerator == denominator or (numerator > 1 and following[:1] in _PHRASE_ENDS)
 
 
 @padded
@@ -287,7 +321,7 @@ def _range_end(text: str, match: re.Match[str], written: str, partner: str) -> s
     if len(written) == 4 and written.isdigit() and _is_year(text, match, int(written)):
         return year(int(written))
     if len(written) == 2 and len(partner) == 4 and partner.isdigit() and 1000 <= int(partner) <= 2099:
-        return cardinal(int(written))
+        return f"oh {DIGIT_NAMES[int(written)]}" if written[0] == "0" else cardinal(int(written))  # "2000-01"
     return number_words(written)
 
 
@@ -416,7 +450,7 @@ def _rewrite_region(text: str) -> str:
     """All digit rules, most specific first, on a few words around some digits."""
     text = _PHONE.sub(_phone, text)
     text = _LOCAL_PHONE.sub(_local_phone, text)
-    text = _DIGIT_STRING_SHAPE.sub(_phone, text)
+    text = _DIGIT_STRING_SHAPE.sub(_digit_string, text)
     text = _DIGIT_STRING_AFTER.sub(_code_after, text)
     if "#" in text:
         text = _NUMBER_SIGN.sub("number ", text)

@@ -35,6 +35,8 @@ _TIME = LazyPattern(
     r"\s*(?:(?P<ap>[AaPp])\.?\s*[Mm]\.?)?"
 )
 _DIGIT = LazyPattern(r"[0-9]")
+_DECIMAL_POINT = LazyPattern(r"(?<=[0-9])\.(?=[0-9])")
+_GROUP_MARK = LazyPattern(r"(?<=[0-9])\s*[-/]\s*(?=[0-9])")
 _MONTH_PREFIXES = {name[:3].lower(): index for index, name in enumerate(MONTHS, 1)}
 
 
@@ -53,7 +55,7 @@ def say_as(text: str, interpret_as: str, format: str | None = None, *, capitals:
         found = _ORDINAL.fullmatch(stripped)
         return ordinal(int(found.group(1).replace(",", ""))) if found else text
     if kind == "digits":
-        return tidy(_DIGIT.sub(lambda match: f" {DIGIT_NAMES[int(match.group())]} ", stripped))
+        return _digit_words(stripped)
     if kind == "date":
         return _date(stripped, (format or "").lower()) or text
     if kind == "time":
@@ -61,6 +63,17 @@ def say_as(text: str, interpret_as: str, format: str | None = None, *, capitals:
     if kind == "telephone":
         return phone_words(stripped) if _DIGIT.search(stripped) else text
     raise ValueError(f"unknown say-as interpret-as {interpret_as!r}; expected one of {', '.join(INTERPRETATIONS)}")
+
+
+def _digit_words(text: str) -> str:
+    """"-12.5" -> "minus one two point five", "555-1234" -> "five five five, one two three
+    four": a leading sign and a decimal point are read, dashes and slashes between groups
+    are pauses."""
+    sign = ""
+    if text[:1] in "+-" and text[1:2].isdigit():
+        sign, text = ("plus " if text[0] == "+" else "minus "), text[1:]
+    text = _GROUP_MARK.sub(", ", _DECIMAL_POINT.sub(" point ", text))
+    return tidy(sign + _DIGIT.sub(lambda match: f" {DIGIT_NAMES[int(match.group())]} ", text))
 
 
 def _date(text: str, order: str) -> str | None:

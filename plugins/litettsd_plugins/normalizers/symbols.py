@@ -5,28 +5,39 @@ These are read in every punctuation mode, because they stand for words ("Tom & J
 reader step's business. By the time this runs, money, web addresses and numbers have
 consumed the signs they own (``$5``, ``@handle``, ``#1``, ``50%``), so what is left is
 read by name. Emoji and other pictographs are dropped by default (a listener gains little
-from "face with tears of joy" after every message); ``EMOJI_POLICY = "name"`` reads their
-Unicode names instead. The policy is a module default and a class attribute, so the
-daemon's configuration can set it per instance later.
+from "face with tears of joy" after every message); ``emoji = "name"`` in the
+``[plugins.normalize-symbols]`` table reads their Unicode names instead.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass, field
 
 from litettsd.api import NormalizeContext
+from litettsd.config import Settings, constraint
 from litettsd.hookspecs import hookimpl
 from litettsd.patterns import LazyPattern
 
 from ._words import EnglishStep, letters, padded, unicode_name_words
 from .screen_reader import PUNCTUATION_LEVELS
 
-EMOJI_POLICY = "drop"
-"""What to do with emoji and other pictographs: ``"drop"`` them or read their ``"name"``."""
+PLUGIN = "normalize-symbols"
+"""The entry-point name, which names the ``[plugins.normalize-symbols]`` table."""
+EMOJI_POLICIES = ("drop", "name")
+
+
+@dataclass(frozen=True)
+class SymbolsSettings:
+    """The ``[plugins.normalize-symbols]`` table."""
+
+    emoji: str = field(default="drop", metadata=constraint(choices=EMOJI_POLICIES))
+    """What to do with emoji and other pictographs: ``"drop"`` them or read their ``"name"``."""
+
 
 _OPERATORS = {
-    "<=": "less than or equal to", ">=": "greater than or equal to", "!=": "not equal to", "==": "equals",
+    "===": "strictly equals", "!==": "strictly not equal to", "<=": "less than or equal to", ">=": "greater than or equal to", "!=": "not equal to", "==": "equals",
     "<>": "not equal to", "->": "to", "=>": "to", "<-": "from", "+/-": "plus or minus", "&&": "and",
     "||": "or", "&": "and", "@": "at", "#": "hash", "+": "plus", "=": "equals", "<": "less than",
     ">": "greater than", "%": "percent", "$": "dollar",
@@ -44,7 +55,10 @@ _NAMED = {
 """Non-ASCII symbols read by name whatever the emoji policy."""
 
 _LANGUAGE = LazyPattern(r"\b(?P<letter>[CF])(?P<op>\+\+|#)(?![\w+#])")
-_OPERATOR = LazyPattern("|".join(re.escape(op) for op in sorted(_OPERATORS, key=len, reverse=True)))
+_ONE_OPERATOR = "|".join(re.escape(op) for op in sorted(_OPERATORS, key=len, reverse=True))
+_OPERATOR = LazyPattern(f"(?:{_ONE_OPERATOR})+")
+"""A run of operators ("<=>", "=!"), each read and spaced from the next."""
+_EACH_OPERATOR = LazyPattern(_ONE_OPERATOR)
 _FLAG = LazyPattern("[\U0001f1e6-\U0001f1ff]{2}")
 _NON_ASCII_SYMBOL = LazyPattern(r"[^\x00-\x7f\w\s]")
 _REGIONAL_A = 0x1F1E6
@@ -57,7 +71,7 @@ def _language(match: re.Match[str]) -> str:
 
 @padded
 def _operator(match: re.Match[str]) -> str:
-    return _OPERATORS[match.group()]
+    return " ".join(_OPERATORS[op] for op in _EACH_OPERATOR.findall(match.group()))
 
 
 class Symbols(EnglishStep):
@@ -65,7 +79,9 @@ class Symbols(EnglishStep):
 
     name = "symbols"
     order = 800
-    emoji = EMOJI_POLICY
+
+    def __init__(self, emoji: str = SymbolsSettings.emoji) -> None:
+        self.emoji = emoji
 
     def rewrite(self, text: str, context: NormalizeContext) -> str:
         if "+" in text or "#" in text:
@@ -98,5 +114,10 @@ class Symbols(EnglishStep):
 
 
 @hookimpl
-def litettsd_register_normalizers() -> list[Symbols]:
-    return [Symbols()]
+def litettsd_config_schema() -> type:
+    return SymbolsSettings
+
+
+@hookimpl
+def litettsd_register_normalizers(settings: Settings) -> list[Symbols]:
+    return [Symbols(settings.plugins.table(PLUGIN, SymbolsSettings).emoji)]

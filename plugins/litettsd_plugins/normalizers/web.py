@@ -54,6 +54,7 @@ _PATTERNS = {
     "windows": r"(?<!\w)[A-Za-z]:\\(?:[\w.-]+(?:\\[\w.-]+)*\\?)?",
     "file": rf"(?<!{WORD_LETTER})(?:[\w-]{{2,}}|[0-9])(?:\.[\w-]+)*\.(?:{_EXTENSIONS}|[A-Z]{{2,4}})"
     rf"(?!{WORD_LETTER}|-{WORD_LETTER})",
+    "dotted_name": rf"(?<![\w.])\.[A-Za-z][\w-]*(?!{WORD_LETTER}|[.-][\w])",
     "version": r"(?<![\w.])v[0-9]+(?:\.[0-9]+)*(?![\w-]|\.[0-9])",
     "ip": r"(?<![\w.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![\w-]|\.[0-9])",
     "handle": r"(?<![\w@.])@[A-Za-z_][A-Za-z0-9_]{0,30}(?![\w@]|\.[A-Za-z])",
@@ -89,6 +90,13 @@ def _file_name(name: str) -> str:
     extension = found.group(1)
     spoken = _EXTENSION_WORDS.get(extension.lower()) or letters(extension)
     return f"{_identifier(name[:found.start()])} dot {spoken}"
+
+
+def _dotted_name(name: str) -> str:
+    """What follows the dot of ".NET", ".bashrc" or ".txt": an extension as in a file name."""
+    if _EXTENSION.fullmatch("." + name) and not name.isupper():
+        return _file_name("." + name).removeprefix(" dot ")
+    return _identifier(name)
 
 
 def _host(host: str) -> str:
@@ -166,6 +174,8 @@ def _speak(match: re.Match[str]) -> str:
         spoken = _windows_path(token)
     elif kind == "file":
         spoken = _file_name(token)
+    elif kind == "dotted_name":
+        spoken = "dot " + _dotted_name(token[1:])
     elif kind == "version":
         spoken = _version(token)
     elif kind == "ip":
