@@ -507,15 +507,33 @@ REVIEWED = [  # misreadings a review found, each fixed
     ("3/10 of a second", "three tenths of a second"),
     ("1/10.", "one tenth."),
     ("Filed 1999-05.", "Filed May nineteen ninety-nine."),
-    ("2012-10 and 2012-13", "October twenty twelve and twenty twelve to thirteen"),
+    ("in 2012-10 and 2012-13", "in October twenty twelve and twenty twelve to thirteen"),
     ("the 2000-01 season", "the two thousand to oh one season"),
     ("Timer 0:00 and 0:30.", "Timer zero and zero thirty."),
     ("Total 1.234,56 € due.", "Total one thousand two hundred thirty-four euros and fifty-six cents due."),
-    ("1.500 € or 1.5 €", "one thousand five hundred euros or one point five euros"),
-    ("Years 1999 2000 2001 2002 passed.", "Years nineteen ninety-nine two thousand two thousand one two thousand two passed."),
+    ("1.500 € or 1.5 €", "one point five zero zero euros or one point five euros"),
+    ("Years 1999 2000 2001 2002 passed.", "Years nineteen ninety-nine, two thousand, two thousand one, two thousand two passed."),
     ("Card 4111 1111 1111 1111 ok.", "Card four one one one, one one one one, one one one one, one one one one ok."),
     ("Meet at 5 p.m. Mr. Smith will come.", "Meet at five P.M. Mister Smith will come."),
     ("At 5 p.m. Monday, 6 p.m. EST or 7 p.m. Eastern.", "At five P.M Monday, six P.M E.S.T or seven P.M Eastern."),
+    # ... and the second review's false positives of those rules, kept as they were read before
+    ("The call is at 10 a.m. Sydney time.", "The call is at ten A.M Sydney time."),
+    ("Open until 9 p.m. Fridays.", "Open until nine P.M Fridays."),
+    ("Petrol costs 1.799 \u20ac per litre.", "Petrol costs one point seven nine nine euros per litre."),
+    ("0.325 \u20ac each", "zero point three two five euros each"),
+    ("350.000 \u20ac or 1.000.000 \u20ac", "three hundred fifty thousand euros or one million euros"),
+    ("Balance: -1.234,56 \u20ac", "Balance: minus one thousand two hundred thirty-four euros and fifty-six cents"),
+    ("Prices 1.000-2.000 \u20ac", "Prices one thousand to two thousand euros"),
+    ("An est. 2000 protesters", "An estimated two thousand protesters"),
+    ("Completion is est. 2027.", "Completion is estimated twenty twenty-seven."),
+    ("Est. 2015 revenue", "Estimated twenty fifteen revenue"),
+    ("(est. 1999)", "(established nineteen ninety-nine)"),
+    ("IRS Notice 2023-10", "I.R.S Notice twenty twenty-three to ten"),
+    ("Released 2019-05 worldwide", "Released May twenty nineteen worldwide"),
+    ("Early life === Childhood === He was born", "Early life Childhood He was born"),
+    ("if (a === b) return", "if (a strictly equals b) return"),
+    ("Use .tar.gz or .zip archives.", "Use dot tar dot G.Z or dot zip archives."),
+    ("Sure .Thanks for asking.", "Sure .Thanks for asking."),
 ]
 
 CASES = [
@@ -676,6 +694,7 @@ def test_char_text(character: str, capitals: str, expected: str) -> None:
         ("123", "digits", None, "one two three"),
         ("-12.5", "digits", None, "minus one two point five"),
         ("555-1234", "digits", None, "five five five, one two three four"),
+        ("192.168.0.1", "digits", None, "one nine two, one six eight, zero, one"),
         ("05/15/2018", "date", "mdy", "May fifteenth, twenty eighteen"),
         ("15/05/2018", "date", "dmy", "the fifteenth of May, twenty eighteen"),
         ("2023-05-12", "date", None, "May twelfth, twenty twenty-three"),
@@ -709,7 +728,12 @@ def test_no_sentence_split_inside_abbreviations() -> None:
 def test_a_sentence_ends_after_a_time_before_a_new_subject() -> None:
     from litettsd.chunking import split_clauses
 
-    for text, sentences in (("Meet at 5 p.m. Mr. Smith will come.", 2), ("Meet at 5 p.m. Monday in the hall.", 1)):
+    for text, sentences in (
+        ("Meet at 5 p.m. Mr. Smith will come.", 2),
+        ("Meet at 5 p.m. Monday in the hall.", 1),
+        ("See you at 6 p.m. Bob.", 1),
+        ("Resolution No. 2019-05 was adopted.", 1),
+    ):
         assert sum(clause.ends_sentence for clause in split_clauses(normalize(text))) == sentences, text
 
 

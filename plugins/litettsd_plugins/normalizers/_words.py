@@ -239,22 +239,15 @@ def sentence_ends_after(text: str, position: int) -> bool:
 
 def sentence_ends_after_time(text: str, position: int) -> bool:
     """Whether "p.m." ending at ``position`` also ends the sentence: as after any abbreviation,
-    or before a capitalised word that does not go with a time ("5 p.m. Mr. Smith", "9 a.m. Tom",
-    but "5 p.m. Monday", "5 p.m. Eastern", "5 p.m. EST")."""
+    and also before a title ("at 5 p.m. Mr. Smith will"), which does not continue a time the
+    way a place, a day or a name may ("10 a.m. Sydney time", "9 p.m. Fridays", "6 p.m. Bob")."""
     if sentence_ends_after(text, position):
         return True
     following = _FOLLOWING_WORD.match(text, position)
-    word = following.group(1) if following else None
-    return word is not None and not word.isupper() and word not in _WITH_TIMES
+    return following is not None and following.group(1) in _TITLES
 
 
-_WITH_TIMES = frozenset(
-    """January February March April May June July August September October November December Jan Feb Mar
-    Apr Jun Jul Aug Sep Sept Oct Nov Dec Monday Tuesday Wednesday Thursday Friday Saturday Sunday Mon Tue
-    Tues Wed Thu Thur Thurs Fri Sat Sun Eastern Central Mountain Pacific Atlantic Alaska Hawaii Greenwich
-    Local Standard Daylight Summer Universal Coordinated Time""".split()
-)
-"""Capitalised words that follow a time inside a sentence: a day, a month or a time zone."""
+_TITLES = frozenset("Mr Mrs Ms Mx Dr Prof Mister Missus Miz Doctor Professor".split())
 
 
 def starts_name(word: str) -> bool:

@@ -111,7 +111,8 @@ _DOTTED = LazyPattern(rf"[A-Za-z](?<![A-Za-z.][A-Za-z])\.(?:[A-Za-z]\.)+(?!{WORD
 _INITIAL_PERIOD = LazyPattern(r"\.(?:(?<=^[A-Z]\.)|(?<=[^A-Za-z.][A-Z]\.))(?= [A-Z])")
 """The period after a single capital ("John F. Kennedy"); the match is the period alone."""
 _ROMAN = LazyPattern(r"[IVXLCDM]+\b")
-_YEAR = LazyPattern(r"(?:1[0-9]|20)[0-9]{2}[.,;:!?)]*")
+_YEAR_ALONE = LazyPattern(r"\s?(?:1[0-9]|20)[0-9]{2}(?=[.,;!?)]|\s*$)")
+"""A year that ends its phrase: "est. 1999," but not "est. 2000 protesters" or "est. 2010: 5 million"."""
 
 
 def _glued(match: re.Match[str]) -> bool:
@@ -133,6 +134,14 @@ def _after_a_name(text: str, start: int) -> bool:
         return False
     earlier, word = words
     return word[:1].isupper() and word[-1].isalnum() and earlier[-1] not in ".!?"
+
+
+def _founding(text: str, start: int, end: int) -> bool:
+    """"est." on a sign is "established": first in its phrase ("Smith & Sons, est. 1887",
+    "(est. 1999)", "Est. 1887") and before a year alone. Anywhere else it estimates
+    ("Completion is est. 2027.", "Burns est. 1800 calories")."""
+    before = text[:start].rstrip()
+    return (not before or before[-1] in ",(-\u2013\u2014|") and _YEAR_ALONE.match(text, end) is not None
 
 
 def _next_word(text: str, end: int) -> str:
@@ -170,8 +179,8 @@ def _abbreviation(match: re.Match[str]) -> str:
     if word in _BEFORE_NUMBER and dotted and (
         following[:1].isdigit() or (word in _BEFORE_ROMAN and _ROMAN.match(following))
     ):
-        if word in ("est", "Est") and _YEAR.fullmatch(following):
-            return "established" if word == "est" else "Established"  # "est. 1999" on a sign
+        if word in ("est", "Est") and _founding(text, match.start(), match.end()):
+            return "established" if word == "est" else "Established"
         return _BEFORE_NUMBER[word]
     if word in _BEFORE_NAME and (before_name or (dotted and word in _ALWAYS_TITLES)):
         return _BEFORE_NAME[word]

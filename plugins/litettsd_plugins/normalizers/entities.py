@@ -46,8 +46,9 @@ _TYPOGRAPHY = {
 """Typographic quotes, hyphens, ellipsis, no-break space and bullets as plain ASCII."""
 _TYPOGRAPHIC = LazyPattern("[" + "".join(_TYPOGRAPHY) + "]")
 _DECORATION = LazyPattern(r"([#$%&*+<=>@^`|~/\\\[\]{}_])(?: ?\1){2,}")
-_STRICT_EQUALITY = LazyPattern(r"(?<=[\w)\]'\"]) ?=== ?(?=[\w(\['\"])")
-"""``a === b`` between two operands is JavaScript's operator, not a decoration like ``=== Title ===``."""
+_STRICT_EQUALITY = LazyPattern(r"(?<=[a-z0-9_)\]'\"]) ?=== ?(?=[a-z0-9_(\['\"])")
+"""``a === b`` between two code operands is JavaScript's operator; beside a capital it is a
+decoration, as in a heading ``Early life === Childhood ===`` or a log's ``=== RUN``."""
 
 # Markdown as written by chat apps and language models.
 _MD_LINK = LazyPattern(r"!?\[([^\]\n]*)\]\([^)\s]*\)")

@@ -81,11 +81,15 @@ _SIGNED = LazyPattern(
 _MINUS = LazyPattern(rf"-(?<![\w.]-)(?=(?:US|A|C|NZ|HK)?[{_SIGN_CHARACTERS}])")
 _CODE_AFTER = LazyPattern(rf"(?P<amount>{number_at(signed=True)})\s?(?P<code>{_CODE_ALTERNATIVES})\b")
 _CENTS = LazyPattern(rf"(?P<amount>{number_at()})\s?¢")
-_CONTINENTAL = r"[0-9](?<![\w.,][0-9])[0-9]{0,2}(?:\.[0-9]{3})+(?:,[0-9]{2})?(?![0-9])"
-"""Thousands grouped by dots, with or without decimal cents: "1.234", "1.234,56"."""
+_CONTINENTAL = (
+    r"[1-9](?<![\w.,][0-9])[0-9]{0,2}(?:(?:\.[0-9]{3})+,[0-9]{2}|(?:\.[0-9]{3}){2,}|\.000)(?![0-9]|,[0-9])"
+)
+"""Thousands grouped by dots: with decimal cents ("1.234,56"), in two groups or more
+("1.000.000") or a round thousand ("350.000"). One group alone ("1.799 €" a litre) is a
+decimal, as a price per unit usually is."""
 _SIGN_AFTER = LazyPattern(
-    rf"(?:(?P<lower>{number_at()})\s?[-\u2013]\s?)?"
-    rf"(?P<amount>{_CONTINENTAL}|{number_at(signed=True)}|[0-9](?<![\w.,][0-9])[0-9]*,[0-9]{{2}}(?![0-9]))"
+    rf"(?:(?P<lower>{_CONTINENTAL}|{number_at()})\s?[-\u2013]\s?)?"
+    rf"(?P<amount>-?{_CONTINENTAL}|{number_at(signed=True)}|[0-9](?<![\w.,][0-9])[0-9]*,[0-9]{{2}}(?![0-9]))"
     r"\s?(?P<sign>[€£¥₹₩₽₺₪₱₦])(?!\w)"
 )
 """The sign after the amount, as much of Europe writes it: "5 €", "3,50 €", "1.234,56 €" (a
@@ -142,13 +146,18 @@ def _sign_after(match: re.Match[str]) -> str:
     amount = match.group("amount")
     minus = "minus " if amount.startswith("-") else ""
     amount = amount.lstrip("-")
-    if _CONTINENTAL_AMOUNT.fullmatch(amount):
-        amount = amount.replace(".", "").replace(",", ".")
-    elif "." not in amount and amount.count(",") == 1 and len(amount.partition(",")[2]) == 2:
-        amount = amount.replace(",", ".")
-    spoken = money_words(amount, _SIGNS[match.group("sign")])
+    spoken = money_words(_dot_decimal(amount), _SIGNS[match.group("sign")])
     lower = match.group("lower")
-    return f"{number_words(lower)} to {spoken}" if lower else f"{minus}{spoken}"
+    return f"{number_words(_dot_decimal(lower))} to {spoken}" if lower else f"{minus}{spoken}"
+
+
+def _dot_decimal(amount: str) -> str:
+    """An amount as the number rules read it: "1.234,56" -> "1234.56", "3,50" -> "3.50"."""
+    if _CONTINENTAL_AMOUNT.fullmatch(amount):
+        return amount.replace(".", "").replace(",", ".")
+    if "." not in amount and amount.count(",") == 1 and len(amount.partition(",")[2]) == 2:
+        return amount.replace(",", ".")
+    return amount
 
 
 @padded

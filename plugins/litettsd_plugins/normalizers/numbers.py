@@ -87,6 +87,7 @@ _FRACTION = LazyPattern(
 _FRACTION_IDIOMS = frozenset({"24/7", "50/50", "9/11", "20/20", "4/20"})
 _DENOMINATORS = frozenset({*range(2, 11), 12, 16, 32, 64, 100, 1000})
 _SCORE_DENOMINATORS = frozenset({5, 10, 100})
+_DATE_CUES = frozenset("on by until till since before after due from".split())
 _PHRASE_ENDS = frozenset(("", ".", ",", ";", ":", "!", "?", ")", '"', "'"))
 _PERCENT = LazyPattern(
     rf"(?P<n>{number_at(signed=True)})(?:\s?(?:-|to)\s?(?P<upper>-?(?:{NUMBER})))?\s?(?:%|percent\b)"
@@ -214,7 +215,7 @@ def _digit_string(match: re.Match[str]) -> str:
     Luhn check every real card number passes."""
     groups = DIGIT_RUN.findall(match.group())
     if len(groups) == 4 and all(1000 <= int(group) <= 2099 for group in groups) and not luhn_valid("".join(groups)):
-        return match.group()
+        return ", ".join(groups)  # read as years later, with a pause between them
     return phone_words(match.group())
 
 
@@ -305,6 +306,8 @@ def _is_score(match: re.Match[str], numerator: int, denominator: int) -> bool:
     is, and one followed by a word is a fraction ("3/10 of a second")."""
     if denominator not in _SCORE_DENOMINATORS or not 1 <= numerator <= denominator:
         return False
+    if _word_before(match.string, match.start()) in _DATE_CUES:
+        return False  # "we meet on 5/10": a month and a day, which no rule here reads
     following = match.string[match.end():].lstrip()
     return numerator == denominator or (numerator > 1 and following[:1] in _PHRASE_ENDS)
 

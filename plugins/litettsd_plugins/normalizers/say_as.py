@@ -36,7 +36,7 @@ _TIME = LazyPattern(
 )
 _DIGIT = LazyPattern(r"[0-9]")
 _DECIMAL_POINT = LazyPattern(r"(?<=[0-9])\.(?=[0-9])")
-_GROUP_MARK = LazyPattern(r"(?<=[0-9])\s*[-/]\s*(?=[0-9])")
+_GROUP_MARK = LazyPattern(r"(?<=[0-9])\s*[-/.]\s*(?=[0-9])")
 _MONTH_PREFIXES = {name[:3].lower(): index for index, name in enumerate(MONTHS, 1)}
 
 
@@ -67,12 +67,14 @@ def say_as(text: str, interpret_as: str, format: str | None = None, *, capitals:
 
 def _digit_words(text: str) -> str:
     """"-12.5" -> "minus one two point five", "555-1234" -> "five five five, one two three
-    four": a leading sign and a decimal point are read, dashes and slashes between groups
-    are pauses."""
+    four": a leading sign and a lone decimal point are read; dashes, slashes and the dots of
+    "192.168.0.1" between groups are pauses."""
     sign = ""
     if text[:1] in "+-" and text[1:2].isdigit():
         sign, text = ("plus " if text[0] == "+" else "minus "), text[1:]
-    text = _GROUP_MARK.sub(", ", _DECIMAL_POINT.sub(" point ", text))
+    if text.count(".") == 1:
+        text = _DECIMAL_POINT.sub(" point ", text)
+    text = _GROUP_MARK.sub(", ", text)
     return tidy(sign + _DIGIT.sub(lambda match: f" {DIGIT_NAMES[int(match.group())]} ", text))
 
 

@@ -54,7 +54,7 @@ _PATTERNS = {
     "windows": r"(?<!\w)[A-Za-z]:\\(?:[\w.-]+(?:\\[\w.-]+)*\\?)?",
     "file": rf"(?<!{WORD_LETTER})(?:[\w-]{{2,}}|[0-9])(?:\.[\w-]+)*\.(?:{_EXTENSIONS}|[A-Z]{{2,4}})"
     rf"(?!{WORD_LETTER}|-{WORD_LETTER})",
-    "dotted_name": rf"(?<![\w.])\.[A-Za-z][\w-]*(?!{WORD_LETTER}|[.-][\w])",
+    "dotted_name": rf"(?<![\w.])\.(?![A-Z][a-z])[A-Za-z][\w-]+(?:\.[A-Za-z0-9][\w-]*)*(?!{WORD_LETTER}|[.-][\w])",
     "version": r"(?<![\w.])v[0-9]+(?:\.[0-9]+)*(?![\w-]|\.[0-9])",
     "ip": r"(?<![\w.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![\w-]|\.[0-9])",
     "handle": r"(?<![\w@.])@[A-Za-z_][A-Za-z0-9_]{0,30}(?![\w@]|\.[A-Za-z])",
@@ -93,10 +93,12 @@ def _file_name(name: str) -> str:
 
 
 def _dotted_name(name: str) -> str:
-    """What follows the dot of ".NET", ".bashrc" or ".txt": an extension as in a file name."""
+    """What follows the dot of ".NET", ".bashrc", ".txt" or ".tar.gz": an extension alone as
+    in a file name, a longer name like a file name. A capitalised word after a dot (".Thanks")
+    is a typed sentence end, not a name, and is not matched."""
     if _EXTENSION.fullmatch("." + name) and not name.isupper():
         return _file_name("." + name).removeprefix(" dot ")
-    return _identifier(name)
+    return _file_name(name)
 
 
 def _host(host: str) -> str:
