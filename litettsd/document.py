@@ -75,8 +75,6 @@ class Document:
 
     segments: list[Segment]
     warnings: list[str] = field(default_factory=list)
-    strict: bool = False
-    """Whether a problem found after parsing (an ``interpret-as`` no plugin reads) fails the request."""
 
 
 def plain(text: str) -> Document:

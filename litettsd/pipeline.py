@@ -160,17 +160,14 @@ class Pipeline:
                 logs.failure(log, exc, "normalizer %s (plugin %s) failed; skipping it", normalizer.name, plugin)
         return text
 
-    def _words_for(self, segment: Text, context: NormalizeContext, document: Document) -> str:
+    def _words_for(self, segment: Text, context: NormalizeContext, warnings: list[str]) -> str:
         if segment.say_as is None:
             return segment.text if segment.normalized else self.normalize_text(segment.text, context)
         words = self.plugins.manager.hook.litettsd_say_as(
             text=segment.text, interpret_as=segment.say_as, format=segment.say_as_format, context=context
         )
         if words is None:
-            problem = f"say-as interpret-as={segment.say_as!r} is not supported"
-            if document.strict:
-                raise RequestError(ErrorCode.SSML_ERROR, problem)
-            document.warnings.append(problem + "; read as text")
+            warnings.append(f"say-as interpret-as={segment.say_as!r} is not supported for {context.language}; read as text")
             return self.normalize_text(segment.text, context)
         if words == segment.text:  # it does not fit that reading ("$1,000" as a cardinal): read it as usual
             return self.normalize_text(segment.text, context)
@@ -187,7 +184,7 @@ class Pipeline:
     def _script(self, document: Document, context: NormalizeContext) -> list[Item]:
         segments = self.lexicon.apply(document.segments, context.language)
         return build_script(
-            Document(segments, document.warnings), lambda s: self._words_for(s, context, document)
+            Document(segments, document.warnings), lambda s: self._words_for(s, context, document.warnings)
         )
 
     async def script(self, document: Document, context: NormalizeContext, size: int) -> list[Item]:

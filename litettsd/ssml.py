@@ -36,6 +36,15 @@ _PITCH = {"x-low": 0.8, "low": 0.9, "medium": 1.0, "default": 1.0, "high": 1.1, 
 _CONTAINERS = {"speak", "p", "s", "prosody", "emphasis", "voice", "lang"}
 
 
+SAY_AS_VALUES = frozenset(
+    "characters spell-out verbatim cardinal number ordinal digits fraction unit date time telephone currency "
+    "address name net expletive".split()
+)
+"""The ``interpret-as`` values of the W3C say-as note and common practice. Another is an
+error in a strict request; a known one that no plugin reads for the voice's language is
+read as plain text with a warning either way."""
+
+
 class _Invalid(Exception):
     """A problem with one element; strict requests fail, lenient ones warn and carry on."""
 
@@ -61,7 +70,7 @@ def parse(source: str, strict: bool) -> Document:
             why = _EXPAT_POSITION.sub("", str(exc))  # expat repeats the position in its own words
             raise RequestError(ErrorCode.SSML_ERROR, f"malformed SSML at {where}: {why}") from None
         return _stripped(source, html.unescape, f"malformed SSML at {where}; markup ignored except marks")
-    document = Document([], strict=strict)
+    document = Document([])
     _Walker(document, strict).element(root, Prosody(), 0)
     return document
 
@@ -167,6 +176,8 @@ class _Walker:
             kind = attrs.get("interpret-as")
             if not kind:
                 raise _Invalid("needs interpret-as")
+            if kind.strip().lower() not in SAY_AS_VALUES:
+                raise _Invalid(f"interpret-as {kind!r} is none of {', '.join(sorted(SAY_AS_VALUES))}")
             self.emit(Text("".join(node.itertext()), prosody, say_as=kind, say_as_format=attrs.get("format")))
         elif tag == "phoneme":
             alphabet = attrs.get("alphabet", "ipa")

@@ -250,13 +250,14 @@ def main_install_units(argv: list[str] | None = None) -> int:
         return 1
     for path in written:
         print(f"wrote {path}")
-    absent = parse_cpu_list(args.cpus) - online_cpus() if args.cpus else frozenset()
-    if absent:
+    chosen = parse_cpu_list(args.cpus) if args.cpus else frozenset()
+    online = online_cpus()
+    if chosen - online:
         # systemd drops CPUs that do not exist and fails the start when none is left
+        consequence = "the service runs on the others" if chosen & online else "the service will fail to start here"
         print(
-            f"litettsd install-units: warning: CPUs {format_cpu_list(absent)} are not online on this machine "
-            f"(online: {format_cpu_list(online_cpus())}); the service runs on the others, or fails to start "
-            "if there are none",
+            f"litettsd install-units: warning: CPUs {format_cpu_list(chosen - online)} are not online on this "
+            f"machine (online: {format_cpu_list(online)}); {consequence}",
             file=sys.stderr,
         )
     if not args.user:

@@ -25,9 +25,11 @@ def _is_blend(voice_id: str) -> bool:
 
 def blend_id(parts: list[str]) -> str:
     """One id for equal mixes however written ("a*1+b*1", "b*0.5+a*0.5" -> "a*0.5+b*0.5"), so
-    they share one loaded voice and one cache entry: names sorted, repeats summed, weights
-    normalised. Weights that are not numbers of 0 or more are left as written for the engine
-    to refuse with its own message."""
+    they share one loaded voice and one cache entry: names sorted, repeats summed, parts of
+    weight 0 dropped, weights normalised. An id made here comes out of it unchanged (weights
+    that already add up to 1 are not divided again, which would drift in the last digit).
+    Weights that are not numbers of 0 or more are left as written for the engine to refuse
+    with its own message."""
     weights: dict[str, float] = {}
     for part in parts:
         name, star, written = part.partition("*")
@@ -39,9 +41,15 @@ def blend_id(parts: list[str]) -> str:
             return "+".join(parts)
         weights[name.strip()] = weights.get(name.strip(), 0.0) + weight
     total = sum(weights.values())
-    if total <= 0:
+    if not 0 < total < math.inf:
         return "+".join(parts)
-    return "+".join(f"{name}*{weight / total:.6g}" for name, weight in sorted(weights.items()))
+    if abs(total - 1) < _NORMALISED:
+        total = 1.0
+    return "+".join(f"{name}*{weight / total:.6g}" for name, weight in sorted(weights.items()) if weight > 0)
+
+
+_NORMALISED = 1e-4
+"""Weights adding up to 1 within this are taken as normalised (rounding to 6 digits moves each by under 5e-7)."""
 
 
 class VoiceRegistry:

@@ -393,6 +393,47 @@ def test_async_hangup_fails_every_request(fake: FakeDaemon) -> None:
     asyncio.run(scenario())
 
 
+def test_async_reconnects_once_for_concurrent_questions_and_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "restarting.sock"
+
+    async def scenario() -> None:
+        daemon = FakeDaemon(path)
+        client = AsyncClient(path, timeout=10)
+        await client.connect()
+        doomed = client.synthesize("hi", frames=5, hangup_after=1, delay=0.01)
+        with pytest.raises(LitettsError):
+            await doomed.read()  # the fake hangs up: the connection is gone
+        replies = await asyncio.gather(client.ping(), client.status(), client.ping())
+        assert [reply["type"] for reply in replies] == ["pong", "status", "pong"]
+        assert len([task for task in asyncio.all_tasks() if task.get_name() == "litettsd-client-reader"]) == 1
+        # The daemon goes away: a question fails plainly, and works again once it is back.
+        daemon.close()
+        path.unlink()
+        doomed = client.synthesize("hi", frames=5, hangup_after=1, delay=0.01)
+        with pytest.raises(LitettsError):
+            await doomed.read()
+        for _ in range(2):
+            with pytest.raises(LitettsError) as caught:
+                await client.ping()
+            assert "cannot connect" in caught.value.message
+        daemon = FakeDaemon(path)
+        assert (await client.ping())["type"] == "pong"
+        # close() made while a reconnect is under way wins over it.
+        client.synthesize("hi", frames=5, hangup_after=1, delay=0.01)
+        await asyncio.sleep(0.2)  # hung up again
+        asking = asyncio.create_task(client.ping())
+        await asyncio.sleep(0)
+        await client.close()
+        with pytest.raises(LitettsError):
+            await asking
+        with pytest.raises(LitettsError):
+            await client.ping()
+        assert not [task for task in asyncio.all_tasks() if task.get_name() == "litettsd-client-reader"]
+        daemon.close()
+
+    asyncio.run(scenario())
+
+
 def test_async_timeout_leaves_the_request_cancellable(fake: FakeDaemon) -> None:
     async def scenario() -> None:
         async with AsyncClient(fake.path, timeout=0.3) as client:

@@ -180,6 +180,8 @@ def test_main_install_units(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_cpus_this_machine_lacks_are_warned_about(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main_install_units(["--root", str(tmp_path), "--cpus", "0,4000", "--executable", str(EXECUTABLE)]) == 0
     assert "CPUs 4000 are not online" in capsys.readouterr().err
+    assert main_install_units(["--root", str(tmp_path), "--cpus", "4000-4001", "--executable", str(EXECUTABLE)]) == 0
+    assert "will fail to start" in capsys.readouterr().err
     assert main_install_units(["--root", str(tmp_path), "--cpus", "0", "--executable", str(EXECUTABLE)]) == 0
     assert "not online" not in capsys.readouterr().err
 

@@ -76,6 +76,20 @@ def test_equal_blends_written_differently_are_one_voice(registry: tuple[VoiceReg
     assert same == {"kokoro:jf_alpha*0.5+kokoro:jm_kumo*0.5"}
     assert voices.canonical("jm_kumo*0.7+jf_alpha*0.3")[1] == "kokoro:jf_alpha*0.3+kokoro:jm_kumo*0.7"
     assert voices.canonical("jm_kumo*-1")[1] == "kokoro:jm_kumo*-1"  # left for the engine to refuse
+    assert voices.canonical("jf_alpha*1+jm_kumo*0")[1] == voices.canonical("jf_alpha*2")[1] == "kokoro:jf_alpha*1"
+
+
+def test_blend_ids_are_fixed_points() -> None:
+    import random
+
+    from litettsd.voices import blend_id
+
+    chooser = random.Random(7)
+    names = ["kokoro:jf_alpha", "kokoro:jf_nezumi", "kokoro:jm_kumo", "kokoro:jf_tebukuro", "kokoro:jf_gongitsune"]
+    for _ in range(20_000):
+        parts = [f"{name}*{chooser.choice([chooser.random() * 10, chooser.randint(1, 9)])}" for name in chooser.sample(names, chooser.randint(2, 5))]
+        once = blend_id(parts)
+        assert blend_id(once.split("+")) == once, parts
 
 
 def test_only_a_few_blends_stay_loaded(daemon) -> None:

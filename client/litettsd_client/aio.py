@@ -145,28 +145,45 @@ class AsyncClient:
         self._queues: dict[int, asyncio.Queue[_Reply]] = {}
         self._failure: LitettsError | None = None
         """Why the connection ended, once it has; new requests fail with it."""
+        self._closed = True
+        """Not connected by the caller, or closed by them: nothing reconnects by itself."""
+        self._opening = asyncio.Lock()
+        """Held while a connection opens, so concurrent reconnects open one."""
 
     async def connect(self) -> None:
         """Open the socket and start the reader task (again, after a lost connection)."""
-        if self._writer is not None and self._failure is None:
-            return
-        await self.close()
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_unix_connection(str(self.socket_path)), self.timeout
-            )
-        except asyncio.TimeoutError:
-            raise LitettsError(
-                ErrorCode.CONNECTION, f"cannot connect to litettsd at {self.socket_path}: timed out"
-            ) from None
-        except OSError as exc:
-            raise connect_error(self.socket_path, exc) from None
-        self._writer = writer
-        self._failure = None
-        self._reader_task = asyncio.create_task(self._read_loop(reader), name="litettsd-client-reader")
+        self._closed = False
+        await self._open()
+
+    async def _open(self) -> None:
+        async with self._opening:
+            if self._writer is not None and self._failure is None:
+                return  # open already, or opened by a concurrent caller while we waited
+            await self._drop(LitettsError(ErrorCode.CONNECTION, "litettsd closed the connection"))
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_unix_connection(str(self.socket_path)), self.timeout
+                )
+            except asyncio.TimeoutError:
+                raise LitettsError(
+                    ErrorCode.CONNECTION, f"cannot connect to litettsd at {self.socket_path}: timed out"
+                ) from None
+            except OSError as exc:
+                raise connect_error(self.socket_path, exc) from None
+            if self._closed:  # close() came while we were connecting: it wins
+                writer.close()
+                raise LitettsError(ErrorCode.CONNECTION, "the client closed the connection")
+            self._writer = writer
+            self._failure = None
+            self._reader_task = asyncio.create_task(self._read_loop(reader), name="litettsd-client-reader")
 
     async def close(self) -> None:
         """Hang up; the daemon cancels whatever this connection still had running."""
+        self._closed = True
+        await self._drop(LitettsError(ErrorCode.CONNECTION, "the client closed the connection"))
+
+    async def _drop(self, failure: LitettsError) -> None:
+        """End the current connection, if any; what still waits on it fails with ``failure``."""
         writer, self._writer = self._writer, None
         task, self._reader_task = self._reader_task, None
         if writer is not None:
@@ -177,7 +194,7 @@ class AsyncClient:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._fail_all(LitettsError(ErrorCode.CONNECTION, "the client closed the connection"))
+        self._fail_all(failure)
 
     async def __aenter__(self) -> AsyncClient:
         await self.connect()
@@ -295,18 +312,18 @@ class AsyncClient:
     # -- plumbing ---------------------------------------------------------------------
 
     async def _call(self, op: str, **fields: Any) -> Message:
-        if op not in _SAFE_TO_REPEAT:
+        if op not in _SAFE_TO_REPEAT or self._closed:
             return await self._call_once(op, fields)
-        if self._writer is not None and self._failure is not None:
-            await self.connect()  # the daemon hung up (idle_timeout) since this connection's last use
+        if self._failure is not None:
+            await self._open()  # the daemon hung up (idle_timeout, a restart) since the last use
         try:
             return await self._call_once(op, fields)
         except LitettsError as exc:
             # It hung up just as we asked: a question that changes nothing is asked once more,
             # on a fresh connection, as the blocking client does. Never after close().
-            if exc.code != ErrorCode.CONNECTION.value or self._writer is None or self._failure is None:
+            if exc.code != ErrorCode.CONNECTION.value or self._closed:
                 raise
-            await self.connect()
+            await self._open()
             return await self._call_once(op, fields)
 
     async def _call_once(self, op: str, fields: dict[str, Any]) -> Message:
