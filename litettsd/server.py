@@ -210,9 +210,13 @@ class Connection:
         data = encode_frame(frame)
         async with self._write_lock:
             self.writer.write(data)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # lands just after drain() is done, and shutdown's cancel of a streaming request
+            # was then lost (it ran to its end, and shutdown waited for all of it).
             try:
-                await asyncio.wait_for(self.writer.drain(), self.daemon.settings.server.send_timeout)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.daemon.settings.server.send_timeout):
+                    await self.writer.drain()
+            except TimeoutError:
                 log.warning("client stopped reading for %.0f s; disconnecting it", self.daemon.settings.server.send_timeout)
                 self.writer.transport.abort()
                 raise ConnectionResetError("client stopped reading") from None
@@ -843,6 +847,12 @@ class Daemon:
             _, pending = await asyncio.wait(set(self.requests), timeout=self.settings.server.graceful_timeout)
             for task in pending:
                 task.cancel()  # each sends its own ``cancelled`` frame
+            for connection in self.connections:
+                for entry in connection.inflight.values():
+                    if entry.cancellation is not None:
+                        # Also stops the inference, and a request whose task's cancel is lost
+                        # in an await that swallows it then still ends at its next chunk.
+                        entry.cancellation.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         # Idle connections would wait forever for their next frame; end them now. Closing
         # the transport (rather than cancelling the task asyncio's server owns) lets each
@@ -854,7 +864,8 @@ class Daemon:
             await asyncio.wait([asyncio.ensure_future(c.finished.wait()) for c in connections], timeout=2.0)
         if self._server is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._server.wait_closed()
         # Warm-ups, pre-caching, reloads: nothing of theirs is worth waiting for now.
         for task in list(self.background):
             task.cancel()

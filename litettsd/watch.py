@@ -143,7 +143,8 @@ class ConfigWatcher:
                 continue
             while True:
                 try:
-                    await asyncio.wait_for(readable.wait(), debounce)
+                    async with asyncio.timeout(debounce):  # not wait_for, which may swallow a cancel (3.11)
+                        await readable.wait()
                 except TimeoutError:
                     break
                 readable.clear()

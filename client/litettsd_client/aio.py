@@ -161,10 +161,9 @@ class AsyncClient:
                 return  # open already, or opened by a concurrent caller while we waited
             await self._drop(LitettsError(ErrorCode.CONNECTION, "litettsd closed the connection"))
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_unix_connection(str(self.socket_path)), self.timeout
-                )
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.timeout):
+                    reader, writer = await asyncio.open_unix_connection(str(self.socket_path))
+            except TimeoutError:
                 raise LitettsError(
                     ErrorCode.CONNECTION, f"cannot connect to litettsd at {self.socket_path}: timed out"
                 ) from None
@@ -336,8 +335,9 @@ class AsyncClient:
                 except OSError as exc:
                     # A daemon that refuses a frame (frame_too_large) says why and hangs up
                     # before reading it: its error, already received, says more than EPIPE.
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        parting = await asyncio.wait_for(queue.get(), PARTING_WAIT_S)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(PARTING_WAIT_S):
+                            parting = await queue.get()
                         if isinstance(parting, dict) and parting.get("type") == "error":
                             raise_for_error(parting)
                     raise LitettsError(ErrorCode.CONNECTION, f"lost the connection to litettsd: {exc}") from None
@@ -370,9 +370,11 @@ class AsyncClient:
         self._queues.pop(request_id, None)
 
     async def _get(self, queue: asyncio.Queue[_Reply]) -> Message:
+        # asyncio.timeout rather than wait_for, which on 3.11 may swallow the caller's cancel
         try:
-            reply = await (queue.get() if self.timeout is None else asyncio.wait_for(queue.get(), self.timeout))
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.timeout):
+                reply = await queue.get()
+        except TimeoutError:
             raise LitettsError(ErrorCode.TIMEOUT, f"litettsd sent nothing for {self.timeout} s") from None
         if isinstance(reply, LitettsError):
             raise _fresh(reply)
