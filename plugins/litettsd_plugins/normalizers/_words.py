@@ -225,6 +225,12 @@ SENTENCE_STARTERS = frozenset(
 """Capitalised words that usually start a sentence rather than continue a name."""
 
 
+def word_before(text: str, start: int) -> str:
+    """The word before ``start``, lower-cased, without punctuation around it ("in (" -> "in")."""
+    words = text[max(0, start - 30):start].replace("(", " ").split()
+    return words[-1].strip(".,;:").lower() if words else ""
+
+
 def sentence_ends_after(text: str, position: int) -> bool:
     """Whether an abbreviation's period ending at ``position`` also ends the sentence.
 

@@ -30,6 +30,7 @@ from ._words import (
     padded,
     sentence_ends_after,
     sentence_ends_after_time,
+    word_before,
     year,
 )
 
@@ -91,7 +92,6 @@ _MONTH_IN = LazyPattern(_MONTH_NAMES)
 _NUMBERS_IN = LazyPattern(r"[0-9]+")
 _THE_BEFORE = LazyPattern(r"\bthe\s+$", re.IGNORECASE)
 _AM_PM = LazyPattern(r"[AaPp]")
-_LAST_WORD = LazyPattern(r"([A-Za-z]+)[\s(]*$")
 _YEAR_MONTH_CUES = frozenset(
     "in since from by until till during before after of on at for to through and or between filed released "
     "published updated dated issued expires expired expiry due born started ended opened closed".split()
@@ -165,8 +165,7 @@ def _numeric(match: re.Match[str], british: bool) -> str | None:
         # "filed 1999-05" is May 1999; "2019-20" (a later number) is a span and "No. 2019-05" a
         # reference: both are left to the number rules
         year_value, month = numbers
-        cue = _LAST_WORD.search(match.string, max(0, match.start() - 30), match.start())
-        if cue is None or cue.group(1).lower() not in _YEAR_MONTH_CUES:
+        if word_before(match.string, match.start()) not in _YEAR_MONTH_CUES:
             return None
         if 1900 <= year_value <= 2099 and 1 <= month <= min(12, year_value % 100):
             return date_words(year_value, month, None)

@@ -35,6 +35,7 @@ from ._words import (
     padded,
     plural_words,
     rewrite_near,
+    word_before,
     year,
 )
 
@@ -184,17 +185,12 @@ def fraction_words(numerator: int, denominator: int, mixed: bool = False) -> str
     return f"{count} {name}"
 
 
-def _word_before(text: str, start: int) -> str:
-    words = text[max(0, start - 30):start].split()
-    return words[-1].strip(".,;:").lower() if words else ""
-
-
 def _is_year(text: str, match: re.Match[str], value: int) -> bool:
     """A four-digit number reads as a year from 1500 to 2099, or from 1000 after a cue word,
     unless a plural noun follows ("1500 people", "2000 cases")."""
     if not 1000 <= value <= 2099:
         return False
-    if value < 1500 and _word_before(text, match.start()) not in YEAR_CUES:
+    if value < 1500 and word_before(text, match.start()) not in YEAR_CUES:
         return False
     after = _WORD_AFTER.match(text, match.end())
     if after:
@@ -306,7 +302,7 @@ def _is_score(match: re.Match[str], numerator: int, denominator: int) -> bool:
     is, and one followed by a word is a fraction ("3/10 of a second")."""
     if denominator not in _SCORE_DENOMINATORS or not 1 <= numerator <= denominator:
         return False
-    if _word_before(match.string, match.start()) in _DATE_CUES:
+    if word_before(match.string, match.start()) in _DATE_CUES:
         return False  # "we meet on 5/10": a month and a day, which no rule here reads
     following = match.string[match.end():].lstrip()
     return numerator == denominator or (numerator > 1 and following[:1] in _PHRASE_ENDS)
