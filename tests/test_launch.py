@@ -36,3 +36,17 @@ def test_the_installed_packages_add_no_import_hook() -> None:
     probe = "import sys; print([getattr(f, '__name__', type(f).__name__) for f in sys.meta_path])"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd="/")
     assert "Editable" not in result.stdout, result.stdout
+
+
+def test_the_daemon_imports_asyncio_without_tls_and_leaves_ssl_importable() -> None:
+    """``launch.main`` imports asyncio while ``ssl`` is blocked (OpenSSL's start-up cost), then unblocks it."""
+    probe = """
+import sys
+from litettsd import launch
+launch._import_asyncio_without_tls()
+print("ssl" in sys.modules)
+import asyncio.base_events, ssl
+print(asyncio.base_events.ssl is None, ssl.OPENSSL_VERSION.startswith("OpenSSL"))
+"""
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "True", "True"]
