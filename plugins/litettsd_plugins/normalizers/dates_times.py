@@ -62,6 +62,7 @@ _NUMERIC = LazyPattern(
     r"|(?P<numeric>[0-9]?(?P<sep>[/-])[0-9]{1,2}(?P=sep)"
     r"(?:[0-9]{4}|(?<=/[0-9]/)[0-9]{2}|(?<=/[0-9][0-9]/)[0-9]{2})(?![\w/-]|\.[0-9]))"
     r"|(?P<year_month>[0-9]{3}-[0-9]{2}(?![\w-]|\.[0-9]))"
+    r"|(?P<month_day>[0-9]?/[0-9]{1,2}(?![\w/-]|[.,][0-9]))"
     r"|(?P<dotted>[0-9]?\.[0-9]{1,2}\.[0-9]{4}(?!\w|\.[0-9]))"
     rf"|(?P<day_month>[0-9]?{_ORDINAL_SUFFIX}\s+(?:of\s+)?(?:{_MONTH_NAMES})\.?(?:,?\s+[0-9]{{4}})?(?!\w))"
     r"|(?P<clock>[0-9]?(?::[0-5][0-9]){0,2}\s?[AaPp]\.?[Mm]\.?(?!\w))"
@@ -97,6 +98,18 @@ _YEAR_MONTH_CUES = frozenset(
     "published updated dated issued expires expired expiry due born started ended opened closed".split()
 )
 """Words after which "1999-05" is a month of a year; elsewhere it is a span or a reference number."""
+_MONTH_DAY_CUES = frozenset(
+    "on until till since due by from before after through starting effective expires dated".split()
+)
+"""Words after which a year-less "5/10" is a month and a day; elsewhere it is a fraction or a score."""
+_QUANTITY_CUES = frozenset("by from before after".split())
+"""Of those, the ones that also come before amounts ("cut by 1/2", "after 3/4 of the race")."""
+_SMALL_DENOMINATORS = frozenset({2, 3, 4, 8})
+_SECOND_OF_SPAN = LazyPattern(r"\s*(?:-|\u2013|to|and|through|until|till)\s*$")
+"""What joins two dates of a span, "5/10 to 5/20": the second is a date because the first was."""
+_OF_AFTER = LazyPattern(r"\s+of\b")
+_MIDNIGHT_CUES = frozenset("at until till since by before after from".split())
+_CLOCK_BEFORE = LazyPattern(r"[0-9]:[0-5][0-9]\s*(?:-|\u2013|to|until|till)\s*$")
 
 
 def day_first(context: NormalizeContext) -> bool:
@@ -156,11 +169,15 @@ def _glued(match: re.Match[str]) -> bool:
     return start > 0 and match.string[start - 1].isalpha()
 
 
-def _numeric(match: re.Match[str], british: bool) -> str | None:
-    """The words for a date or time starting with a digit, or None to leave it to later rules."""
+def _numeric(match: re.Match[str], british: bool, date_ended_at: int | None) -> str | None:
+    """The words for a date or time starting with a digit, or None to leave it to later rules.
+
+    ``date_ended_at`` is where the previous match read as a month and a day ended, if any."""
     text = match.group()
     written = _NUMBERS_IN.findall(text)
     numbers = [int(number) for number in written]
+    if match.group("month_day"):
+        return _month_day(match, numbers, british, date_ended_at)
     if match.group("year_month"):
         # "filed 1999-05" is May 1999; "2019-20" (a later number) is a span and "No. 2019-05" a
         # reference: both are left to the number rules
@@ -193,7 +210,35 @@ def _numeric(match: re.Match[str], british: bool) -> str | None:
         if text.endswith(".") and sentence_ends_after_time(match.string, match.end()):
             spoken += "."
         return spoken
+    if not (hour or minute or second) and _a_clock(match):
+        return "midnight"
     return clock_words(text, hour, minute, second)
+
+
+def _a_clock(match: re.Match[str]) -> bool:
+    """Whether a "0:00" is a time of day (midnight) rather than a timer's zero: "at 0:00",
+    "18:00 to 0:00"."""
+    text, start = match.string, match.start()
+    return word_before(text, start) in _MIDNIGHT_CUES or _CLOCK_BEFORE.search(text, max(0, start - 30), start) is not None
+
+
+def _month_day(match: re.Match[str], numbers: list[int], british: bool, date_ended_at: int | None) -> str | None:
+    """"due 5/10" -> "due May tenth": a year-less date after a word that introduces one, or as
+    the second end of a span ("from 5/10 to 5/20"). A usual small fraction after a word that
+    also introduces amounts ("cut by 1/2"), or anything before "of" ("on 1/2 of the land"),
+    stays a fraction."""
+    text, start = match.string, match.start()
+    if _OF_AFTER.match(text, match.end()):
+        return None
+    cue = word_before(text, start)
+    second_of_span = date_ended_at is not None and _SECOND_OF_SPAN.match(text[date_ended_at:start]) is not None
+    if cue not in _MONTH_DAY_CUES and not second_of_span:
+        return None
+    a, b = numbers
+    if cue in _QUANTITY_CUES and not second_of_span and b in _SMALL_DENOMINATORS and a < b:
+        return None
+    month, day = (b, a) if (british and b <= 12) or a > 12 else (a, b)
+    return date_words(None, month, day, british) if valid_date(month, day) else None
 
 
 def clock_words(written: str, hour: int, minute: int | None, second: int | None = None) -> str | None:
@@ -216,6 +261,8 @@ def _clock_range(match: re.Match[str]) -> str:
             ends.append(time_words(hour, minute, None, suffix.strip()[0].upper()))
         elif minute is None:  # "10-11am": the first end shares the second's A.M
             ends.append(cardinal(hour))
+        elif not (hour or minute):  # "18:00-0:00": a span of the day ends at midnight
+            ends.append("midnight")
         else:
             ends.append(clock_words(clock, hour, minute) or clock)
     spoken = f"{ends[0]} to {ends[1]}"
@@ -267,9 +314,13 @@ class DatesTimes(EnglishStep):
         if HAS_DIGIT.search(text):
             british = day_first(context)
 
+            date_ended_at: list[int | None] = [None]
+
             @padded
             def numeric(match: re.Match[str]) -> str:
-                spoken = _numeric(match, british)
+                spoken = _numeric(match, british, date_ended_at[0])
+                if match.group("month_day"):
+                    date_ended_at[0] = None if spoken is None else match.end()
                 return match.group() if spoken is None else spoken
 
             if "-" in text or "\u2013" in text:

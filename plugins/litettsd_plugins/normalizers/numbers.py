@@ -72,6 +72,10 @@ _DIGIT_STRING_AFTER = LazyPattern(
 After a word that may also count things ("order 12 copies", "card 3 of 5") only a marked
 number ("order #12", "account number 12"), a long one (5+ digits) or one in 3+ groups is a code."""
 _NUMBER_SIGN = LazyPattern(r"#(?<![\w&#]#)\s?(?=[0-9])")
+_NUMBERED = LazyPattern(r"(?:#(?<![\w&#]#)|n(?<!\wn)umber)\s?(?P<code>[0-9]+(?:-[0-9]+)+)(?![\w/-]|[.,][0-9])")
+"""One thing's hyphenated number, "No. 2019-05", "#12-345" (the abbreviation is "number" by now):
+an identifier, digit by digit, not a span. After "a number" or "any number" it stays a span."""
+_COUNTING_WORDS = frozenset("a any each every some one the".split())
 _ORDINAL = LazyPattern(r"(?P<n>[0-9](?<![\w.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+|[0-9]*))(?:st|nd|rd|th|ST|ND|RD|TH)\b")
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _SUPERSCRIPT = LazyPattern(r"[⁻⁰¹²³⁴⁵⁶⁷⁸⁹][⁰¹²³⁴⁵⁶⁷⁸⁹]*")
@@ -89,6 +93,7 @@ _FRACTION_IDIOMS = frozenset({"24/7", "50/50", "9/11", "20/20", "4/20"})
 _DENOMINATORS = frozenset({*range(2, 11), 12, 16, 32, 64, 100, 1000})
 _SCORE_DENOMINATORS = frozenset({5, 10, 100})
 _DATE_CUES = frozenset("on by until till since before after due from".split())
+_OPERATORS = frozenset("=<>+-*×÷≈≤≥")
 _PHRASE_ENDS = frozenset(("", ".", ",", ";", ":", "!", "?", ")", '"', "'"))
 _PERCENT = LazyPattern(
     rf"(?P<n>{number_at(signed=True)})(?:\s?(?:-|to)\s?(?P<upper>-?(?:{NUMBER})))?\s?(?:%|percent\b)"
@@ -126,6 +131,16 @@ _LETTER_DASH_DIGIT = LazyPattern(r"-(?<=[A-Za-z]-)(?=[0-9])")
 _PLAIN = LazyPattern(
     r"(?P<whole>[0-9](?<![0-9.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+(?![0-9])|[0-9]*))(?:\.(?P<frac>[0-9]+))?"
 )
+_VERSION = LazyPattern(r"[0-9](?<=[A-Za-z] [0-9])[0-9]*\.[0-9]{2,}(?![\w%]|[.,][0-9])")
+"""A decimal after a word, checked against ``_VERSION_NAMES``: "Python 3.11" is "three point eleven"."""
+_VERSION_NAMES = frozenset(
+    """version release build update patch kernel section chapter figure table step rule article clause appendix
+    python java ruby perl php node nodejs rust go golang kotlin swift dart scala julia lua qt gtk gnome kde
+    linux ubuntu debian fedora rhel centos mint android ios ipados macos windows firefox chrome chromium safari
+    edge thunderbird libreoffice nvda jaws orca django rails flask react angular vue electron unicode tls http
+    bluetooth usb wifi opengl vulkan directx""".split()
+)
+"""Words after which a number's dotted parts are each read whole, as versions and sections are said."""
 _POINT = LazyPattern(r"\.(?<![\w.,]\.)(?P<digits>[0-9]+)")
 
 COUNTED_BY_ROMAN = frozenset(
@@ -245,6 +260,12 @@ def _code_after(match: re.Match[str]) -> str:
     return prefix + phone_words(match.group("code")) + " "
 
 
+def _numbered(match: re.Match[str]) -> str:
+    if word_before(match.string, match.start()) in _COUNTING_WORDS:  # "pick a number 1-10"
+        return match.group()
+    return f"number {phone_words(match.group('code'))} "
+
+
 @padded
 def _ordinal(match: re.Match[str]) -> str:
     plain = match.group("n").replace(",", "")
@@ -303,7 +324,9 @@ def _is_score(match: re.Match[str], numerator: int, denominator: int) -> bool:
     if denominator not in _SCORE_DENOMINATORS or not 1 <= numerator <= denominator:
         return False
     if word_before(match.string, match.start()) in _DATE_CUES:
-        return False  # "we meet on 5/10": a month and a day, which no rule here reads
+        return False  # "we meet on 5/10": a month and a day, unless the dates rule took it
+    if match.string[:match.start()].rstrip()[-1:] in _OPERATORS:
+        return False  # "x = 3/5.": arithmetic, "three fifths"
     following = match.string[match.end():].lstrip()
     return numerator == denominator or (numerator > 1 and following[:1] in _PHRASE_ENDS)
 
@@ -413,6 +436,13 @@ def _sign(match: re.Match[str]) -> str:
 
 
 @padded
+def _version(match: re.Match[str]) -> str:
+    if word_before(match.string, match.start()) not in _VERSION_NAMES:
+        return match.group()
+    return _dotted(match)
+
+
+@padded
 def _plain(match: re.Match[str]) -> str:
     whole, fraction = match.group("whole"), match.group("frac")
     if fraction is None and len(whole) == 4 and whole[0] != "0" and _is_year(match.string, match, int(whole)):
@@ -451,6 +481,8 @@ def _rewrite_region(text: str) -> str:
     text = _LOCAL_PHONE.sub(_local_phone, text)
     text = _DIGIT_STRING_SHAPE.sub(_digit_string, text)
     text = _DIGIT_STRING_AFTER.sub(_code_after, text)
+    if "-" in text:
+        text = _NUMBERED.sub(_numbered, text)
     if "#" in text:
         text = _NUMBER_SIGN.sub("number ", text)
     text = _ORDINAL.sub(_ordinal, text)
@@ -483,6 +515,8 @@ def _rewrite_region(text: str) -> str:
     if "-" in text or "+" in text:
         text = _MINUS_BETWEEN.sub("minus", text)
         text = _SIGN.sub(_sign, text)
+    if "." in text:
+        text = _VERSION.sub(_version, text)
     text = _PLAIN.sub(_plain, text)
     if "." in text:
         text = _POINT.sub(_point, text)
