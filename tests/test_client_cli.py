@@ -685,3 +685,30 @@ def test_a_refused_oversized_frame_is_reported_as_such_not_as_a_broken_pipe(star
             stdin=stdin, capture_output=True, timeout=60,
         )  # fmt: skip
     assert done.returncode == 1 and b"frame_too_large" in done.stderr, done.stderr
+
+
+def test_async_client_kept_between_event_loops_starts_over_on_the_new_one(fake: FakeDaemon) -> None:
+    """One AsyncClient used by two ``asyncio.run`` calls, the first ending without close():
+    the second reconnects for questions, and its reconnect lock works under contention."""
+    client = AsyncClient(fake.path, timeout=5)
+
+    async def first() -> None:
+        await client.connect()
+        doomed = client.synthesize("hi", frames=5, hangup_after=1, delay=0.01)
+        with pytest.raises(LitettsError):
+            await doomed.read()
+        # concurrent reconnects contend for the lock, which binds it to this loop
+        assert [reply["type"] for reply in await asyncio.gather(client.ping(), client.ping())] == ["pong", "pong"]
+
+    async def second() -> None:
+        assert (await client.ping())["type"] == "pong"
+        with pytest.raises(LitettsError):
+            await client.synthesize("hi", frames=5, hangup_after=1, delay=0.01).read()
+        assert [reply["type"] for reply in await asyncio.gather(client.ping(), client.status())] == ["pong", "status"]
+        await client.connect()
+        result = client.synthesize("hi", frames=2)
+        assert await result.read() == chunk_for(result.id, 0) + chunk_for(result.id, 1)
+        await client.close()
+
+    asyncio.run(first())
+    asyncio.run(second())

@@ -149,11 +149,36 @@ class AsyncClient:
         """Not connected by the caller, or closed by them: nothing reconnects by itself."""
         self._opening = asyncio.Lock()
         """Held while a connection opens, so concurrent reconnects open one."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The event loop the connection, the lock and the reader task belong to."""
 
     async def connect(self) -> None:
         """Open the socket and start the reader task (again, after a lost connection)."""
+        self._follow_loop()
         self._closed = False
         await self._open()
+
+    def _follow_loop(self) -> None:
+        """Start over on the running event loop if it is not the one used so far.
+
+        A client kept between two ``asyncio.run`` calls would otherwise wait on a lock and a
+        reader task of a loop that has ended. Its old connection cannot be used or closed
+        from the new loop; the socket is released when the old transport is collected, and
+        the daemon then cancels whatever it still had running. One loop at a time: the
+        client is not meant to be shared between loops running at once.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside a loop (synthesize() before connecting): nothing to follow
+            return
+        if loop is self._loop:
+            return
+        self._loop = loop
+        self._opening = asyncio.Lock()
+        if self._writer is not None or self._reader_task is not None:
+            self._writer, self._reader_task = None, None
+            self._queues.clear()  # their waiters were the old loop's, cancelled when it ended
+            self._failure = LitettsError(ErrorCode.CONNECTION, "the connection belonged to an event loop that has ended")
 
     async def _open(self) -> None:
         async with self._opening:
@@ -178,6 +203,7 @@ class AsyncClient:
 
     async def close(self) -> None:
         """Hang up; the daemon cancels whatever this connection still had running."""
+        self._follow_loop()
         self._closed = True
         await self._drop(LitettsError(ErrorCode.CONNECTION, "the client closed the connection"))
 
@@ -311,6 +337,7 @@ class AsyncClient:
     # -- plumbing ---------------------------------------------------------------------
 
     async def _call(self, op: str, **fields: Any) -> Message:
+        self._follow_loop()
         if op not in _SAFE_TO_REPEAT or self._closed:
             return await self._call_once(op, fields)
         if self._failure is not None:
@@ -356,6 +383,7 @@ class AsyncClient:
 
     def _start(self, op: str, fields: dict[str, Any]) -> tuple[int, asyncio.Queue[_Reply]]:
         """Register a queue for a new request and write it; the transport sends it soon."""
+        self._follow_loop()
         if self._failure is not None:
             raise _fresh(self._failure)
         if self._writer is None:
