@@ -216,6 +216,8 @@ def decode_entities(text: str) -> str:
     return text
 
 
+FRACTION_IDIOMS = frozenset({"24/7", "50/50", "9/11", "20/20", "4/20"})
+"""Slashed numbers said as two numbers ("twenty-four seven"), never as fractions or dates."""
 SENTENCE_STARTERS = frozenset(
     """A After Also Although An And As At Because Before But By Each Even Every Finally First For From He Her Here
     His How However I If In It Its Later Let Many Meanwhile Most My Next No Now On One Our Please She Since So Some

@@ -21,6 +21,7 @@ from litettsd.patterns import LazyPattern
 
 from ._words import (
     DIGIT_NAMES,
+    FRACTION_IDIOMS,
     HAS_DIGIT,
     WORD_LETTER,
     EnglishStep,
@@ -99,17 +100,25 @@ _YEAR_MONTH_CUES = frozenset(
 )
 """Words after which "1999-05" is a month of a year; elsewhere it is a span or a reference number."""
 _MONTH_DAY_CUES = frozenset(
-    "on until till since due by from before after through starting effective expires dated".split()
+    "on until till since due by from before after through thru starting effective expires dated valid ends begins "
+    "closed".split()
 )
-"""Words after which a year-less "5/10" is a month and a day; elsewhere it is a fraction or a score."""
-_QUANTITY_CUES = frozenset("by from before after".split())
-"""Of those, the ones that also come before amounts ("cut by 1/2", "after 3/4 of the race")."""
+"""Words after which a year-less "5/10" may be a month and a day; elsewhere it is a fraction or a score."""
+_AMOUNT_CUES = frozenset("by from before after".split())
+"""Of those, the ones that also come before amounts and scores ("cut by 2/5", "from 3/10 to 7/10")."""
+_AMOUNT_DENOMINATORS = frozenset({2, 3, 4, 5, 8, 10, 16, 32, 100})
 _SMALL_DENOMINATORS = frozenset({2, 3, 4, 8})
-_SECOND_OF_SPAN = LazyPattern(r"\s*(?:-|\u2013|to|and|through|until|till)\s*$")
-"""What joins two dates of a span, "5/10 to 5/20": the second is a date because the first was."""
-_OF_AFTER = LazyPattern(r"\s+of\b")
-_MIDNIGHT_CUES = frozenset("at until till since by before after from".split())
-_CLOCK_BEFORE = LazyPattern(r"[0-9]:[0-5][0-9]\s*(?:-|\u2013|to|until|till)\s*$")
+_DATE_FOLLOWERS = frozenset(
+    "at in and or to for through thru until till from on by before after this next last monday tuesday wednesday "
+    "thursday friday saturday sunday i we you he she they it there our my his her their everyone please will would "
+    "was is were are can could should must may might when so but then with".split()
+)
+"""Words that may follow a date; any other word makes "5/10" an amount ("on 1/2 speed", "5/1 odds")."""
+_NEXT = LazyPattern(r"\s*(?:$|(?P<word>[A-Za-z]+)\b|(?P<digit>[0-9])|[^\w\s])")
+_SPAN_AHEAD = LazyPattern(r"\s*(?:-|\u2013|to|through|thru|until|till)\s*[0-9]{1,2}/(?P<b>[0-9]{1,2})(?![\w/])")
+_SECOND_OF_SPAN = LazyPattern(r"\s*(?:-|\u2013|,|to|and|or|through|thru|until|till)\s*$")
+"""What joins two dates of a span or a list, "5/10 to 5/20": the second is a date because the first was."""
+_CLOCK_BEFORE = LazyPattern(r"(?<![0-9])(?P<hour>[0-9]{1,2}):[0-5][0-9]\s*(?:-|\u2013|to|until|till)\s*$")
 
 
 def day_first(context: NormalizeContext) -> bool:
@@ -210,34 +219,58 @@ def _numeric(match: re.Match[str], british: bool, date_ended_at: int | None) -> 
         if text.endswith(".") and sentence_ends_after_time(match.string, match.end()):
             spoken += "."
         return spoken
-    if not (hour or minute or second) and _a_clock(match):
+    if text == "0:00" and _ends_a_day(match):
         return "midnight"
     return clock_words(text, hour, minute, second)
 
 
-def _a_clock(match: re.Match[str]) -> bool:
-    """Whether a "0:00" is a time of day (midnight) rather than a timer's zero: "at 0:00",
-    "18:00 to 0:00"."""
-    text, start = match.string, match.start()
-    return word_before(text, start) in _MIDNIGHT_CUES or _CLOCK_BEFORE.search(text, max(0, start - 30), start) is not None
+def _ends_a_day(match: re.Match[str]) -> bool:
+    """Whether a "0:00" ends a span of 24-hour times ("18:00 to 0:00": midnight). Elsewhere it
+    is a timer's or a recording's zero ("starts at 0:00", "from 5:00 to 0:00"); a written
+    midnight is "00:00"."""
+    start = match.start()
+    before = _CLOCK_BEFORE.search(match.string, max(0, start - 30), start)
+    return before is not None and 13 <= int(before.group("hour")) <= 23
+
+
+def _followed_as_a_date(text: str, end: int) -> bool:
+    """Whether what follows ``end`` may follow a date: the end, punctuation, a time or a word like "at"."""
+    after = _NEXT.match(text, end)
+    if after is None:
+        return False
+    word = after.group("word")
+    return word is None or word.lower() in _DATE_FOLLOWERS
 
 
 def _month_day(match: re.Match[str], numbers: list[int], british: bool, date_ended_at: int | None) -> str | None:
-    """"due 5/10" -> "due May tenth": a year-less date after a word that introduces one, or as
-    the second end of a span ("from 5/10 to 5/20"). A usual small fraction after a word that
-    also introduces amounts ("cut by 1/2"), or anything before "of" ("on 1/2 of the land"),
-    stays a fraction."""
-    text, start = match.string, match.start()
-    if _OF_AFTER.match(text, match.end()):
-        return None
-    cue = word_before(text, start)
-    second_of_span = date_ended_at is not None and _SECOND_OF_SPAN.match(text[date_ended_at:start]) is not None
-    if cue not in _MONTH_DAY_CUES and not second_of_span:
-        return None
+    """"due 5/10" -> "due May tenth": a year-less date after a word that introduces one, or the
+    second of a span or list ("from 5/10 to 5/20", "on 5/10 or 5/11"), in the locale's order.
+
+    It stays a fraction or a score (later rules) when a noun follows ("on 1/2 speed", "5/1
+    odds"), when it is an idiom ("24/7"), and after a word that also comes before amounts
+    ("by", "from") when it looks like one ("cut by 2/5", "from 3/10 to 7/10"), unless it
+    starts a span of dates ("from 5/10 to 5/20") whose ends differ in the second number (odds
+    and scores share it: "from 7/2 to 5/2").
+    """
+    text, start, end = match.string, match.start(), match.end()
     a, b = numbers
-    if cue in _QUANTITY_CUES and not second_of_span and b in _SMALL_DENOMINATORS and a < b:
+    if f"{a}/{b}" in FRACTION_IDIOMS:
         return None
-    month, day = (b, a) if (british and b <= 12) or a > 12 else (a, b)
+    second_of_span = date_ended_at is not None and _SECOND_OF_SPAN.match(text[date_ended_at:start]) is not None
+    if not second_of_span:
+        cue = word_before(text, start)
+        if cue not in _MONTH_DAY_CUES or not _followed_as_a_date(text, end):
+            return None
+        if cue in _AMOUNT_CUES and b in _AMOUNT_DENOMINATORS:
+            ahead = _SPAN_AHEAD.match(text, end)
+            if (
+                ahead is None
+                or b in _SMALL_DENOMINATORS
+                or int(ahead.group("b")) == b
+                or not _followed_as_a_date(text, ahead.end())
+            ):
+                return None
+    month, day = (b, a) if british else (a, b)
     return date_words(None, month, day, british) if valid_date(month, day) else None
 
 
@@ -261,8 +294,8 @@ def _clock_range(match: re.Match[str]) -> str:
             ends.append(time_words(hour, minute, None, suffix.strip()[0].upper()))
         elif minute is None:  # "10-11am": the first end shares the second's A.M
             ends.append(cardinal(hour))
-        elif not (hour or minute):  # "18:00-0:00": a span of the day ends at midnight
-            ends.append("midnight")
+        elif clock == "0:00" and ends and 13 <= int(match.group()[0] + match.group("a").partition(":")[0]) <= 23:
+            ends.append("midnight")  # "18:00-0:00": a span of 24-hour times ends at midnight
         else:
             ends.append(clock_words(clock, hour, minute) or clock)
     spoken = f"{ends[0]} to {ends[1]}"

@@ -23,6 +23,7 @@ from litettsd.patterns import LazyPattern
 
 from ._words import (
     DIGIT_NAMES,
+    FRACTION_IDIOMS,
     DIGIT_RUN,
     NUMBER,
     EnglishStep,
@@ -72,10 +73,9 @@ _DIGIT_STRING_AFTER = LazyPattern(
 After a word that may also count things ("order 12 copies", "card 3 of 5") only a marked
 number ("order #12", "account number 12"), a long one (5+ digits) or one in 3+ groups is a code."""
 _NUMBER_SIGN = LazyPattern(r"#(?<![\w&#]#)\s?(?=[0-9])")
-_NUMBERED = LazyPattern(r"(?:#(?<![\w&#]#)|n(?<!\wn)umber)\s?(?P<code>[0-9]+(?:-[0-9]+)+)(?![\w/-]|[.,][0-9])")
-"""One thing's hyphenated number, "No. 2019-05", "#12-345" (the abbreviation is "number" by now):
-an identifier, digit by digit, not a span. After "a number" or "any number" it stays a span."""
-_COUNTING_WORDS = frozenset("a any each every some one the".split())
+_NUMBERED = LazyPattern(r"(?:#(?<![\w&#]#)|[Nn](?<!\w[Nn])umber)\s?(?P<code>[0-9]+(?:-[0-9]+)+)(?![\w/-]|[.,][0-9])")
+"""A hyphenated number after "No." (by now "number") or "#": an identifier or a span, see ``_numbered``."""
+_COUNTING_WORDS = frozenset("a any each every some one the my our your his her their its total".split())
 _ORDINAL = LazyPattern(r"(?P<n>[0-9](?<![\w.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+|[0-9]*))(?:st|nd|rd|th|ST|ND|RD|TH)\b")
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _SUPERSCRIPT = LazyPattern(r"[⁻⁰¹²³⁴⁵⁶⁷⁸⁹][⁰¹²³⁴⁵⁶⁷⁸⁹]*")
@@ -89,7 +89,6 @@ _UNICODE_FRACTION = LazyPattern(r"(?:(?<![\w.,])(?P<whole>[0-9]+)\s?)?(?P<vulgar
 _FRACTION = LazyPattern(
     r"(?P<first>[0-9](?<![\w./-][0-9])[0-9]*)(?:\s+(?P<num>[0-9]+))?/(?P<den>[0-9]+)(?![\w/]|\.[0-9])"
 )
-_FRACTION_IDIOMS = frozenset({"24/7", "50/50", "9/11", "20/20", "4/20"})
 _DENOMINATORS = frozenset({*range(2, 11), 12, 16, 32, 64, 100, 1000})
 _SCORE_DENOMINATORS = frozenset({5, 10, 100})
 _DATE_CUES = frozenset("on by until till since before after due from".split())
@@ -131,16 +130,24 @@ _LETTER_DASH_DIGIT = LazyPattern(r"-(?<=[A-Za-z]-)(?=[0-9])")
 _PLAIN = LazyPattern(
     r"(?P<whole>[0-9](?<![0-9.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+(?![0-9])|[0-9]*))(?:\.(?P<frac>[0-9]+))?"
 )
-_VERSION = LazyPattern(r"[0-9](?<=[A-Za-z] [0-9])[0-9]*\.[0-9]{2,}(?![\w%]|[.,][0-9])")
-"""A decimal after a word, checked against ``_VERSION_NAMES``: "Python 3.11" is "three point eleven"."""
+_VERSION = LazyPattern(r"[1-9](?<=[A-Za-z] [1-9])[0-9]*\.[0-9]{2}(?![\w%]|[.,][0-9])")
+"""A decimal with two places after a word: "Python 3.11" is "three point eleven" (``_version``)."""
+_VERSION_WORDS = frozenset("version release section chapter clause article appendix".split())
+"""Words after which such a number is a version or a section, however they are written."""
 _VERSION_NAMES = frozenset(
-    """version release build update patch kernel section chapter figure table step rule article clause appendix
+    """build update patch kernel figure table step rule
     python java ruby perl php node nodejs rust go golang kotlin swift dart scala julia lua qt gtk gnome kde
     linux ubuntu debian fedora rhel centos mint android ios ipados macos windows firefox chrome chromium safari
     edge thunderbird libreoffice nvda jaws orca django rails flask react angular vue electron unicode tls http
     bluetooth usb wifi opengl vulkan directx""".split()
 )
-"""Words after which a number's dotted parts are each read whole, as versions and sections are said."""
+"""Words that, capitalised ("Table 2.10", "Python 3.11"), make such a number a version or a section."""
+_NOT_A_VERSION_AFTER = frozenset(
+    """a an per percent million billion trillion thousand hundred times inch inches foot feet meter meters metre metres
+    mile miles km cm mm kg pound pounds ounce ounces gram grams liter liters litre litres dollar dollars euro euros
+    cent cents second seconds minute minutes hour hours day days page pages point points""".split()
+)
+"""Words after which a number is a measure, not a version: "a table 1.50 meters wide"."""
 _POINT = LazyPattern(r"\.(?<![\w.,]\.)(?P<digits>[0-9]+)")
 
 COUNTED_BY_ROMAN = frozenset(
@@ -210,7 +217,7 @@ def _is_year(text: str, match: re.Match[str], value: int) -> bool:
     after = _WORD_AFTER.match(text, match.end())
     if after:
         word = after.group(1)
-        if (word.endswith("s") and word not in _NOT_PLURAL) or word in _IRREGULAR_PLURALS:
+        if _plural(word):
             return False
     return True
 
@@ -261,9 +268,26 @@ def _code_after(match: re.Match[str]) -> str:
 
 
 def _numbered(match: re.Match[str]) -> str:
-    if word_before(match.string, match.start()) in _COUNTING_WORDS:  # "pick a number 1-10"
+    """"No. 2019-05", "#12-345": one thing's identifier, digit by digit. Two groups counting up
+    ("#1-5", "No. 1-10") are a span, unless a two-digit group is followed by a longer one
+    ("12-345"); so is any two-group number after a plural ("issues #1-20") or after "a number"
+    ("pick a number 1-10")."""
+    before = word_before(match.string, match.start())
+    if before in _COUNTING_WORDS:
         return match.group()
-    return f"number {phone_words(match.group('code'))} "
+    groups = match.group("code").split("-")
+    identifier = len(groups) > 2 or any(group[0] == "0" for group in groups)
+    if not identifier and not _plural(before):
+        first, second = groups
+        identifier = int(second) <= int(first) or 2 <= len(first) < len(second)
+    if not identifier:
+        return match.group()
+    marker = "number" if match.group()[0] == "#" else match.group()[:6]  # "Number" keeps its capital
+    return f"{marker} {phone_words(match.group('code'))} "
+
+
+def _plural(word: str) -> bool:
+    return (word.endswith("s") and word not in _NOT_PLURAL) or word in _IRREGULAR_PLURALS
 
 
 @padded
@@ -304,7 +328,7 @@ def _fraction(match: re.Match[str]) -> str:
     whole, numerator, denominator = None, match.group("first"), match.group("den")
     if match.group("num") is not None:
         whole, numerator = numerator, match.group("num")
-    if whole is None and f"{numerator}/{denominator}" in _FRACTION_IDIOMS:
+    if whole is None and f"{numerator}/{denominator}" in FRACTION_IDIOMS:
         return f"{integer_words(numerator)} {integer_words(denominator)}"
     if whole is None and _is_score(match, int(numerator), int(denominator)):
         return f"{integer_words(numerator)} out of {integer_words(denominator)}"
@@ -325,8 +349,14 @@ def _is_score(match: re.Match[str], numerator: int, denominator: int) -> bool:
         return False
     if word_before(match.string, match.start()) in _DATE_CUES:
         return False  # "we meet on 5/10": a month and a day, unless the dates rule took it
-    if match.string[:match.start()].rstrip()[-1:] in _OPERATORS:
-        return False  # "x = 3/5.": arithmetic, "three fifths"
+    before = match.string[:match.start()].rstrip()
+    if before[-1:] in _OPERATORS:
+        operand = before[:-1].rstrip()
+        last, previous = operand[-1:], operand[-2:-1]
+        # "x = 3/5.", "2 + 3/4", "(a) > 1/2": arithmetic, "three fifths"; "Score = 7/10" and
+        # "review - 8/10" are ratings
+        if last.isdigit() or last == ")" or (last.isalpha() and not previous.isalpha()):
+            return False
     following = match.string[match.end():].lstrip()
     return numerator == denominator or (numerator > 1 and following[:1] in _PHRASE_ENDS)
 
@@ -437,7 +467,15 @@ def _sign(match: re.Match[str]) -> str:
 
 @padded
 def _version(match: re.Match[str]) -> str:
-    if word_before(match.string, match.start()) not in _VERSION_NAMES:
+    """Each part read whole after a version word or a capitalised name, unless a measure follows
+    ("a table 1.50 meters wide", "Java 1.25 a cup")."""
+    text, start = match.string, match.start()
+    written = text[:start].split()[-1].strip(".,;:(")
+    word = written.lower()
+    if not (word in _VERSION_WORDS or (word in _VERSION_NAMES and written[:1].isupper())):
+        return match.group()
+    after = _WORD_AFTER.match(text, match.end())
+    if after is not None and after.group(1) in _NOT_A_VERSION_AFTER:
         return match.group()
     return _dotted(match)
 
