@@ -75,6 +75,38 @@ class Voice(Protocol):
         """Float32 mono audio in [-1, 1] for one chunk; may be aborted through ``run_options``."""
 
 
+MARK_FIRST, MARK_LAST = 0xF0000, 0xFFFFD
+"""Code points standing for SSML marks inside a sentence's text and phonemes: the n-th mark
+of a run is ``chr(MARK_FIRST + n)``. They come from Supplementary Private Use Area-A, which
+no normalizer, phonemizer or voice vocabulary uses, so every step passes them through and
+``Voice.tokens`` drops them."""
+
+
+def is_mark(symbol: str) -> bool:
+    return MARK_FIRST <= ord(symbol) <= MARK_LAST
+
+
+class MarkingVoice(Voice, Protocol):
+    """A voice that can say where marks inside one inference fall (optional for engines)."""
+
+    marks_inside: bool
+    """True when ``infer_marked`` works for this voice (its model gives durations)."""
+
+    def infer_marked(
+        self, phonemes: str, speed: float, run_options: onnxruntime.RunOptions
+    ) -> tuple[np.ndarray, list[int]]:
+        """The audio ``infer`` would give, and the sample offset of each mark in ``phonemes``."""
+
+
+def places_marks(voice: Voice) -> bool:
+    """Whether ``voice`` is a ``MarkingVoice`` that can place marks now.
+
+    The pipeline then speaks a sentence holding marks in one inference; for other voices it
+    cuts the sentence at each mark.
+    """
+    return bool(getattr(voice, "marks_inside", False))
+
+
 @dataclass(frozen=True)
 class EngineContext:
     """What the daemon gives an engine so it can find and load voices."""

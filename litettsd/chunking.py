@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .api import Voice
+from .api import Voice, is_mark
 
 # A sentence ends at . ! ? or an ellipsis followed by space (not before a lower-case word,
 # which is an abbreviation the normalizer left alone) or the end of the text.
@@ -134,6 +134,11 @@ def _lead_cut(words: list[str]) -> int | None:
     return None
 
 
+def _bare(word: str) -> str:
+    """A word without the marks glued to it (see ``script``)."""
+    return "".join(symbol for symbol in word if not is_mark(symbol)) if not word.isascii() else word
+
+
 def split_lead(clauses: Iterable[Clause]) -> Iterator[Clause]:
     """Cut a long first clause in two; the lead has no punctuation and no pause after it."""
     iterator = iter(clauses)
@@ -143,7 +148,7 @@ def split_lead(clauses: Iterable[Clause]) -> Iterator[Clause]:
     words = first.text.split()
     cut = None
     if len(words) >= LEAD_MIN_WORDS and IPA_OPEN not in first.text:
-        cut = _lead_cut([word.lower().strip("\"'([") for word in words])
+        cut = _lead_cut([_bare(word).lower().strip("\"'([") for word in words])
     if cut is None:
         yield first
     else:
@@ -211,15 +216,19 @@ def _sentence_chunks(clauses: Iterable[Clause], voice: Voice, first_alone: bool)
     first = first_alone
     grow = first_alone and bool(voice.pack_tokens)
     spoken = 0
+    carried = ""
+    """Marks of a clause with nothing to say ("-"), put before the next clause's phonemes."""
     for clause in clauses:
-        phonemes = phonemize_mixed(voice, clause.text)
-        if not phonemes.strip():
+        phonemes = carried + phonemize_mixed(voice, clause.text)
+        count = len(voice.tokens(phonemes + clause.punctuation)) if phonemes.strip() else 0
+        if not count:
+            carried = "".join(symbol for symbol in phonemes if is_mark(symbol))
             if clause.ends_sentence and pending:
                 yield _join(pending, True)
                 pending, pending_tokens = [], 0
             continue
+        carried = ""
         phonemes += clause.punctuation
-        count = len(voice.tokens(phonemes))
         limit = voice.max_tokens if first or not grow else min(voice.max_tokens, max(spoken, _MIN_GROWN_CHUNK))
         if pending and pending_tokens + count + 1 > limit:
             chunk = _join(pending, False)
@@ -275,7 +284,9 @@ def _join(pending: list[tuple[str, str, int]], ends_sentence: bool, pause: bool 
 
 
 def phonemize_mixed(voice: Voice, text: str) -> str:
-    """Phonemes for a clause that may hold IPA pieces among its words."""
+    """Phonemes for a clause that may hold IPA pieces and marks (see ``script``) among its words."""
+    if not text.isascii() and any(is_mark(symbol) for symbol in text):
+        return _phonemize_marked(voice, text)
     parts: list[str] = []
     position = 0
     for match in IPA_PIECE.finditer(text):
@@ -286,3 +297,64 @@ def phonemize_mixed(voice: Voice, text: str) -> str:
     if position < len(text):
         parts.append(voice.phonemize(text[position:]))
     return " ".join(part for part in parts if part.strip())
+
+
+_WORD_JOINER = "\u2060"
+"""What a mark becomes for espeak-ng: ignored, but it keeps the words on each side apart."""
+
+
+def _phonemize_marked(voice: Voice, text: str) -> str:
+    """The clause phonemized whole, each mark glued to the front of the phonemes of the word it
+    precedes.
+
+    Phonemized whole, because words alone are said differently ("a" alone is "eɪ", in a
+    sentence "ɐ"). Where a mark falls is found by counting words: the words between two marks
+    phonemized apart give as many phoneme words as they do within the clause when each mark is
+    a word joiner, across which espeak-ng joins no words. Without the joiners it runs some
+    words together ("of the" is "ʌvðə"); a mark inside such a run goes before it, so the
+    phonemes stay exactly those of the unmarked clause. When the counts disagree, the joined
+    clause's phonemes (or, failing that, the pieces' own) are used instead.
+    """
+    pieces: list[tuple[str, str]] = []  # (marks, the words after them)
+    marks, start = "", 0
+    for index, symbol in enumerate(text):
+        if is_mark(symbol):
+            pieces.append((marks, text[start:index]))
+            marks, start = "", index + 1
+            marks += symbol
+    pieces.append((marks, text[start:]))
+    alone = [phonemize_mixed(voice, words).split() if words.strip() else [] for _, words in pieces]
+    counts = [len(phonemes) for phonemes in alone]
+    joined = phonemize_mixed(voice, "".join(_WORD_JOINER if is_mark(symbol) else symbol for symbol in text)).split()
+    if sum(counts) != len(joined):
+        joined = [word for phonemes in alone for word in phonemes]
+    natural = phonemize_mixed(voice, "".join(symbol for symbol in text if not is_mark(symbol))).split()
+    runs = _runs(joined, natural)
+    words, starts = (natural, runs) if runs is not None else (joined, list(range(len(joined))))
+    placed = [""] * len(words)
+    trailing = ""
+    position = 0
+    for (marks, _), count in zip(pieces, counts, strict=True):
+        if position < len(starts):
+            placed[starts[position]] += marks
+        else:
+            trailing += marks
+        position += count
+    spoken = " ".join(before + word for before, word in zip(placed, words, strict=True))
+    return f"{spoken} {trailing}" if trailing and spoken else spoken or trailing
+
+
+def _runs(joined: list[str], natural: list[str]) -> list[int] | None:
+    """For each word of ``joined``, the index of the word of ``natural`` it is part of, when
+    ``natural`` is ``joined`` with some neighbours run together; else None."""
+    owners: list[int] = []
+    index, rest = 0, natural[0] if natural else ""
+    for word in joined:
+        if not rest.startswith(word) or index >= len(natural):
+            return None
+        owners.append(index)
+        rest = rest[len(word):]
+        if not rest:
+            index += 1
+            rest = natural[index] if index < len(natural) else ""
+    return owners if index == len(natural) else None

@@ -1,10 +1,18 @@
-"""Derived model files: deterministic copies of models whose graphs draw random numbers.
+"""Derived model files: Piper graphs made deterministic, and made to say how long each phoneme lasts.
 
 Piper's VITS graphs call ``RandomNormalLike`` with no seed, so onnxruntime gives different
 audio for the same phonemes on every run. That would make streamed and one-shot requests
 differ, make the cache unsound and make tests and benchmarks irreproducible. We replace each
-random node with a slice of one fixed noise table (same distribution, same cost), once, and
-keep the result in the cache folder keyed by the source file and onnxruntime version.
+random node with a slice of one fixed noise table (same distribution, same cost).
+
+The same graphs compute every phoneme's duration in frames (their one ``Ceil``) and throw it
+away. We add it as an output, ``DURATIONS_OUTPUT``: with it an SSML ``<mark/>`` inside a
+sentence gets its exact sample offset from one inference of the whole sentence, where
+without it the sentence would have to be cut at the mark, which breaks its intonation (and
+Orca marks every word).
+
+Both changes are made once and the result kept in the cache folder, keyed by the source
+file and the onnxruntime version.
 """
 
 from __future__ import annotations
@@ -20,10 +28,12 @@ from .stale import mark_used, prune_unused
 
 log = logging.getLogger(__name__)
 
-PREP_VERSION = "2"
+PREP_VERSION = "3"
 _NOISE_LENGTH = 1 << 20
 _NOISE_SEED = 0x5EED
 _RANDOM_OPS = {"RandomNormalLike", "RandomUniformLike"}
+DURATIONS_OUTPUT = "litettsd_durations"
+"""The added output: frames per input id, shaped like the input ids."""
 
 
 def cache_key(source: Path, *extra: str) -> str:
@@ -43,13 +53,15 @@ def cache_key(source: Path, *extra: str) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
 
 
-def deterministic_model(source: Path, cache_dir: Path) -> Path:
-    """The path of a model equivalent to ``source`` but free of unseeded random nodes.
+def prepared_model(source: Path, cache_dir: Path) -> Path:
+    """The path of a model equivalent to ``source`` but free of unseeded random nodes, with
+    its phoneme durations as an output when its graph has them (``source`` itself when there
+    is nothing to change).
 
     The surgery runs once per source, in a child process: it needs the ``onnx`` package and
     the whole graph in memory (about 120 MB more peak RSS for a Piper voice), which would
     otherwise stay in the daemon's footprint until it restarts. A marker file records that a
-    source has no random nodes, so that is not checked again on every start either.
+    source needs no change, so that is not checked again on every start either.
     """
     target = cache_dir / "models" / f"{source.stem}.{cache_key(source)}.onnx"
     unchanged = target.with_suffix(".unchanged")
@@ -61,25 +73,45 @@ def deterministic_model(source: Path, cache_dir: Path) -> Path:
         )
         if child.returncode != 0:
             raise RuntimeError(f"cannot prepare {source}: {child.stderr.strip()[-2000:]}")
-        log.info("prepared %s", target if target.exists() else f"{source} (no random nodes, used as is)")
+        log.info("prepared %s", target if target.exists() else f"{source} (nothing to change, used as is)")
         made = target if target.exists() else unchanged
         prune_unused(made, target.parent.glob(f"{source.stem}.*"), "prepared model")
     return target if target.exists() else source
 
 
 def _prepare(source: Path, target: Path) -> None:
-    """Write the deterministic graph to ``target``, or the marker if there is nothing to replace."""
+    """Write the changed graph to ``target``, or the marker if there is nothing to change."""
     import onnx
 
     model = onnx.load(str(source))
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not any(node.op_type in _RANDOM_OPS for node in model.graph.node):
+    random = any(node.op_type in _RANDOM_OPS for node in model.graph.node)
+    timed = _expose_durations(model)
+    if not (random or timed):
         target.with_suffix(".unchanged").touch()
         return
-    _replace_random_nodes(model)
+    if random:
+        _replace_random_nodes(model)
     temporary = target.with_suffix(f".tmp{os.getpid()}")
     onnx.save(model, str(temporary))
     os.replace(temporary, target)
+
+
+def _expose_durations(model: object) -> bool:
+    """Add ``DURATIONS_OUTPUT`` when the graph has exactly one ``Ceil``: VITS's ``w_ceil``, the
+    frames of each input id. (The engine checks the figures against the audio's length before
+    it relies on them.)"""
+    import onnx
+    from onnx import helper
+
+    assert isinstance(model, onnx.ModelProto)
+    graph = model.graph
+    ceilings = [node for node in graph.node if node.op_type == "Ceil"]
+    if len(ceilings) != 1 or any(output.name == DURATIONS_OUTPUT for output in graph.output):
+        return False
+    graph.node.append(helper.make_node("Identity", [ceilings[0].output[0]], [DURATIONS_OUTPUT]))
+    graph.output.append(helper.make_tensor_value_info(DURATIONS_OUTPUT, onnx.TensorProto.FLOAT, None))
+    return True
 
 
 def _replace_random_nodes(model: object) -> None:

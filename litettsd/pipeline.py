@@ -13,11 +13,12 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
 from . import logs, ssml
-from .api import Encoder, EncoderFactory, NormalizeContext, Normalizer, Voice
+from .api import Encoder, EncoderFactory, MarkingVoice, NormalizeContext, Normalizer, Voice
 from .audio import Resampler, fade_edges, shift_pitch, silence, to_int16
 from .cache import AudioCache, CachedSynthesis, event_size
 from .chunking import Chunk
@@ -28,7 +29,7 @@ from .lexicon import Lexicon
 from .messages import MAX_VOLUME, SynthesizeRequest
 from .plugins import Plugins
 from .scheduler import PRIORITIES, InferenceScheduler
-from .script import Item, Run, Speak, Step, build_script, display, steps
+from .script import Item, Run, Speak, Step, build_script, display, steps, without_marks
 from .voices import VoiceRegistry
 
 log = logging.getLogger(__name__)
@@ -198,10 +199,11 @@ class Pipeline:
         voice = await self.voices.get(request.voice or self.settings.synthesis.default_voice)
         context = request.normalize_context(voice.info.language)
         script = await self.script(self.document(request), context, len(request.text))
-        text = " ".join(display(item.text) for item in script if isinstance(item, Run))
+        text = " ".join(display(without_marks(item.text)) for item in script if isinstance(item, Run))
 
         def phonemes() -> str:
-            return " ".join(step.chunk.phonemes for step in steps(script, voice) if isinstance(step, Speak))
+            spoken = (step.chunk.phonemes for step in steps(script, voice) if isinstance(step, Speak))
+            return " ".join(without_marks(chunk) for chunk in spoken)
 
         return text, await asyncio.to_thread(phonemes)
 
@@ -339,7 +341,7 @@ class Pipeline:
     def _speak_or_defer(self, render: _Render, step: Speak, outputs: list[Output], started: float) -> list[Output]:
         """Infer ``step``; if a more urgent request preempted it, keep it for the next turn."""
         try:
-            outputs.append(self._speak(render, step))
+            outputs.extend(self._speak(render, step))
         except _Preempted:
             render.retry = step
         render.synth_seconds += time.perf_counter() - started
@@ -351,12 +353,18 @@ class Pipeline:
         synthesis = self.settings.synthesis
         return synthesis.sentence_silence if chunk.ends_sentence else synthesis.clause_silence
 
-    def _speak(self, render: _Render, step: Speak) -> bytes:
+    def _speak(self, render: _Render, step: Speak) -> list[Output]:
+        """The chunk's audio, split at the marks inside it (each reported after the audio before it)."""
         request = render.request
         pitch = min(_MAX_PITCH, max(_MIN_PITCH, request.pitch * step.prosody.pitch))
         speed = min(_MAX_SPEED, max(_MIN_SPEED, request.speed * step.prosody.rate / pitch))
+        offsets: list[int] = []
         try:
-            audio = render.voice.infer(step.chunk.phonemes, speed, render.cancellation.run_options)
+            if step.marks:  # only voices that place marks get them inside a chunk (script.steps)
+                voice = cast(MarkingVoice, render.voice)
+                audio, offsets = voice.infer_marked(step.chunk.phonemes, speed, render.cancellation.run_options)
+            else:
+                audio = render.voice.infer(step.chunk.phonemes, speed, render.cancellation.run_options)
         except Exception:
             if render.cancellation.cancelled:
                 raise Cancelled() from None
@@ -369,10 +377,23 @@ class Pipeline:
             audio = shift_pitch(audio, rate, pitch)
         # The request's volume is held to 0..4; SSML prosody multiplies into it, so bound the product too.
         audio = fade_edges(audio, rate) * np.float32(min(MAX_VOLUME, request.volume * step.prosody.volume))
+        lead = 0
         if render.pause:
-            audio = np.concatenate([silence(render.pause, rate), audio])
+            pause = silence(render.pause, rate)
+            lead = pause.size
+            audio = np.concatenate([pause, audio])
         render.pause = self._pause_after(step.chunk)
-        return self._emit(render, audio)
+        outputs: list[Output] = []
+        start = 0
+        for name, offset in zip(step.marks, offsets, strict=True):
+            # A mark before the chunk's first phoneme falls before the pause, as between chunks.
+            at = min(audio.size, lead + offset) if offset > 0 else 0
+            if at > start:
+                outputs.append(self._emit(render, audio[start:at]))
+                start = at
+            outputs.append(MarkReached(name, render.samples))
+        outputs.append(self._emit(render, audio[start:]))
+        return outputs
 
     @staticmethod
     def _emit(render: _Render, audio: np.ndarray) -> bytes:

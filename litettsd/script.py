@@ -1,8 +1,13 @@
 """From a document to the ordered steps the renderer performs: speak a chunk, pause, mark.
 
 Consecutive text and phoneme segments with the same prosody form one run, so a word given
-in IPA is inferred together with its sentence and keeps its intonation. Marks, breaks and
-prosody changes end a run, so a mark's sample offset is exact.
+in IPA is inferred together with its sentence and keeps its intonation. Breaks and prosody
+changes end a run. A mark between two words stays inside its run as a code point
+(``api.MARK_FIRST`` + its number in the run), so the sentence is still spoken by one
+inference and a voice that knows its phonemes' durations says where the mark fell. Orca
+marks every word it sends: cutting the sentence at each one would speak it word by word. For
+voices that cannot place marks, ``steps`` cuts the run at its marks instead, and a mark
+before or after all of a run's words is a step of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .api import Voice
+from .api import MARK_FIRST, MARK_LAST, Voice, is_mark, places_marks
 from .chunking import IPA_CLOSE, IPA_OPEN, IPA_PIECE, Chunk, plan_chunks, split_clauses
 from .document import NORMAL, Break, Document, Mark, Phonemes, Prosody, SentenceEnd, Text
 
@@ -25,6 +30,8 @@ class Run:
 
     text: str
     prosody: Prosody = NORMAL
+    marks: tuple[str, ...] = ()
+    """Names of the marks inside ``text``, the n-th written as ``chr(MARK_FIRST + n)``."""
 
 
 @dataclass(frozen=True)
@@ -33,26 +40,48 @@ class Speak:
 
     chunk: Chunk
     prosody: Prosody
+    marks: tuple[str, ...] = ()
+    """Names of the marks inside the chunk's phonemes, in order."""
 
 
 Item = Run | Break | Mark
 Step = Speak | Break | Mark
 
 
+_MAX_MARKS_PER_RUN = MARK_LAST - MARK_FIRST + 1
+
+
 def build_script(document: Document, words_for: Callable[[Text], str]) -> list[Item]:
     """Merge segments into runs; ``words_for`` turns a text segment into normalized words."""
     items: list[Item] = []
     pieces: list[str] = []
+    marks: list[str] = []
+    waiting: list[Mark] = []
+    """Marks after the run's last words so far: inside the run if more words follow."""
     prosody = NORMAL
 
     def close(sentence_end: bool = False) -> None:
         text = " ".join(pieces).strip()
         pieces.clear()
-        if not text:
+        if text:
+            if sentence_end and not _SENTENCE_FINAL.search(text):
+                text += "."
+            items.append(Run(text, prosody, tuple(marks)))
+        marks.clear()
+        items.extend(waiting)
+        waiting.clear()
+
+    def add_words(words: str) -> None:
+        if not words.strip():
             return
-        if sentence_end and not _SENTENCE_FINAL.search(text):
-            text += "."
-        items.append(Run(text, prosody))
+        if waiting and pieces and len(marks) + len(waiting) <= _MAX_MARKS_PER_RUN:
+            # Glued to the word they precede, so that clause and lead cuts keep them with it.
+            words = "".join(chr(MARK_FIRST + len(marks) + n) for n in range(len(waiting))) + words.lstrip()
+            marks.extend(mark.name for mark in waiting)
+            waiting.clear()
+        elif waiting:
+            close()
+        pieces.append(words)
 
     for segment in document.segments:
         if isinstance(segment, (Text, Phonemes)):
@@ -60,16 +89,22 @@ def build_script(document: Document, words_for: Callable[[Text], str]) -> list[I
                 close()
                 prosody = segment.prosody
             if isinstance(segment, Text):
-                pieces.append(words_for(segment))
+                add_words(words_for(segment))
             else:
-                pieces.append(f"{IPA_OPEN}{segment.ipa.translate(_IPA_PUNCTUATION)}{IPA_CLOSE}")
+                add_words(f"{IPA_OPEN}{segment.ipa.translate(_IPA_PUNCTUATION)}{IPA_CLOSE}")
         elif isinstance(segment, SentenceEnd):
             close(sentence_end=True)
+        elif isinstance(segment, Mark):
+            waiting.append(segment)
         else:
             close()
             items.append(segment)
     close()
     return items
+
+
+def without_marks(text: str) -> str:
+    return "".join(symbol for symbol in text if not is_mark(symbol))
 
 
 def display(text: str) -> str:
@@ -80,10 +115,33 @@ def display(text: str) -> str:
 def steps(script: list[Item], voice: Voice) -> Iterator[Step]:
     """The renderer's steps, produced lazily: phonemization happens as chunks are needed."""
     first = True
+    marks_inside = places_marks(voice)
     for item in script:
-        if isinstance(item, Run):
-            for chunk in plan_chunks(split_clauses(item.text), voice, first_alone=first):
-                first = False
-                yield Speak(chunk, item.prosody)
-        else:
+        if not isinstance(item, Run):
             yield item
+            continue
+        for part in [item] if marks_inside or not item.marks else _cut_at_marks(item):
+            if not isinstance(part, Run):
+                yield part
+                continue
+            placed: set[int] = set()
+            for chunk in plan_chunks(split_clauses(part.text), voice, first_alone=first):
+                first = False
+                numbers = [ord(symbol) - MARK_FIRST for symbol in chunk.phonemes if is_mark(symbol)]
+                placed.update(numbers)
+                yield Speak(chunk, part.prosody, tuple(part.marks[n] for n in numbers))
+            # A mark whose words had no phonemes at all still happens, at the run's end.
+            yield from (Mark(name) for n, name in enumerate(part.marks) if n not in placed)
+
+
+def _cut_at_marks(run: Run) -> Iterator[Run | Mark]:
+    """The run as runs between its marks, for a voice that cannot place marks inside one."""
+    start = 0
+    for index, symbol in enumerate(run.text):
+        if is_mark(symbol):
+            if run.text[start:index].strip():
+                yield Run(run.text[start:index].strip(), run.prosody)
+            yield Mark(run.marks[ord(symbol) - MARK_FIRST])
+            start = index + 1
+    if run.text[start:].strip():
+        yield Run(run.text[start:].strip(), run.prosody)

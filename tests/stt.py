@@ -75,3 +75,14 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     import jiwer
 
     return float(jiwer.wer(words(reference), words(hypothesis)))
+
+
+def word_starts(pcm: np.ndarray, sample_rate: int) -> list[tuple[str, float]]:
+    """Each word Whisper hears, lower-cased without punctuation, with the second it starts."""
+    import soxr
+
+    audio = pcm.astype(np.float32) / 32768.0
+    if sample_rate != WHISPER_RATE:
+        audio = soxr.resample(audio, sample_rate, WHISPER_RATE)
+    segments, _ = _model().transcribe(audio, language="en", beam_size=5, vad_filter=False, word_timestamps=True)
+    return [(re.sub(r"[^\w']", "", word.word).lower(), float(word.start)) for s in segments for word in s.words or []]

