@@ -1,12 +1,12 @@
-"""Derived model files: Piper graphs made deterministic, and made to say how long each phoneme lasts.
+"""Derived model files: graphs made deterministic, and made to say how long each phoneme lasts.
 
 Piper's VITS graphs call ``RandomNormalLike`` with no seed, so onnxruntime gives different
 audio for the same phonemes on every run. That would make streamed and one-shot requests
 differ, make the cache unsound and make tests and benchmarks irreproducible. We replace each
 random node with a slice of one fixed noise table (same distribution, same cost).
 
-The same graphs compute every phoneme's duration in frames (their one ``Ceil``) and throw it
-away. We add it as an output, ``DURATIONS_OUTPUT``: with it an SSML ``<mark/>`` inside a
+Piper's and Kokoro's graphs compute every phoneme's duration in frames and throw it away.
+We add it as an output, ``DURATIONS_OUTPUT``: with it an SSML ``<mark/>`` inside a
 sentence gets its exact sample offset from one inference of the whole sentence, where
 without it the sentence would have to be cut at the mark, which breaks its intonation (and
 Orca marks every word).
@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from .stale import mark_used, prune_unused
 
@@ -75,7 +76,9 @@ def prepared_model(source: Path, cache_dir: Path) -> Path:
             raise RuntimeError(f"cannot prepare {source}: {child.stderr.strip()[-2000:]}")
         log.info("prepared %s", target if target.exists() else f"{source} (nothing to change, used as is)")
         made = target if target.exists() else unchanged
-        prune_unused(made, target.parent.glob(f"{source.stem}.*"), "prepared model")
+        # (not the source itself, which may live in the same folder: Kokoro's joined model)
+        siblings = [path for path in target.parent.glob(f"{source.stem}.*") if path != source]
+        prune_unused(made, siblings, "prepared model")
     return target if target.exists() else source
 
 
@@ -98,20 +101,33 @@ def _prepare(source: Path, target: Path) -> None:
 
 
 def _expose_durations(model: object) -> bool:
-    """Add ``DURATIONS_OUTPUT`` when the graph has exactly one ``Ceil``: VITS's ``w_ceil``, the
-    frames of each input id. (The engine checks the figures against the audio's length before
-    it relies on them.)"""
+    """Add ``DURATIONS_OUTPUT`` when the graph holds the frames of each input id; True if added."""
     import onnx
     from onnx import helper
 
     assert isinstance(model, onnx.ModelProto)
     graph = model.graph
-    ceilings = [node for node in graph.node if node.op_type == "Ceil"]
-    if len(ceilings) != 1 or any(output.name == DURATIONS_OUTPUT for output in graph.output):
+    tensor = _durations_tensor(graph)
+    if tensor is None or any(output.name == DURATIONS_OUTPUT for output in graph.output):
         return False
-    graph.node.append(helper.make_node("Identity", [ceilings[0].output[0]], [DURATIONS_OUTPUT]))
+    graph.node.append(helper.make_node("Identity", [tensor], [DURATIONS_OUTPUT]))
     graph.output.append(helper.make_tensor_value_info(DURATIONS_OUTPUT, onnx.TensorProto.FLOAT, None))
     return True
+
+
+def _durations_tensor(graph: Any) -> str | None:
+    """VITS's ``w_ceil`` (the graph's one ``Ceil``), or Kokoro's ``round(duration).clamp(min=1)``
+    (the ``Clip`` of its one ``Round``). Engines use the figures as proportions of the audio's
+    length, so a graph whose tensor is something else only misplaces its marks."""
+    ceilings = [node for node in graph.node if node.op_type == "Ceil"]
+    if len(ceilings) == 1:
+        return str(ceilings[0].output[0])
+    rounds = [node for node in graph.node if node.op_type == "Round"]
+    if len(rounds) == 1:
+        clips = [node for node in graph.node if node.op_type == "Clip" and node.input[0] == rounds[0].output[0]]
+        if len(clips) == 1:
+            return str(clips[0].output[0])
+    return None
 
 
 def _replace_random_nodes(model: object) -> None:

@@ -147,3 +147,35 @@ def test_plan_without_lead_starts_with_a_whole_sentence(piper: Voice) -> None:
 def test_ipa_pieces_are_never_cut_into_a_lead(piper: Voice) -> None:
     text = "\ue000həˈloʊ\ue001 there my good old friend from the north."
     assert all(chunk.pause for chunk in plan(text, piper))
+
+
+def test_a_voice_that_cannot_place_marks_gets_its_sentences_cut_at_them(piper: Voice) -> None:
+    """Marks stay inside a sentence for a voice with durations (one inference); for one
+    without, the sentence is cut at each mark. Either way every mark comes, in order."""
+    import copy
+
+    from litettsd import ssml
+    from litettsd.document import Mark
+    from litettsd.script import Speak, build_script, steps
+
+    names = [f"w{n}" for n in range(7)]
+    words = "Good morning, how are you? - Fine.".split()
+    markup = "<speak>" + " ".join(f'<mark name="{name}"/>{word}' for name, word in zip(names, words)) + "</speak>"
+    script = build_script(ssml.parse(markup, False), lambda segment: segment.text)
+    untimed = copy.copy(piper)
+    untimed.marks_inside = False  # type: ignore[attr-defined]
+
+    def marks_and_inferences(voice: Voice) -> tuple[list[str], int]:
+        found, inferences = [], 0
+        for step in steps(script, voice):
+            if isinstance(step, Speak):
+                inferences += 1
+                found += step.marks
+            elif isinstance(step, Mark):
+                found.append(step.name)
+        return found, inferences
+
+    timed_marks, timed_inferences = marks_and_inferences(piper)
+    cut_marks, cut_inferences = marks_and_inferences(untimed)
+    assert timed_marks == cut_marks == names
+    assert timed_inferences == 3 and cut_inferences == 6  # lead, rest of sentence, "Fine" / a word each

@@ -238,11 +238,16 @@ def test_marks_inside_a_sentence_fall_where_whisper_hears_their_words(daemon):
     assert float(np.median(errors)) < 0.15 and max(errors) < 0.4, errors
 
 
-def test_marks_inside_sentences_for_a_voice_without_durations_all_arrive(daemon):
-    """Kokoro's model gives no durations: its sentences are cut at the marks, none is lost."""
-    ssml = orca_ssml("Good morning, how are you? - Fine.")
-    frames = synth(daemon, ssml, voice="kokoro:jm_kumo")
-    assert [name for name, _ in marks_of(frames)] == re.findall(r'name="([^"]+)"', ssml)
+def test_kokoro_places_marks_inside_sentences_too(daemon):
+    text = "Good morning, how are you? Fine, thanks."
+    plain, _ = pcm(synth(daemon, f"<speak>{text}</speak>", voice="kokoro:jm_kumo"))
+    frames = synth(daemon, orca_ssml(text), voice="kokoro:jm_kumo")
+    marked, _ = pcm(frames)
+    assert np.array_equal(marked, plain)
+    marks = marks_of(frames)
+    assert [name for name, _ in marks] == re.findall(r'name="([^"]+)"', orca_ssml(text))
+    offsets = [offset for _, offset in marks]
+    assert offsets[0] == 0 and len(set(offsets)) == len(offsets) and offsets == sorted(offsets)
 
 
 def test_a_mark_before_a_word_with_nothing_to_say_is_kept_in_order(daemon):

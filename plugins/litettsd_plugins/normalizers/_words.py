@@ -412,15 +412,16 @@ def rewrite_near(text: str, finder: LazyPattern, rewrite: Callable[[str], str], 
 
 def _joins(text: str, index: int, step: int) -> bool:
     """Whether the character at ``index`` would glue new words to its neighbour: a letter or
-    digit, a symbol that will be read as words too (emoji), or a period joining a letter
-    ("0.c" must not become the file name "zero.c")."""
+    digit, a symbol that will be read as words too (emoji), a period joining a letter ("0.c"
+    must not become the file name "zero.c"), or any period before the words ('".°' must not
+    become '".degrees', which a second pass reads as the name ".degrees")."""
     if not 0 <= index < len(text):
         return False
     character = text[index]
     if character.isalnum() or (not character.isascii() and unicodedata.category(character)[0] == "S"):
         return True
     neighbour = index + step
-    return character == "." and 0 <= neighbour < len(text) and text[neighbour].isalpha()
+    return character == "." and (step < 0 or (0 <= neighbour < len(text) and text[neighbour].isalpha()))
 
 
 def padded(speak: Callable[[re.Match[str]], str]) -> Callable[[re.Match[str]], str]:
