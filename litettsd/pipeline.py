@@ -29,7 +29,7 @@ from .lexicon import Lexicon
 from .messages import MAX_VOLUME, SynthesizeRequest
 from .plugins import Plugins
 from .scheduler import PRIORITIES, InferenceScheduler
-from .script import Item, Run, Speak, Step, build_script, display, steps, without_marks
+from .script import Item, Run, Speak, Step, build_script, display, normalize_across_marks, steps, without_marks
 from .voices import VoiceRegistry
 
 log = logging.getLogger(__name__)
@@ -184,6 +184,7 @@ class Pipeline:
 
     def _script(self, document: Document, context: NormalizeContext) -> list[Item]:
         segments = self.lexicon.apply(document.segments, context.language)
+        segments = normalize_across_marks(segments, lambda text: self.normalize_text(text, context))
         return build_script(
             Document(segments, document.warnings), lambda s: self._words_for(s, context, document.warnings)
         )

@@ -12,13 +12,14 @@ before or after all of a run's words is a step of its own.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .api import MARK_FIRST, MARK_LAST, Voice, is_mark, places_marks
 from .chunking import IPA_CLOSE, IPA_OPEN, IPA_PIECE, Chunk, plan_chunks, split_clauses
-from .document import NORMAL, Break, Document, Mark, Phonemes, Prosody, SentenceEnd, Text
+from .document import NORMAL, Break, Document, Mark, Phonemes, Prosody, Segment, SentenceEnd, Text
 
 _SENTENCE_FINAL = re.compile(r"[.!?\u2026][\"')\]]*\s*$")
 _IPA_PUNCTUATION = str.maketrans("", "", ".,;:!?")
@@ -101,6 +102,77 @@ def build_script(document: Document, words_for: Callable[[Text], str]) -> list[I
             items.append(segment)
     close()
     return items
+
+
+def normalize_across_marks(segments: list[Segment], normalize: Callable[[str], str]) -> list[Segment]:
+    """Plain text cut only by marks, normalized as the one text it is, then cut at the marks again.
+
+    Orca sends a mark before every word, so each word would be normalized alone and lose what
+    its neighbours say: "on <mark/>5/10" is a date, "5/10" alone a score; "Oct." alone ends
+    a sentence. The words between two marks, normalized alone, count as many words as their
+    part of the whole does in nearly every case, and that count says where each mark goes;
+    when the counts differ, every piece keeps its own reading.
+    """
+    result: list[Segment] = []
+    index = 0
+    while index < len(segments):
+        texts: list[Text] = []
+        end = position = index
+        while position < len(segments):
+            segment = segments[position]
+            if isinstance(segment, Text) and _plain_text(segment) and (not texts or segment.prosody == texts[0].prosody):
+                texts.append(segment)
+                end = position + 1
+            elif not (isinstance(segment, Mark) and texts):
+                break
+            position += 1
+        if len(texts) < 2:
+            result.append(segments[index])
+            index += 1
+            continue
+        alone = [normalize(text.text).split() for text in texts]
+        whole = normalize("".join(text.text for text in texts)).split()
+        cuts = _cuts(alone, whole)
+        pieces = iter(" ".join(whole[start:stop]) for start, stop in itertools.pairwise(cuts))
+        for segment in segments[index:end]:
+            result.append(Text(next(pieces), segment.prosody, normalized=True) if isinstance(segment, Text) else segment)
+        index = end
+    return result
+
+
+def _cuts(alone: list[list[str]], whole: list[str]) -> list[int]:
+    """Where in ``whole`` each piece starts (and the end), the pieces normalized ``alone``.
+
+    Mostly the pieces' word counts. Where the whole reads some words differently ("5/10" is
+    "five out of ten" alone, "May tenth" after "on"), the words both lists share at their
+    start and end are matched first, then the rest is aligned, and a mark inside a changed
+    stretch goes to its start.
+    """
+    counts = [len(words) for words in alone]
+    starts = list(itertools.accumulate(counts, initial=0))
+    if starts[-1] == len(whole):
+        return starts
+    import difflib  # only when some reading changed: not on the common path
+
+    flat = [word for words in alone for word in words]
+    head = next((n for n, (a, b) in enumerate(zip(flat, whole)) if a != b), min(len(flat), len(whole)))
+    tail = 0
+    while tail < min(len(flat), len(whole)) - head and flat[-1 - tail] == whole[-1 - tail]:
+        tail += 1
+    position = list(range(head)) + [0] * (len(flat) - head) + [len(whole)]
+    for index in range(len(flat) - tail, len(flat)):
+        position[index] = index - len(flat) + len(whole)
+    middle = difflib.SequenceMatcher(None, flat[head : len(flat) - tail], whole[head : len(whole) - tail], autojunk=False)
+    for tag, a_start, a_end, b_start, _ in middle.get_opcodes():
+        for offset in range(a_end - a_start):
+            position[head + a_start + offset] = head + b_start + (offset if tag == "equal" else 0)
+    cuts = [position[start] for start in starts]
+    cuts[0] = 0
+    return list(itertools.accumulate(cuts, max))  # never backwards
+
+
+def _plain_text(segment: Text) -> bool:
+    return segment.say_as is None and not segment.normalized
 
 
 def without_marks(text: str) -> str:

@@ -258,6 +258,36 @@ def test_a_mark_before_a_word_with_nothing_to_say_is_kept_in_order(daemon):
     assert 0 < marks[0][1] <= marks[1][1] < marks[2][1] == len(samples)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We meet on 5/10 at 3 pm.",
+        "Python 3.11 was released in Oct. 2022.",
+        "The meeting is May 5, 2020 at 10:30 a.m.",
+        "Temperatures reach 30 °C in the U.S. in July.",
+        "Chapter IV begins here, from 9 am to 5 pm.",
+    ],
+)
+def test_marks_between_words_do_not_change_how_the_text_is_read(daemon, text):
+    """Words between Orca's marks are normalized as one text: "on 5/10" stays a date."""
+    assert normalized(daemon, orca_ssml(text))["text"] == normalized(daemon, f"<speak>{text}</speak>")["text"]
+
+
+def test_a_mark_inside_words_read_differently_together_goes_to_their_start():
+    from litettsd.document import Mark, Text
+    from litettsd.script import normalize_across_marks
+
+    from .test_normalizer_cases import normalize
+
+    segments = [Text("We meet on "), Mark("a"), Text("5/10 "), Mark("b"), Text("at noon.")]
+    spoken = [getattr(s, "text", None) or s.name for s in normalize_across_marks(segments, normalize)]
+    assert spoken == ["We meet on", "a", "May tenth", "b", "at noon."]
+    # the same reading twice: the words both share at the end anchor the second mark
+    segments = [Text("on "), Mark("a"), Text("5/10 "), Mark("b"), Text("5/10")]
+    spoken = [getattr(s, "text", None) or s.name for s in normalize_across_marks(segments, normalize)]
+    assert spoken == ["on", "a", "May tenth", "b", "five out of ten"]
+
+
 def test_marks_with_stream_false_follow_the_audio(daemon):
     frames = synth(daemon, '<speak>One.<mark name="a"/> Two.</speak>', stream=False)
     kinds = [f["type"] for f in frames]
