@@ -39,6 +39,7 @@ class Resampler:
         import soxr
 
         self._stream: Any = soxr.ResampleStream(source_rate, target_rate, 1, dtype="float32", quality="HQ")
+        self.ratio = target_rate / source_rate
 
     def process(self, audio: np.ndarray, last: bool = False) -> np.ndarray:
         """Resample the next piece; ``last`` flushes the filter's tail."""

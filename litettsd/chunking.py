@@ -18,11 +18,13 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from .alignment import piece_starts
 from .api import Voice, is_mark
 
 # A sentence ends at . ! ? or an ellipsis followed by space (not before a lower-case word,
-# which is an abbreviation the normalizer left alone) or the end of the text.
-_SENTENCE = re.compile(r"[.!?\u2026]+[\"')\]]*(?=\s+(?![a-z])|\s*$)")
+# which is an abbreviation the normalizer left alone, marks glued to it or not) or the end
+# of the text.
+_SENTENCE = re.compile(r"[.!?\u2026]+[\"')\]]*(?=\s+(?![\U000f0000-\U000ffffd]*[a-z])|\s*$)")
 _CLAUSE = re.compile(r"[,;:]+[\"')\]]*(?=\s)")
 IPA_OPEN, IPA_CLOSE = "\ue000", "\ue001"
 IPA_PIECE = re.compile(f"{IPA_OPEN}([^{IPA_CLOSE}]*){IPA_CLOSE}")
@@ -299,21 +301,14 @@ def phonemize_mixed(voice: Voice, text: str) -> str:
     return " ".join(part for part in parts if part.strip())
 
 
-_WORD_JOINER = "\u2060"
-"""What a mark becomes for espeak-ng: ignored, but it keeps the words on each side apart."""
-
-
 def _phonemize_marked(voice: Voice, text: str) -> str:
     """The clause phonemized whole, each mark glued to the front of the phonemes of the word it
     precedes.
 
     Phonemized whole, because words alone are said differently ("a" alone is "eɪ", in a
-    sentence "ɐ"). Where a mark falls is found by counting words: the words between two marks
-    phonemized apart give as many phoneme words as they do within the clause when each mark is
-    a word joiner, across which espeak-ng joins no words. Without the joiners it runs some
-    words together ("of the" is "ʌvðə"); a mark inside such a run goes before it, so the
-    phonemes stay exactly those of the unmarked clause. When the counts disagree, the joined
-    clause's phonemes (or, failing that, the pieces' own) are used instead.
+    sentence "ɐ"; "for the" is "fɚðə"). The words between two marks, phonemized alone, say
+    where each mark falls (``alignment.piece_starts``); a mark before a word that espeak-ng
+    runs into the one before it goes before both.
     """
     pieces: list[tuple[str, str]] = []  # (marks, the words after them)
     marks, start = "", 0
@@ -323,38 +318,10 @@ def _phonemize_marked(voice: Voice, text: str) -> str:
             marks, start = "", index + 1
             marks += symbol
     pieces.append((marks, text[start:]))
-    alone = [phonemize_mixed(voice, words).split() if words.strip() else [] for _, words in pieces]
-    counts = [len(phonemes) for phonemes in alone]
-    joined = phonemize_mixed(voice, "".join(_WORD_JOINER if is_mark(symbol) else symbol for symbol in text)).split()
-    if sum(counts) != len(joined):
-        joined = [word for phonemes in alone for word in phonemes]
-    natural = phonemize_mixed(voice, "".join(symbol for symbol in text if not is_mark(symbol))).split()
-    runs = _runs(joined, natural)
-    words, starts = (natural, runs) if runs is not None else (joined, list(range(len(joined))))
-    placed = [""] * len(words)
-    trailing = ""
-    position = 0
-    for (marks, _), count in zip(pieces, counts, strict=True):
-        if position < len(starts):
-            placed[starts[position]] += marks
-        else:
-            trailing += marks
-        position += count
-    spoken = " ".join(before + word for before, word in zip(placed, words, strict=True))
-    return f"{spoken} {trailing}" if trailing and spoken else spoken or trailing
-
-
-def _runs(joined: list[str], natural: list[str]) -> list[int] | None:
-    """For each word of ``joined``, the index of the word of ``natural`` it is part of, when
-    ``natural`` is ``joined`` with some neighbours run together; else None."""
-    owners: list[int] = []
-    index, rest = 0, natural[0] if natural else ""
-    for word in joined:
-        if not rest.startswith(word) or index >= len(natural):
-            return None
-        owners.append(index)
-        rest = rest[len(word):]
-        if not rest:
-            index += 1
-            rest = natural[index] if index < len(natural) else ""
-    return owners if index == len(natural) else None
+    whole = phonemize_mixed(voice, "".join(symbol for symbol in text if not is_mark(symbol))).split()
+    starts = piece_starts([phonemize_mixed(voice, words).split() if words.strip() else [] for _, words in pieces], whole)
+    placed = [""] * (len(whole) + 1)  # the last: marks after every word
+    for (marks, _), position in zip(pieces, starts[:-1], strict=True):
+        placed[position] += marks
+    spoken = " ".join(before + word for before, word in zip(placed, whole))
+    return f"{spoken} {placed[-1]}" if placed[-1] and spoken else spoken or placed[-1]

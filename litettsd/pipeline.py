@@ -124,6 +124,11 @@ class _Render:
     retry: Speak | None = None
     """A chunk whose inference a more urgent request preempted; it runs first next time."""
     samples: int = 0
+    """Samples sent, at the output rate."""
+    fed: int = 0
+    """Samples made, at the voice's rate: with a resampler, ``samples`` lags its share of them."""
+    early: list[MarkReached] = field(default_factory=list)
+    """Marks whose offset the resampler's output has not reached yet; sent once it has."""
     synth_seconds: float = field(default=0.0)
 
 
@@ -306,9 +311,13 @@ class Pipeline:
         finally:
             chunks.close()
         tail = await asyncio.to_thread(self._finish, render)
+        # Marks the resampler's output has not reached by rounding: at the very end.
+        marks += [MarkReached(mark.name, min(mark.offset, render.samples)) for mark in render.early]
         if request.stream:
             if tail or render.samples == 0:
                 yield Audio(tail)
+            for mark in marks:
+                yield mark
         else:
             yield Audio(b"".join(held) + tail)
             for mark in marks:
@@ -329,10 +338,10 @@ class Pipeline:
             return self._speak_or_defer(render, retry, outputs, started)
         for step in render.steps:
             if isinstance(step, Mark):
-                outputs.append(MarkReached(step.name, render.samples))
+                outputs.extend(self._mark(render, step.name))
             elif isinstance(step, Break):
                 # An explicit break replaces the automatic pause after the previous chunk.
-                outputs.append(self._emit(render, silence(max(step.seconds, render.pause), rate)))
+                outputs.extend(self._emit(render, silence(max(step.seconds, render.pause), rate)))
                 render.pause = 0.0
             else:
                 return self._speak_or_defer(render, step, outputs, started)
@@ -375,7 +384,9 @@ class Pipeline:
             raise
         rate = render.voice.info.sample_rate
         if pitch != 1.0:
+            synthesized = audio.size
             audio = shift_pitch(audio, rate, pitch)
+            offsets = [round(offset * audio.size / synthesized) for offset in offsets] if synthesized else offsets
         # The request's volume is held to 0..4; SSML prosody multiplies into it, so bound the product too.
         audio = fade_edges(audio, rate) * np.float32(min(MAX_VOLUME, request.volume * step.prosody.volume))
         lead = 0
@@ -390,19 +401,41 @@ class Pipeline:
             # A mark before the chunk's first phoneme falls before the pause, as between chunks.
             at = min(audio.size, lead + offset) if offset > 0 else 0
             if at > start:
-                outputs.append(self._emit(render, audio[start:at]))
+                outputs.extend(self._emit(render, audio[start:at]))
                 start = at
-            outputs.append(MarkReached(name, render.samples))
-        outputs.append(self._emit(render, audio[start:]))
+            outputs.extend(self._mark(render, name))
+        outputs.extend(self._emit(render, audio[start:]))
         return outputs
 
     @staticmethod
-    def _emit(render: _Render, audio: np.ndarray) -> bytes:
+    def _emit(render: _Render, audio: np.ndarray) -> list[Output]:
+        """Encode the next audio, with each waiting mark it reaches after the samples before it."""
+        render.fed += audio.size
         if render.resampler is not None:
             audio = render.resampler.process(audio)
         pcm = to_int16(audio)
+        outputs: list[Output] = []
+        done = 0
+        while render.early and render.early[0].offset <= render.samples + pcm.size:
+            cut = render.early[0].offset - render.samples
+            if cut > done:
+                outputs.append(render.encoder.encode(pcm[done:cut]))
+                done = cut
+            outputs.append(render.early.pop(0))
+        outputs.append(render.encoder.encode(pcm[done:]))
         render.samples += pcm.size
-        return render.encoder.encode(pcm)
+        return outputs
+
+    @staticmethod
+    def _mark(render: _Render, name: str) -> list[MarkReached]:
+        """A mark at the audio made so far: at once, or once a resampler's output reaches it."""
+        if render.resampler is None:
+            return [MarkReached(name, render.samples)]
+        mark = MarkReached(name, round(render.fed * render.resampler.ratio))
+        if render.early or mark.offset > render.samples:
+            render.early.append(mark)
+            return []
+        return [mark]
 
     @staticmethod
     def _finish(render: _Render) -> bytes:

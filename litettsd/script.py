@@ -7,7 +7,8 @@ changes end a run. A mark between two words stays inside its run as a code point
 inference and a voice that knows its phonemes' durations says where the mark fell. Orca
 marks every word it sends: cutting the sentence at each one would speak it word by word. For
 voices that cannot place marks, ``steps`` cuts the run at its marks instead, and a mark
-before or after all of a run's words is a step of its own.
+before or after all of a run's words is a step of its own. The words between marks are also
+normalized as one text (``normalize_across_marks``), so a mark never costs a word its context.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from .alignment import piece_starts
 from .api import MARK_FIRST, MARK_LAST, Voice, is_mark, places_marks
 from .chunking import IPA_CLOSE, IPA_OPEN, IPA_PIECE, Chunk, plan_chunks, split_clauses
 from .document import NORMAL, Break, Document, Mark, Phonemes, Prosody, Segment, SentenceEnd, Text
@@ -109,9 +111,8 @@ def normalize_across_marks(segments: list[Segment], normalize: Callable[[str], s
 
     Orca sends a mark before every word, so each word would be normalized alone and lose what
     its neighbours say: "on <mark/>5/10" is a date, "5/10" alone a score; "Oct." alone ends
-    a sentence. The words between two marks, normalized alone, count as many words as their
-    part of the whole does in nearly every case, and that count says where each mark goes;
-    when the counts differ, every piece keeps its own reading.
+    a sentence. The whole's words are cut where ``alignment.piece_starts`` puts each mark.
+    Texts with no mark between them are left as they are.
     """
     result: list[Segment] = []
     index = 0
@@ -126,49 +127,19 @@ def normalize_across_marks(segments: list[Segment], normalize: Callable[[str], s
             elif not (isinstance(segment, Mark) and texts):
                 break
             position += 1
-        if len(texts) < 2:
+        if len(texts) < 2 or not any(isinstance(segment, Mark) for segment in segments[index:end]):
             result.append(segments[index])
             index += 1
             continue
-        alone = [normalize(text.text).split() for text in texts]
-        whole = normalize("".join(text.text for text in texts)).split()
-        cuts = _cuts(alone, whole)
-        pieces = iter(" ".join(whole[start:stop]) for start, stop in itertools.pairwise(cuts))
+        # Joined with a space, as ``build_script`` joins pieces: the SSML parser drops the
+        # whitespace-only text between two marks ('.<mark/> <mark/>Next').
+        whole = normalize(" ".join(text.text.strip() for text in texts)).split()
+        starts = piece_starts([normalize(text.text).split() for text in texts], whole)
+        pieces = iter(" ".join(whole[start:stop]) for start, stop in itertools.pairwise(starts))
         for segment in segments[index:end]:
             result.append(Text(next(pieces), segment.prosody, normalized=True) if isinstance(segment, Text) else segment)
         index = end
     return result
-
-
-def _cuts(alone: list[list[str]], whole: list[str]) -> list[int]:
-    """Where in ``whole`` each piece starts (and the end), the pieces normalized ``alone``.
-
-    Mostly the pieces' word counts. Where the whole reads some words differently ("5/10" is
-    "five out of ten" alone, "May tenth" after "on"), the words both lists share at their
-    start and end are matched first, then the rest is aligned, and a mark inside a changed
-    stretch goes to its start.
-    """
-    counts = [len(words) for words in alone]
-    starts = list(itertools.accumulate(counts, initial=0))
-    if starts[-1] == len(whole):
-        return starts
-    import difflib  # only when some reading changed: not on the common path
-
-    flat = [word for words in alone for word in words]
-    head = next((n for n, (a, b) in enumerate(zip(flat, whole)) if a != b), min(len(flat), len(whole)))
-    tail = 0
-    while tail < min(len(flat), len(whole)) - head and flat[-1 - tail] == whole[-1 - tail]:
-        tail += 1
-    position = list(range(head)) + [0] * (len(flat) - head) + [len(whole)]
-    for index in range(len(flat) - tail, len(flat)):
-        position[index] = index - len(flat) + len(whole)
-    middle = difflib.SequenceMatcher(None, flat[head : len(flat) - tail], whole[head : len(whole) - tail], autojunk=False)
-    for tag, a_start, a_end, b_start, _ in middle.get_opcodes():
-        for offset in range(a_end - a_start):
-            position[head + a_start + offset] = head + b_start + (offset if tag == "equal" else 0)
-    cuts = [position[start] for start in starts]
-    cuts[0] = 0
-    return list(itertools.accumulate(cuts, max))  # never backwards
 
 
 def _plain_text(segment: Text) -> bool:

@@ -195,13 +195,13 @@ ORCA_TEXT = "The quick brown fox jumps over the lazy dog near the river bank. Th
 
 
 def marks_of(frames):
-    """(name, offset) of each mark, checking each comes after the audio before it."""
+    """(name, offset) of each mark, checking each comes right after the audio before it."""
     received, marks = 0, []
     for frame in frames:
         if frame["type"] == "audio":
             received += len(frame["data"]) // 2
         elif frame["type"] == "mark":
-            assert frame["offset"] <= received
+            assert frame["offset"] == received
             marks.append((frame["name"], frame["offset"]))
     return marks
 
@@ -220,6 +220,47 @@ def test_a_mark_before_every_word_leaves_the_speech_as_it_was(daemon):
     assert offsets[0] == 0 and offsets == sorted(offsets) and offsets[-1] < len(marked)
     # "of the"-style runs aside, each word starts later than the one before it
     assert len(set(offsets)) >= len(words) - 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks for the help, it was kind of a surprise.",  # espeak-ng runs "for the" together as "fɚðə"
+        "Wait for a minute on the bus.",
+        "Wait... what happened?",  # no sentence end before a lower-case word, marked or not
+        "I said hi! twice.",
+    ],
+)
+def test_marked_words_espeak_runs_together_still_sound_the_same(daemon, text):
+    plain, _ = pcm(synth(daemon, f"<speak>{text}</speak>"))
+    frames = synth(daemon, orca_ssml(text))
+    assert np.array_equal(pcm(frames)[0], plain)
+    assert len(marks_of(frames)) == len(text.split())
+
+
+def test_a_sentence_mark_next_to_a_word_mark_keeps_the_space_between_them(daemon):
+    """What speech-dispatcher makes of an Orca message: its sentence mark, a space, Orca's mark."""
+    reply = normalized(daemon, '<speak>Hello world.<mark name="__spd_0"/> <mark name="12:15"/>Next one.</speak>')
+    assert reply["text"] == "Hello world. Next one."
+    assert "d." in reply["phonemes"] and "dˈɑːt" not in reply["phonemes"]
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_marks_in_resampled_audio_fall_at_the_same_time(daemon, rate):
+    native = marks_of(synth(daemon, orca_ssml(ORCA_TEXT)))
+    frames = synth(daemon, orca_ssml(ORCA_TEXT), sample_rate=rate)
+    resampled = marks_of(frames)  # each still after the audio before it
+    assert [offset for _, offset in resampled] == [round(offset * rate / 22050) for _, offset in native]
+    assert resampled[-1][1] <= frames[-1]["samples"]
+
+
+@pytest.mark.parametrize("pitch", [0.8, 1.3])
+def test_marks_in_pitch_shifted_audio_keep_their_place_in_it(daemon, pitch):
+    plain = synth(daemon, orca_ssml(ORCA_TEXT))
+    shifted = synth(daemon, orca_ssml(ORCA_TEXT), pitch=pitch)
+    for (_, a), (_, b) in zip(marks_of(plain), marks_of(shifted), strict=True):
+        # the same fraction of the audio, whose length the shift changes a little
+        assert abs(a / plain[-1]["samples"] - b / shifted[-1]["samples"]) < 0.01
 
 
 def test_marks_inside_a_sentence_fall_where_whisper_hears_their_words(daemon):
