@@ -70,6 +70,9 @@ class _Recorder:
     def get_inputs(self) -> Any:
         return self.session.get_inputs()
 
+    def get_outputs(self) -> Any:
+        return self.session.get_outputs()
+
 
 def raw_feeds(voice_id: str, text: str, cache: Path) -> tuple[Any, list[dict[str, Any]]]:
     """A plain onnxruntime session on the same model, and the per-chunk inputs the daemon uses."""
