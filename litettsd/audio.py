@@ -46,6 +46,14 @@ class Resampler:
         return np.asarray(self._stream.resample_chunk(audio.astype(np.float32), last=last), dtype=np.float32)
 
 
+def sample_offsets(durations: np.ndarray, samples: int, ids_before: list[int]) -> list[int]:
+    """Where each of ``ids_before`` (counts of input ids) ends in audio ``samples`` long, given
+    each id's duration in frames: the frames before it times the samples per frame."""
+    frames = np.concatenate([[0.0], np.cumsum(np.asarray(durations, dtype=np.float64).reshape(-1))])
+    per_frame = samples / frames[-1] if frames[-1] else 0.0
+    return [round(frames[min(count, frames.size - 1)] * per_frame) for count in ids_before]
+
+
 def shift_pitch(audio: np.ndarray, sample_rate: int, factor: float) -> np.ndarray:
     """Raise pitch by ``factor`` by playing the audio faster (resampling); duration shrinks by it.
 

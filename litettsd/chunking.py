@@ -301,6 +301,18 @@ def phonemize_mixed(voice: Voice, text: str) -> str:
     return " ".join(part for part in parts if part.strip())
 
 
+def split_at_marks(text: str) -> list[tuple[str, str]]:
+    """``text`` as (marks, the words after them) pieces, the first with no marks, one mark each after."""
+    pieces: list[tuple[str, str]] = []
+    marks, start = "", 0
+    for index, symbol in enumerate(text):
+        if is_mark(symbol):
+            pieces.append((marks, text[start:index]))
+            marks, start = symbol, index + 1
+    pieces.append((marks, text[start:]))
+    return pieces
+
+
 def _phonemize_marked(voice: Voice, text: str) -> str:
     """The clause phonemized whole, each mark glued to the front of the phonemes of the word it
     precedes.
@@ -310,14 +322,7 @@ def _phonemize_marked(voice: Voice, text: str) -> str:
     where each mark falls (``alignment.piece_starts``); a mark before a word that espeak-ng
     runs into the one before it goes before both.
     """
-    pieces: list[tuple[str, str]] = []  # (marks, the words after them)
-    marks, start = "", 0
-    for index, symbol in enumerate(text):
-        if is_mark(symbol):
-            pieces.append((marks, text[start:index]))
-            marks, start = "", index + 1
-            marks += symbol
-    pieces.append((marks, text[start:]))
+    pieces = split_at_marks(text)
     whole = phonemize_mixed(voice, "".join(symbol for symbol in text if not is_mark(symbol))).split()
     starts = piece_starts([phonemize_mixed(voice, words).split() if words.strip() else [] for _, words in pieces], whole)
     placed = [""] * (len(whole) + 1)  # the last: marks after every word

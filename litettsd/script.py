@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from .alignment import piece_starts
 from .api import MARK_FIRST, MARK_LAST, Voice, is_mark, places_marks
-from .chunking import IPA_CLOSE, IPA_OPEN, IPA_PIECE, Chunk, plan_chunks, split_clauses
+from .chunking import IPA_CLOSE, IPA_OPEN, IPA_PIECE, Chunk, plan_chunks, split_at_marks, split_clauses
 from .document import NORMAL, Break, Document, Mark, Phonemes, Prosody, Segment, SentenceEnd, Text
 
 _SENTENCE_FINAL = re.compile(r"[.!?\u2026][\"')\]]*\s*$")
@@ -179,12 +179,7 @@ def steps(script: list[Item], voice: Voice) -> Iterator[Step]:
 
 def _cut_at_marks(run: Run) -> Iterator[Run | Mark]:
     """The run as runs between its marks, for a voice that cannot place marks inside one."""
-    start = 0
-    for index, symbol in enumerate(run.text):
-        if is_mark(symbol):
-            if run.text[start:index].strip():
-                yield Run(run.text[start:index].strip(), run.prosody)
-            yield Mark(run.marks[ord(symbol) - MARK_FIRST])
-            start = index + 1
-    if run.text[start:].strip():
-        yield Run(run.text[start:].strip(), run.prosody)
+    for marks, words in split_at_marks(run.text):
+        yield from (Mark(run.marks[ord(symbol) - MARK_FIRST]) for symbol in marks)
+        if words.strip():
+            yield Run(words.strip(), run.prosody)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from litettsd.api import EngineContext, VoiceInfo, is_mark
+from litettsd.audio import sample_offsets
 from litettsd.errors import ErrorCode, RequestError
 from litettsd.g2p import espeak
 from litettsd.hookspecs import hookimpl
@@ -180,11 +181,9 @@ class KokoroVoice:
             [self._audio_output[0], DURATIONS_OUTPUT], self._inputs(tokens, speed), run_options
         )
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-        frames = np.concatenate([[0.0], np.cumsum(np.asarray(durations, dtype=np.float64).reshape(-1))])
-        per_frame = audio.size / frames[-1] if frames[-1] else 0.0
         start, end = _loud_span(audio)
         trimmed = audio[start:end]
-        offsets = [round(frames[min(index, frames.size - 1)] * per_frame) - start if index else 0 for index in marks]
+        offsets = [offset - start if count else 0 for offset, count in zip(sample_offsets(durations, audio.size, marks), marks)]
         return trimmed, [min(max(offset, 0), trimmed.size) for offset in offsets]
 
     def _inputs(self, tokens: list[int], speed: float) -> dict[str, np.ndarray]:

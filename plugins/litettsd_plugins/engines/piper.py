@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from litettsd.api import EngineContext, VoiceInfo, is_mark
+from litettsd.audio import sample_offsets
 from litettsd.errors import ErrorCode, RequestError
 from litettsd.g2p import espeak
 from litettsd.hookspecs import hookimpl
@@ -89,9 +90,7 @@ class PiperVoice:
             [self._audio_output[0], DURATIONS_OUTPUT], self._inputs(ids, speed), run_options
         )
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-        frames = np.concatenate([[0.0], np.cumsum(np.asarray(durations, dtype=np.float64).reshape(-1))])
-        per_frame = audio.size / frames[-1] if frames[-1] else 0.0
-        return audio, [round(frames[index] * per_frame) for index in marks]
+        return audio, sample_offsets(durations, audio.size, marks)
 
     def _ids(self, phonemes: str) -> tuple[list[int], list[int]]:
         """The model's input ids, and for each mark the index of the first id after it (0 for a
