@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .stale import mark_used, prune_unused
+from .derived import flush_to_disk, mark_used, prune_unused
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ def _prepare(source: Path, target: Path) -> None:
         _replace_random_nodes(model)
     temporary = target.with_suffix(f".tmp{os.getpid()}")
     onnx.save(model, str(temporary))
+    flush_to_disk(temporary)
     os.replace(temporary, target)
 
 

@@ -32,7 +32,7 @@ from typing import Any
 from .config import Settings
 from .model_prep import cache_key
 from .plugins import Plugins
-from .stale import mark_used, prune_unused
+from .derived import flush_to_disk, mark_used, prune_unused
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +153,12 @@ class SessionFactory:
             shutil.rmtree(folder, ignore_errors=True)
             options.optimized_model_filepath = ""
             return _session(model, options)
+        try:
+            flush_to_disk(folder)
+        except OSError as exc:  # an entry that may not survive a power cut is not published
+            log.warning("cannot write the optimized graph of %s to disk: %s", model, exc)
+            shutil.rmtree(folder, ignore_errors=True)
+            return session
         try:
             folder.rename(target.parent)
         except OSError:  # another process published first, or a broken entry is in the way

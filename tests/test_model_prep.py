@@ -349,3 +349,71 @@ def test_corrupt_kokoro_part_names_the_files(tmp_path, monkeypatch):
     assert "sha256" in caught.value.message
     assert all(str(path) in caught.value.message for path in paths)
     assert not list((tmp_path / "cache").glob("models/*"))
+
+
+class _DiskLog:
+    """Records, in order, which files were flushed to disk (``os.fsync``) and which renames happened."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.events: list[tuple[str, str]] = []
+        real_fsync, real_replace, real_rename = os.fsync, os.replace, Path.rename
+
+        def fsync(fd: int) -> None:
+            self.events.append(("flush", os.readlink(f"/proc/self/fd/{fd}")))
+            real_fsync(fd)
+
+        def replace(source: Any, target: Any) -> None:
+            self.events.append(("rename", str(source)))
+            real_replace(source, target)
+
+        def rename(path: Path, target: Any) -> Path:
+            self.events.append(("rename", str(path)))
+            return real_rename(path, target)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(os, "replace", replace)
+        monkeypatch.setattr(Path, "rename", rename)
+
+    def flushed_before_renamed(self, temporary: str) -> set[str]:
+        """Files at or under ``temporary`` flushed before it was renamed (fails if it was not)."""
+        renamed = self.events.index(("rename", temporary))
+        return {path for kind, path in self.events[:renamed] if kind == "flush" and path.startswith(temporary)}
+
+
+def test_optimized_graph_reaches_the_disk_before_it_is_published(tmp_path, piper_model, monkeypatch):
+    # A power cut after the rename but before the data is written would leave a complete-looking
+    # entry full of zeros, which later starts would trust.
+    disk = _DiskLog(monkeypatch)
+    factory = _factory(tmp_path / "cache")
+    factory(piper_model, "piper")
+    target = optimized_model_path(piper_model, factory.options("piper"), tmp_path / "cache").parent
+    temporary = str(target.with_name(f"{target.name}.tmp{os.getpid()}"))
+    assert disk.flushed_before_renamed(temporary) == {f"{temporary}/model.onnx", f"{temporary}/model.data"}
+
+
+def test_an_optimized_graph_that_cannot_be_flushed_is_not_published(tmp_path, piper_model, monkeypatch):
+    def failing_fsync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    factory = _factory(tmp_path / "cache")
+    session = factory(piper_model, "piper")
+    assert _infer(session).size > 10_000
+    assert not list((tmp_path / "cache" / "optimized").iterdir())
+
+
+def test_prepared_model_reaches_the_disk_before_it_is_published(tmp_path, monkeypatch):
+    source = random_model(tmp_path / "random.onnx")
+    target = tmp_path / "cache" / "models" / "random.prepared.onnx"
+    disk = _DiskLog(monkeypatch)
+    model_prep._prepare(source, target)  # what the child process of prepared_model runs
+    temporary = str(target.with_suffix(f".tmp{os.getpid()}"))
+    assert disk.flushed_before_renamed(temporary) == {temporary}
+
+
+def test_kokoro_join_reaches_the_disk_before_it_is_published(tmp_path, monkeypatch):
+    _fake_kokoro_parts(tmp_path, monkeypatch, [b"a" * 10, b"b" * 10, b"c" * 10, b"d" * 10])
+    disk = _DiskLog(monkeypatch)
+    model = kokoro.assemble_model(tmp_path / "cache")
+    temporary = str(model.with_suffix(f".tmp{os.getpid()}"))
+    assert disk.flushed_before_renamed(temporary) == {temporary}

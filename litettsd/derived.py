@@ -1,4 +1,10 @@
-"""Deleting derived model files that nothing has used for a month.
+"""Derived model files in the cache folder: written to disk before they are published, and
+deleted once nothing has used them for a month.
+
+Each is written under a temporary name and renamed into place. Without a flush first, a power
+cut soon after the rename can leave the new name with the file's full size but blocks of
+zeros (file systems may write the rename before the data): a voice that then loads and
+speaks noise at every start, since a cache entry is trusted by its name and size.
 
 A derived file (an optimized graph, a model with its random nodes replaced) is keyed by what
 it was made from: a new onnxruntime, a reinstalled voice package or another checkout makes a
@@ -23,6 +29,13 @@ log = logging.getLogger(__name__)
 
 UNUSED_SECONDS = 30 * 24 * 3600
 """A derived file nobody used for this long is deleted when a new one of its kind is written."""
+
+
+def flush_to_disk(path: Path) -> None:
+    """Write ``path`` (a file, or every file in a folder) through to the disk, before it is renamed into place."""
+    for file in sorted(path.iterdir()) if path.is_dir() else [path]:
+        with open(file, "rb") as handle:
+            os.fsync(handle.fileno())
 
 
 def mark_used(path: Path) -> None:
