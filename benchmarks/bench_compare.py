@@ -207,6 +207,15 @@ def capture_feeds(voice: str, cache: Path) -> tuple[Path, dict[str, Any]]:
     return Path(model), feeds
 
 
+def daemon_warm_up_feeds(voice: str, cache: Path) -> list[dict[str, Any]]:
+    """The inputs of the daemon's own warm-up inference (its phrase at its speed): what the
+    start-up floor runs, so that litettsd over the floor is the daemon's own overhead."""
+    from litettsd.server import WARM_UP_SPEED
+    from litettsd.server import WARM_UP_TEXT as DAEMON_WARM_UP_TEXT
+
+    return raw_feeds(voice, DAEMON_WARM_UP_TEXT, cache, speed=WARM_UP_SPEED)[1]
+
+
 def optimized_graph(model: Path, engine: str, cache: Path) -> Path:
     """The optimized graph of ``model`` the daemon cached under ``cache`` (a daemon must have run)."""
     from litettsd.config import load_settings
@@ -305,7 +314,7 @@ def _family(family: str, cache: Path, folder: Path) -> dict[str, float]:
     model, feeds = capture_feeds(voice, cache)
     all_feeds, warm_up_feeds = folder / f"{family}.feeds.pkl", folder / f"{family}.warm-up.feeds.pkl"
     all_feeds.write_bytes(pickle.dumps(feeds))
-    warm_up_feeds.write_bytes(pickle.dumps({WARM_UP_TEXT: feeds[WARM_UP_TEXT]}))
+    warm_up_feeds.write_bytes(pickle.dumps({WARM_UP_TEXT: daemon_warm_up_feeds(voice, cache)}))
     primer = start_daemon(cache, voice)  # so that every timed start finds the optimized graph cached
     wait_ready(primer)
     primer.stop()

@@ -74,8 +74,9 @@ class _Recorder:
         return self.session.get_outputs()
 
 
-def raw_feeds(voice_id: str, text: str, cache: Path) -> tuple[Any, list[dict[str, Any]]]:
-    """A plain onnxruntime session on the same model, and the per-chunk inputs the daemon uses."""
+def raw_feeds(voice_id: str, text: str, cache: Path, speed: float = 1.0) -> tuple[Any, list[dict[str, Any]]]:
+    """A plain onnxruntime session on the same model, and the per-chunk inputs the daemon uses
+    for ``text`` at ``speed``."""
     import onnxruntime
 
     from litettsd.api import EngineContext, NormalizeContext
@@ -109,7 +110,7 @@ def raw_feeds(voice_id: str, text: str, cache: Path) -> tuple[Any, list[dict[str
     normalized = pipeline.normalize_text(text, NormalizeContext(language=voice.info.language))
     recorder = sessions[engine.name]
     for chunk in plan_chunks(split_clauses(normalized), voice):
-        voice.infer(chunk.phonemes, 1.0, onnxruntime.RunOptions())
+        voice.infer(chunk.phonemes, speed, onnxruntime.RunOptions())
     return recorder.session, recorder.feeds
 
 

@@ -13,6 +13,8 @@ PUNCTUATION_MODES = ("none", "some", "most", "all")
 CAPITALS_MODES = ("none", "spell", "icon")
 MAX_VOLUME = 4.0
 """Highest gain a request may ask for; SSML prosody cannot push past it either."""
+MIN_SPEED, MAX_SPEED = 0.25, 4.0
+"""Slowest and fastest speaking rate a request may ask for."""
 
 
 def _field(message: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any) -> Any:
@@ -115,7 +117,7 @@ class SynthesizeRequest:
             voice=_field(message, "voice", str, None),
             format=_field(message, "format", str, "pcm").lower(),
             sample_rate=sample_rate,
-            speed=float(_within("speed", _field(message, "speed", (int, float), 1.0), 0.25, 4.0)),
+            speed=float(_within("speed", _field(message, "speed", (int, float), 1.0), MIN_SPEED, MAX_SPEED)),
             pitch=float(_within("pitch", _field(message, "pitch", (int, float), 1.0), 0.5, 2.0)),
             volume=float(_within("volume", _field(message, "volume", (int, float), 1.0), 0.0, MAX_VOLUME)),
             stream=_field(message, "stream", bool, True),

@@ -26,7 +26,7 @@ from .config import Settings
 from .document import Break, Document, Mark, Text, plain
 from .errors import ErrorCode, RequestError
 from .lexicon import Lexicon
-from .messages import MAX_VOLUME, SynthesizeRequest
+from .messages import MAX_SPEED, MAX_VOLUME, MIN_SPEED, SynthesizeRequest
 from .plugins import Plugins
 from .scheduler import PRIORITIES, InferenceScheduler
 from .script import Item, Run, Speak, Step, build_script, display, normalize_across_marks, steps, without_marks
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 _INLINE_NORMALIZE_CHARS = 2000
 """Shorter texts are prepared on the event loop: a thread hop would cost more than the work."""
-_MIN_SPEED, _MAX_SPEED = 0.25, 4.0
 _MIN_PITCH, _MAX_PITCH = 0.5, 2.0
 
 
@@ -367,7 +366,7 @@ class Pipeline:
         """The chunk's audio, split at the marks inside it (each reported after the audio before it)."""
         request = render.request
         pitch = min(_MAX_PITCH, max(_MIN_PITCH, request.pitch * step.prosody.pitch))
-        speed = min(_MAX_SPEED, max(_MIN_SPEED, request.speed * step.prosody.rate / pitch))
+        speed = min(MAX_SPEED, max(MIN_SPEED, request.speed * step.prosody.rate / pitch))
         offsets: list[int] = []
         try:
             if step.marks:  # only voices that place marks get them inside a chunk (script.steps)
