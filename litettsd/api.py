@@ -142,6 +142,11 @@ class NormalizeContext:
     """Read character by character."""
     capitals: str = "none"
     """How upper-case letters are marked when spelling: ``none`` or ``spell`` ("capital A")."""
+    markup: bool = True
+    """The text may hold HTML tags and entities or Markdown, to be removed rather than read.
+    False for SSML, whose markup is already taken out (what is left, such as an escaped
+    ``<b>`` in a code editor, is meant literally), and when punctuation ``most`` or ``all``
+    asks for symbols to be read."""
 
 
 class Normalizer(Protocol):

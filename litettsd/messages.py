@@ -82,7 +82,11 @@ class SynthesizeRequest:
     def normalize_context(self, language: str) -> NormalizeContext:
         """The screen-reader modes of this request, for the normalizers."""
         return NormalizeContext(
-            language=language, punctuation=self.punctuation, spell=self.spell, capitals=self.capitals
+            language=language,
+            punctuation=self.punctuation,
+            spell=self.spell,
+            capitals=self.capitals,
+            markup=not self.ssml and self.punctuation in ("none", "some"),
         )
 
     @classmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -55,6 +55,8 @@ class Cancellation:
 
         self.cancelled = False
         self.run_options = onnxruntime.RunOptions()
+        self.on_progress: Callable[[], None] | None = None
+        """Called on the event loop after each chunk: the server's request deadline counts from the last one."""
 
     def cancel(self) -> None:
         """Idempotent; safe from the event loop while the inference thread runs."""
@@ -297,6 +299,8 @@ class Pipeline:
         chunks = self.scheduler.stream(priority, next_outputs, preempt)
         try:
             async for outputs in chunks:
+                if render.cancellation.on_progress is not None:
+                    render.cancellation.on_progress()
                 for output in outputs:
                     if isinstance(output, MarkReached):
                         if request.stream:

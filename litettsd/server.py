@@ -118,6 +118,8 @@ class _InFlight:
     cancellation: Cancellation | None = None
     closed: bool = False
     """Set once the request's terminal frame is sent; nothing may follow it."""
+    progressed: Callable[[], None] = lambda: None
+    """Moves the request's deadline to ``request_timeout`` from now (set by ``_run_handler``)."""
 
 
 class Connection:
@@ -306,15 +308,19 @@ class Connection:
         record: dict[str, Any] = {"op": message["op"], "outcome": "ok"}
         deadline = self.daemon.settings.server.request_timeout
         try:
-            async with asyncio.timeout(deadline if deadline > 0 else None):
+            async with asyncio.timeout(deadline if deadline > 0 else None) as timer:
+                if deadline > 0:
+                    # A deadline on progress, not on the whole request: a hung inference or a
+                    # request stuck in the queue ends, a long chapter being spoken does not.
+                    loop = asyncio.get_running_loop()
+                    entry.progressed = lambda: timer.reschedule(loop.time() + deadline)
                 await handler(self, rid, message, record)
         except TimeoutError:
             if entry.cancellation is not None:
                 entry.cancellation.cancel()
             record.update(outcome="error", error_code=ErrorCode.TIMEOUT.value)
-            await self._terminal(
-                rid, {"type": "error", "code": ErrorCode.TIMEOUT.value, "message": f"request took longer than {deadline:g} s"}
-            )
+            stalled = f"request made no progress for {deadline:g} s"
+            await self._terminal(rid, {"type": "error", "code": ErrorCode.TIMEOUT.value, "message": stalled})
         except Cancelled:
             record["outcome"] = "cancelled"
             await self._terminal(rid, {"type": "cancelled"})
@@ -443,6 +449,7 @@ async def _synthesize(conn: Connection, rid: int, message: dict[str, Any], recor
     entry = _current.get()
     assert entry is not None  # set by Connection._run_handler
     entry.cancellation = cancellation
+    cancellation.on_progress = entry.progressed
     started = time.perf_counter()
     seq = 0
     async with contextlib.aclosing(daemon.pipeline.synthesize(request, cancellation)) as events:

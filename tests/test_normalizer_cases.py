@@ -652,6 +652,34 @@ def test_punctuation_levels(mode: str, text: str, expected: str) -> None:
     assert normalize(text, NormalizeContext(punctuation=mode)) == expected
 
 
+LITERAL_MARKUP = [
+    ("some", "Wrap it in <b> tags, then close with </b>.", "Wrap it in less than b greater than tags, then close with less than slash b greater than."),
+    ("some", "Type <div class=main> here.", "Type less than div class equals main greater than here."),
+    ("some", "Use **bold** and `code`.", "Use star star bold star star and code."),
+    ("all", "Call _private_ now.", "Call underline private underline now dot."),
+    ("some", "# Heading", "hash Heading"),
+    ("some", "AT&amp;T", "AT and amp;T"),
+]
+
+
+@pytest.mark.parametrize(("mode", "text", "expected"), LITERAL_MARKUP, ids=[f"{m}:{t}" for m, t, _ in LITERAL_MARKUP])
+def test_markup_is_read_as_written_where_it_is_not_markup(mode: str, text: str, expected: str) -> None:
+    # SSML's escaped "<b>" (a code editor through speech-dispatcher), or any text when the
+    # listener asked for most or all symbols: removing tags or Markdown would drop words.
+    assert normalize(text, NormalizeContext(punctuation=mode, markup=False)) == expected
+
+
+def test_markup_is_removed_only_from_plain_text_read_with_few_symbols() -> None:
+    from litettsd.messages import SynthesizeRequest
+
+    def markup(**fields: object) -> bool:
+        request = SynthesizeRequest.from_wire({"op": "synthesize", "id": 1, "text": "x", **fields}, 1000)
+        return request.normalize_context("en-US").markup
+
+    assert markup() and markup(punctuation="none") and markup(punctuation="some")
+    assert not markup(ssml=True) and not markup(punctuation="most") and not markup(punctuation="all")
+
+
 SPELLING = [
     ("none", "Hi!", "H, i, exclaim"),
     ("spell", "Hi!", "capital H, i, exclaim"),

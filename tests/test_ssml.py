@@ -52,6 +52,13 @@ def test_speak_p_and_s_end_sentences(daemon):
     assert reply["text"] == "First part. second part. third part"
 
 
+def test_escaped_markup_in_ssml_is_spoken_not_dropped(daemon):
+    # speech-dispatcher escapes the "<" of what the user is reading (an HTML file, a chat):
+    # once the SSML is parsed it is text, not a tag to remove.
+    reply = normalized(daemon, "<speak>Wrap it in &lt;b&gt; tags and call _private_.</speak>", punctuation="all")
+    assert "less than b greater than tags" in reply["text"] and "underline private underline" in reply["text"], reply
+
+
 def test_break_adds_at_least_the_requested_silence(daemon):
     plain, rate = pcm(synth(daemon, "<speak>Hello there my friend</speak>"))
     paused, _ = pcm(synth(daemon, '<speak>Hello there <break time="900ms"/> my friend</speak>'))

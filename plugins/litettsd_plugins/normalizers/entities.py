@@ -63,28 +63,41 @@ _CLOSING = "\"')]"
 _MARKS = (".", "!", "?", ":", ";", ",")
 
 
-def _close_lines(text: str) -> str:
+def _without_markdown(text: str) -> str:
+    """Links as their text; emphasis and code without their asterisks, underscores and backticks."""
+    if "[" in text:
+        text = _MD_LINK.sub(r"\1", text)
+    if "*" in text:
+        text = _MD_STRONG.sub(r"\g<body>", text)
+    if "_" in text:
+        text = _MD_UNDERSCORE.sub(r"\g<body>", text)
+    if "`" in text:
+        text = _MD_CODE.sub(r"\1", text)
+    return text
+
+
+def _close_lines(text: str, markup: bool) -> str:
     """Join lines, ending headings, list items and paragraphs with a period.
 
     A single line break is usually hard wrapping inside a sentence, so it becomes a space;
     a blank line, a heading or a list item is a unit of its own and must not run into the
-    next one when spoken.
+    next one when spoken. Heading and list markers are dropped only from ``markup`` text.
     """
     units: list[tuple[str, bool, bool]] = []  # (text, stands alone, paragraph break before it)
     gap = False
     for raw in text.split("\n"):
         line = raw.strip()
-        if not line or _RULE.match(line):
+        if not line or (markup and _RULE.match(line)):
             gap = True
             continue
         alone = False
-        for marker in (_HEADING, _BULLET):
+        for marker in (_HEADING, _BULLET) if markup else ():
             found = marker.match(line)
             if found:
                 line, alone = line[found.end():], True
                 break
         else:
-            found = _QUOTE.match(line)
+            found = _QUOTE.match(line) if markup else None
             if found:
                 line = line[found.end():]
         if line:
@@ -116,26 +129,21 @@ class Entities:
     def normalize(self, text: str, context: NormalizeContext) -> str:
         if context.spell or not text:
             return text
-        text = decode_entities(text)
-        if "<" in text:
-            text = _BLOCK_TAG.sub("\n\n", text)
-            text = _INLINE_TAG.sub("", text)
+        if context.markup:
+            text = decode_entities(text)
+            if "<" in text:
+                text = _BLOCK_TAG.sub("\n\n", text)
+                text = _INLINE_TAG.sub("", text)
         text = _CONTROL.sub(" ", text)
         if not text.isascii():
             text = _INVISIBLE.sub("", text)
             if not unicodedata.is_normalized("NFC", text):
                 text = unicodedata.normalize("NFC", text)
             text = _TYPOGRAPHIC.sub(lambda match: _TYPOGRAPHY[match.group()], text)
-        if "[" in text:
-            text = _MD_LINK.sub(r"\1", text)
-        if "*" in text:
-            text = _MD_STRONG.sub(r"\g<body>", text)
-        if "_" in text:
-            text = _MD_UNDERSCORE.sub(r"\g<body>", text)
-        if "`" in text:
-            text = _MD_CODE.sub(r"\1", text)
-        if "\n" in text or "\r" in text or _HEADING.match(text) or _BULLET.match(text):
-            text = _close_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
+        if context.markup:
+            text = _without_markdown(text)
+        if "\n" in text or "\r" in text or (context.markup and (_HEADING.match(text) or _BULLET.match(text))):
+            text = _close_lines(text.replace("\r\n", "\n").replace("\r", "\n"), context.markup)
         if "-" in text or not text.isascii():
             text = dashes_as_commas(text, keep_dashes=names_dashes(context))
         text = _DECORATION.sub(_decoration, text)
