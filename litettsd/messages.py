@@ -13,6 +13,8 @@ PUNCTUATION_MODES = ("none", "some", "most", "all")
 CAPITALS_MODES = ("none", "spell", "icon")
 MAX_VOLUME = 4.0
 """Highest gain a request may ask for; SSML prosody cannot push past it either."""
+SSML_MARKUP_ALLOWANCE = 8
+"""An SSML document may be this many times ``max_text_chars`` long, markup included."""
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
 """Slowest and fastest speaking rate a request may ask for."""
 
@@ -104,7 +106,10 @@ class SynthesizeRequest:
             raise RequestError(ErrorCode.BAD_REQUEST, f"{message.get('op')} needs text")
         else:
             text = _field(message, "text", str, "")
-        if len(text) > max_text_chars:
+        ssml = _field(message, "ssml", bool, False)
+        # SSML's own markup does not count against the limit (Pipeline.document checks its text):
+        # Orca puts a mark before every word, which makes a message four to five times longer.
+        if len(text) > max_text_chars * (SSML_MARKUP_ALLOWANCE if ssml else 1):
             raise RequestError(
                 ErrorCode.TEXT_TOO_LONG, f"text has {len(text)} characters; the limit is {max_text_chars}"
             )
@@ -126,7 +131,7 @@ class SynthesizeRequest:
             volume=float(_within("volume", _field(message, "volume", (int, float), 1.0), 0.0, MAX_VOLUME)),
             stream=_field(message, "stream", bool, True),
             priority=priority,
-            ssml=_field(message, "ssml", bool, False),
+            ssml=ssml,
             ssml_strict=_field(message, "ssml_strict", bool, False),
             punctuation=_choice(message, "punctuation", PUNCTUATION_MODES, NormalizeContext.punctuation),
             spell=_field(message, "spell", bool, False),

@@ -23,7 +23,7 @@ from .audio import Resampler, fade_edges, shift_pitch, silence, to_int16
 from .cache import AudioCache, CachedSynthesis, event_size
 from .chunking import Chunk
 from .config import Settings
-from .document import Break, Document, Mark, Text, plain
+from .document import Break, Document, Mark, Phonemes, Text, plain
 from .errors import ErrorCode, RequestError
 from .lexicon import Lexicon
 from .messages import MAX_SPEED, MAX_VOLUME, MIN_SPEED, SynthesizeRequest
@@ -37,6 +37,13 @@ log = logging.getLogger(__name__)
 _INLINE_NORMALIZE_CHARS = 2000
 """Shorter texts are prepared on the event loop: a thread hop would cost more than the work."""
 _MIN_PITCH, _MAX_PITCH = 0.5, 2.0
+
+
+def _text_length(segment: object) -> int:
+    """Characters of text (or IPA) a document segment holds; breaks and marks hold none."""
+    if isinstance(segment, Text):
+        return len(segment.text)
+    return len(segment.ipa) if isinstance(segment, Phonemes) else 0
 
 
 class Cancelled(Exception):
@@ -185,7 +192,14 @@ class Pipeline:
         if request.say_as is not None:
             return Document([Text(request.text, say_as=request.say_as)])
         if request.ssml:
-            return ssml.parse(request.text, request.ssml_strict)
+            document = ssml.parse(request.text, request.ssml_strict)
+            spoken = sum(_text_length(segment) for segment in document.segments)
+            limit = self.settings.server.max_text_chars
+            if spoken > limit:
+                raise RequestError(
+                    ErrorCode.TEXT_TOO_LONG, f"the SSML holds {spoken} characters of text; the limit is {limit}"
+                )
+            return document
         return plain(request.text)
 
     def _script(self, document: Document, context: NormalizeContext) -> list[Item]:

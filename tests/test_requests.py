@@ -213,6 +213,23 @@ def test_text_limit_is_configurable(start_daemon):
     assert hello["max_text_chars"] == 50
 
 
+def test_ssml_markup_does_not_count_against_the_text_limit(start_daemon):
+    # Orca marks every word: 40 characters of text, five times that with its marks.
+    words = "one two three four five six seven eight".split()
+    marked = "<speak>" + "".join(f'<mark name="{i}:{i + len(w)}"/>{w} ' for i, w in enumerate(words)) + "</speak>"
+    assert len(marked) > 200 and len(" ".join(words)) < 50
+    private = start_daemon("[server]\nmax_text_chars = 50\n[cache]\nphrases = []\n")
+    with private.connect() as conn:
+        frames = conn.request({"op": "synthesize", "id": 1, "text": marked, "ssml": True})
+        assert frames[-1]["type"] == "end", frames[-1]
+        assert [f["name"] for f in frames if f["type"] == "mark"] == [f"{i}:{i + len(w)}" for i, w in enumerate(words)]
+        too_long = "<speak>" + "word " * 11 + "</speak>"
+        code, message = error_of(conn.request({"op": "synthesize", "id": 2, "text": too_long, "ssml": True}))
+        assert code == "text_too_long" and "55 characters of text" in message, message
+        code, _ = error_of(conn.request({"op": "synthesize", "id": 3, "text": "<speak>" + "x" * 400 + "</speak>", "ssml": True}))
+        assert code == "text_too_long"
+
+
 def test_faulty_plugins_are_skipped_logged_and_counted(start_daemon):
     private = start_daemon('[plugins]\nload = ["tests.plugins.faulty", "tests.plugins.broken_engine"]\n')
     with private.connect() as conn:

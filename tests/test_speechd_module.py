@@ -471,6 +471,26 @@ def test_sound_icon_plays_the_file_or_speaks_the_name(daemon: DaemonProcess, tmp
     assert driver.quit() == 0
 
 
+def test_a_stereo_sound_icon_is_played_whole_in_one_channel(daemon: DaemonProcess, tmp_path: Path) -> None:
+    # speech-dispatcher 0.11 played half of each stereo block: icons are mixed down first.
+    icons = tmp_path / "icons"
+    icons.mkdir()
+    left = write_tone(tmp_path / "mono.wav")
+    right = (left // 3).astype(np.int16)
+    with wave.open(str(icons / "chime.wav"), "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(11025)
+        wav.writeframes(np.column_stack([left, right]).astype("<i2").tobytes())
+    conf = tmp_path / "litetts.conf"
+    conf.write_text(f'LitettsSoundIconFolder "{icons}"\n')
+    driver = start_module(daemon, tmp_path, str(conf))
+    chime = driver.speak("chime", command="SOUND_ICON")
+    expected = ((left.astype(np.int32) + right) // 2).astype("<i2")
+    assert chime.sample_rate == 11025 and chime.audio == expected.tobytes()
+    assert driver.quit() == 0
+
+
 def test_capital_icon_comes_before_a_capital_letter(daemon: DaemonProcess, tmp_path: Path) -> None:
     icons = tmp_path / "icons"
     icons.mkdir()

@@ -20,6 +20,7 @@ See docs/speech-dispatcher.md for installation, the SET mapping and the limits.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import logging
 import os
@@ -69,11 +70,25 @@ class _EndOfInput(Exception):
 
 @dataclass(frozen=True)
 class _Sound:
-    """A sound icon file's samples, played as they are."""
+    """A sound icon file's samples, mono, at the file's rate."""
 
     pcm: bytes
     sample_rate: int
-    channels: int
+
+
+def _mono(pcm: bytes, channels: int) -> bytes:
+    """Average the channels of little-endian 16-bit frames.
+
+    speech-dispatcher 0.11 played only the first half of a stereo icon's blocks (measured
+    through PulseAudio); one channel is what every server version plays whole.
+    """
+    samples = array.array("h", pcm[: len(pcm) // (2 * channels) * 2 * channels])
+    if sys.byteorder == "big":
+        samples.byteswap()
+    mixed = array.array("h", (sum(frame) // channels for frame in zip(*[iter(samples)] * channels)))
+    if sys.byteorder == "big":
+        mixed.byteswap()
+    return mixed.tobytes()
 
 
 @dataclass(eq=False)
@@ -365,7 +380,8 @@ class SpeechdModule:
                 with wave.open(str(path), "rb") as wav:
                     if wav.getsampwidth() != 2:
                         raise wave.Error(f"{wav.getsampwidth() * 8}-bit samples; only 16-bit is played")
-                    return _Sound(wav.readframes(wav.getnframes()), wav.getframerate(), wav.getnchannels())
+                    pcm, channels = wav.readframes(wav.getnframes()), wav.getnchannels()
+                    return _Sound(pcm if channels == 1 else _mono(pcm, channels), wav.getframerate())
             except (wave.Error, OSError, EOFError) as exc:
                 log.warning("sound icon %s unusable (%s); speaking its name", path, exc)
                 return None
@@ -389,7 +405,7 @@ class SpeechdModule:
         """
         if utterance.sound is not None:
             sound = utterance.sound
-            await self._play(sound.pcm, sound.sample_rate, sound.channels)
+            await self._play(sound.pcm, sound.sample_rate)
         result = utterance.result
         if result is None:
             return
@@ -419,12 +435,11 @@ class SpeechdModule:
             if self._mark(utterance, mark["name"]):
                 return
 
-    async def _play(self, pcm: bytes, sample_rate: int, channels: int = 1) -> None:
-        """Send ``pcm`` in blocks of at most ``LitettsAudioBlockBytes``, each once the previous is written."""
-        frame = 2 * channels
-        step = max(frame, self._config.audio_block_bytes // frame * frame)
+    async def _play(self, pcm: bytes, sample_rate: int) -> None:
+        """Send mono ``pcm`` in blocks of at most ``LitettsAudioBlockBytes``, each once the previous is written."""
+        step = self._config.audio_block_bytes  # even: whole samples (speechd_config)
         for start in range(0, len(pcm), step):
-            await self._out.send_and_wait(audio_block(pcm[start : start + step], sample_rate, channels))
+            await self._out.send_and_wait(audio_block(pcm[start : start + step], sample_rate))
 
     def _mark(self, utterance: _Utterance, name: str) -> bool:
         """Report a mark; after a PAUSE, a sentence mark ends the message there (returns True)."""

@@ -26,12 +26,11 @@ def escape_audio(pcm: bytes) -> bytes:
     return pcm.replace(b"\x7d", b"\x7d\x5d").replace(b"\x0a", b"\x7d\x2a")
 
 
-def audio_block(pcm: bytes, sample_rate: int, channels: int = 1) -> bytes:
-    """One ``705`` block carrying 16-bit little-endian ``pcm``, ready to write."""
-    samples = len(pcm) // (2 * channels)
+def audio_block(pcm: bytes, sample_rate: int) -> bytes:
+    """One ``705`` block carrying mono 16-bit little-endian ``pcm``, ready to write."""
     return (
-        b"705-bits=16\n705-num_channels=%d\n705-sample_rate=%d\n705-num_samples=%d\n705-big_endian=0\n705-AUDIO\x00"
-        % (channels, sample_rate, samples)
+        b"705-bits=16\n705-num_channels=1\n705-sample_rate=%d\n705-num_samples=%d\n705-big_endian=0\n705-AUDIO\x00"
+        % (sample_rate, len(pcm) // 2)
         + escape_audio(pcm)
         + b"\n705 AUDIO\n"
     )
