@@ -8,6 +8,7 @@ frame types). The second part uses the real daemon through the ``daemon`` fixtur
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import signal
@@ -45,6 +46,7 @@ class FakeDaemon:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.requests: list[Message] = []
+        self._connections: list[socket.socket] = []
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._listener.bind(str(path))
         self._listener.listen()
@@ -53,12 +55,21 @@ class FakeDaemon:
     def close(self) -> None:
         self._listener.close()
 
+    def stop(self) -> None:
+        """Go away as a daemon that exits does: stop listening and hang up on every client."""
+        self.close()
+        self.path.unlink()
+        for conn in self._connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
     def _accept_loop(self) -> None:
         while True:
             try:
                 conn, _ = self._listener.accept()
             except OSError:
                 return
+            self._connections.append(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
@@ -384,11 +395,10 @@ def test_async_hangup_fails_every_request(fake: FakeDaemon) -> None:
                 with pytest.raises(LitettsError) as caught:
                     await result.read()
                 assert caught.value.code == "connection"
-            with pytest.raises(LitettsError):
-                client.synthesize("hi", frames=1)  # speech is never resent behind the caller's back
-            assert (await client.ping())["type"] == "pong"  # a question that changes nothing reconnects
-            await client.connect()  # and so does connect(), for everything else
-            assert await client.synthesize("hi", frames=2).read()
+            # What failed is not sent again, but the next request opens a new connection.
+            assert await client.synthesize("hi", frames=2).read() == b"".join(chunk_for(3, seq) for seq in range(2))
+            assert (await client.ping())["type"] == "pong"
+            assert [r["op"] for r in fake.requests] == ["synthesize", "synthesize", "synthesize", "ping"]
 
     asyncio.run(scenario())
 
@@ -430,6 +440,33 @@ def test_async_reconnects_once_for_concurrent_questions_and_after_a_restart(tmp_
             await client.ping()
         assert not [task for task in asyncio.all_tasks() if task.get_name() == "litettsd-client-reader"]
         daemon.close()
+
+    asyncio.run(scenario())
+
+
+def test_speech_after_a_daemon_restart_goes_out_on_a_new_connection(tmp_path: Path) -> None:
+    # The write into the old connection fails, so the request never reached anyone: it is
+    # sent again, once, on a new one. Before, the first request after a restart failed.
+    path = tmp_path / "restarting.sock"
+    first = FakeDaemon(path)
+    with Client(path, timeout=10) as client:
+        assert client.ping()["type"] == "pong"
+        first.stop()
+        time.sleep(0.1)
+        second = FakeDaemon(path)
+        result = client.synthesize("hi", frames=2)
+        assert result.read() == b"".join(chunk_for(result.id, seq) for seq in range(2))
+    assert [r["op"] for r in second.requests] == ["synthesize"]
+
+    async def scenario() -> None:
+        async with AsyncClient(path, timeout=10) as client:
+            assert (await client.ping())["type"] == "pong"
+            second.stop()
+            await asyncio.sleep(0.1)
+            third = FakeDaemon(path)
+            result = client.synthesize("hi", frames=2)
+            assert await result.read() == b"".join(chunk_for(result.id, seq) for seq in range(2))
+            assert [r["op"] for r in third.requests] == ["synthesize"]
 
     asyncio.run(scenario())
 

@@ -131,9 +131,11 @@ class AsyncClient:
 
     ``timeout`` bounds connecting and each wait for a reply frame. Unlike the blocking
     client, a timeout here leaves the connection usable: the reader task keeps reading.
-    Once the daemon has hung up (its ``idle_timeout``, a restart), questions that change
-    nothing (``ping``, ``status``, ``voices``...) reconnect by themselves; anything else
-    fails with ``connection`` until :meth:`connect` is called again.
+    Once the daemon has hung up (its ``idle_timeout``, a restart), the requests in flight
+    fail with ``connection`` and the next request opens a new connection, as the blocking
+    client does; a question that changes nothing (``ping``, ``status``...) is also asked
+    once more if the daemon hangs up just as it is asked. After :meth:`close`, nothing
+    reconnects until :meth:`connect`.
     """
 
     def __init__(self, socket_path: str | os.PathLike[str] | None = None, timeout: float | None = None) -> None:
@@ -151,6 +153,8 @@ class AsyncClient:
         """Held while a connection opens, so concurrent reconnects open one."""
         self._loop: asyncio.AbstractEventLoop | None = None
         """The event loop the connection, the lock and the reader task belong to."""
+        self._sending: set[asyncio.Task[None]] = set()
+        """Requests waiting for a new connection before they are written (see ``_start``)."""
 
     async def connect(self) -> None:
         """Open the socket and start the reader task (again, after a lost connection)."""
@@ -338,10 +342,10 @@ class AsyncClient:
 
     async def _call(self, op: str, **fields: Any) -> Message:
         self._follow_loop()
+        if self._failure is not None and not self._closed:
+            await self._open()  # the daemon hung up (idle_timeout, a restart) since the last use
         if op not in _SAFE_TO_REPEAT or self._closed:
             return await self._call_once(op, fields)
-        if self._failure is not None:
-            await self._open()  # the daemon hung up (idle_timeout, a restart) since the last use
         try:
             return await self._call_once(op, fields)
         except LitettsError as exc:
@@ -382,17 +386,40 @@ class AsyncClient:
         return AsyncSynthesisResult(self, request_id, queue)
 
     def _start(self, op: str, fields: dict[str, Any]) -> tuple[int, asyncio.Queue[_Reply]]:
-        """Register a queue for a new request and write it; the transport sends it soon."""
+        """Register a queue for a new request and write it; the transport sends it soon.
+
+        After the daemon hung up, the request is written once a new connection is open (a
+        task of its own: this is not a coroutine), and a failure to connect is its reply.
+        """
         self._follow_loop()
-        if self._failure is not None:
+        if self._failure is not None and self._closed:
             raise _fresh(self._failure)
-        if self._writer is None:
+        if self._writer is None and self._failure is None:
             raise LitettsError(ErrorCode.CONNECTION, "not connected to litettsd; use `async with` or connect()")
         request_id = next(self._ids)
         queue: asyncio.Queue[_Reply] = asyncio.Queue()
+        frame = encode_frame({"op": op, "id": request_id, **fields})
+        if self._failure is not None:
+            task = asyncio.get_running_loop().create_task(self._reconnect_and_write(request_id, queue, frame))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+            return request_id, queue
+        assert self._writer is not None
         self._queues[request_id] = queue
-        self._writer.write(encode_frame({"op": op, "id": request_id, **fields}))
+        self._writer.write(frame)
         return request_id, queue
+
+    async def _reconnect_and_write(self, request_id: int, queue: asyncio.Queue[_Reply], frame: bytes) -> None:
+        try:
+            await self._open()
+        except LitettsError as exc:
+            queue.put_nowait(exc)
+            return
+        if self._writer is None or self._failure is not None:  # lost again, or closed, meanwhile
+            queue.put_nowait(self._failure or LitettsError(ErrorCode.CONNECTION, "litettsd closed the connection"))
+            return
+        self._queues[request_id] = queue
+        self._writer.write(frame)
 
     def _forget(self, request_id: int) -> None:
         self._queues.pop(request_id, None)

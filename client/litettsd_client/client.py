@@ -586,12 +586,26 @@ class Client:
             self._forget(request_id)
 
     def _start(self, op: str, fields: dict[str, Any]) -> int:
-        """Send a request whose replies we will read; returns its id."""
+        """Send a request whose replies we will read; returns its id.
+
+        A kept-open connection the daemon has closed since its last use (a restart, its
+        ``idle_timeout``) fails the write: the request never reached it, so whatever it is,
+        it is sent once more on a fresh connection.
+        """
+        reused = self._sock is not None
         self.connect()
         request_id = next(self._ids)
-        self._pending[request_id] = deque()
+        message = {"op": op, "id": request_id, **fields}
         try:
-            self._send({"op": op, "id": request_id, **fields})
+            self._pending[request_id] = deque()
+            try:
+                self._send(message)
+            except LitettsError as exc:
+                if not (reused and exc.code == ErrorCode.CONNECTION.value):
+                    raise
+                self.connect()
+                self._pending[request_id] = deque()
+                self._send(message)
         except BaseException:
             self._forget(request_id)
             raise
