@@ -12,6 +12,7 @@ from pathlib import Path
 from . import __version__, logs
 from .config import LOG_LEVELS, ConfigError, ConfigInputs, Flag, LoadedConfig, load_settings
 from .cpu import CpuPlan, apply_affinity, format_plan, main_cpu_plan, plan_cpus
+from .g2p import espeak
 from .sdnotify import ListenSocket, listen_fds
 
 CHECK_CONFIG = "check-config"
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = plan_cpus(cpu_settings.affinity, cpu_settings.threads_setting())
         apply_affinity(plan)
         logging.getLogger("litettsd").info("%s", format_plan(plan).replace("\n", "; "))
+        # espeak-ng's child process loads beside the daemon's imports and models (see g2p).
+        espeak().start()
         asyncio.run(_serve(loaded, plan, activated))
     except StartupError as exc:
         logging.getLogger("litettsd").error("%s", exc)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import soundfile as sf
 
 from litettsd_client import AsyncClient, Client, LitettsError
 from litettsd_client.protocol import ProtocolError, encode_frame, recv_frame
@@ -499,6 +500,36 @@ def _litetts(*args: str, socket_path: Path, **kwargs: Any) -> subprocess.Complet
     )
 
 
+def test_cli_says_plainly_what_it_cannot_do(fake: FakeDaemon) -> None:
+    # Each of these ended in a Python traceback before.
+    latin1 = _litetts("say", "-o", "/dev/null", socket_path=fake.path, input=b"caf\xe9 au lait")
+    assert latin1.returncode == 1
+    assert latin1.stderr.decode().startswith("litetts: the text is not UTF-8 (byte 0xe9 at character 4)")
+    assert b"Traceback" not in latin1.stderr
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [LITETTS, "--socket", str(fake.path), "say", "hi", "-f", "wav"], stdout=full, stderr=subprocess.PIPE, timeout=60
+        )
+    assert done.returncode == 1 and done.stderr == b"litetts: cannot write to standard output: No space left on device\n"
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([LITETTS, "--socket", str(fake.path), "status"], stdout=full, stderr=subprocess.PIPE, timeout=60)
+    assert done.returncode == 1 and done.stderr == b"litetts: No space left on device\n"
+    # Audio is binary: a terminal gets a refusal, not noise.
+    import pty
+
+    asked = len(fake.requests)
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [LITETTS, "--socket", str(fake.path), "say", "hi", "-o", "-"], stdout=follower, stderr=subprocess.PIPE, timeout=60
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert done.returncode == 1 and b"will not write audio to a terminal" in done.stderr
+    assert len(fake.requests) == asked  # refused before anything was asked
+
+
 def test_cli_say_to_stdout_when_piped(fake: FakeDaemon) -> None:
     done = _litetts("say", "-", socket_path=fake.path, input=b"from stdin")
     assert done.returncode == 0, done.stderr
@@ -698,6 +729,25 @@ def test_say_to_dev_stdout_appends_to_a_redirected_log_and_hard_links_are_kept(
         assert original.read_bytes() == b"old"
         client.speak_to_file("hi", original, format="pcm", frames=2)
     assert link.read_bytes() == original.read_bytes() != b"old"  # the same file, not a new one
+    # Cut short after audio has arrived: the linked file is still as it was.
+    with Client(fake.path, timeout=10) as client:
+        before = original.read_bytes()
+        with pytest.raises(LitettsError):
+            client.speak_to_file("hi", original, format="pcm", frames=5, hangup_after=3)
+    assert original.read_bytes() == link.read_bytes() == before
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+def test_say_to_a_redirected_stdout_gets_real_lengths(daemon: Any, tmp_path: Path, fmt: str) -> None:
+    # `> out.flac` opens the file for writing only: the header is patched from the bytes
+    # kept as they went out, not read back. A FLAC of unknown length is unreadable to libsndfile.
+    target = tmp_path / f"out.{fmt}"
+    script = f'"{LITETTS}" --socket "{daemon.socket}" say "Written to a redirected stdout." -f {fmt} > "{target}"'
+    subprocess.run(["sh", "-c", script], check=True, timeout=120)
+    audio, rate = sf.read(target, dtype="int16")
+    with Client(daemon.socket, timeout=120) as client:
+        pcm = client.synthesize("Written to a redirected stdout.", format="pcm").read()
+    assert rate == 22050 and audio.tobytes() == pcm
 
 
 def test_a_refused_oversized_frame_is_reported_as_such_not_as_a_broken_pipe(start_daemon: Any, tmp_path: Path) -> None:

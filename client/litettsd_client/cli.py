@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .client import Client, SynthesisResult, SynthesisState
+from .client import AudioFile, Client, SynthesisResult, SynthesisState
 from .protocol import ErrorCode, LitettsError
 
 PLAYERS: tuple[tuple[str, Callable[[str, int], list[str]]], ...] = (
@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with Client(args.socket) as client:
             status: int = args.handler(client, args)
-            return status
+        _flush_stdout()  # here, where a failure is reported, rather than at exit
+        return status
     except LitettsError as exc:
         if exc.code == ErrorCode.CONNECTION.value:
             print(f"litetts: {exc.message}", file=sys.stderr)
@@ -86,6 +87,21 @@ def main(argv: list[str] | None = None) -> int:
         # complaining again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:  # printing to a full disk, reading a broken stdin: no traceback either
+        print(f"litetts: {exc.strerror or exc}", file=sys.stderr)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to fail at exit
+        return 1
+
+
+def _flush_stdout() -> None:
+    """Flush what the command printed; a write error becomes a one-line failure (a broken pipe stays quiet)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # a full disk, a quota
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to fail at exit
+        raise CliError(f"cannot write to standard output: {exc.strerror or exc}") from None
 
 
 class _Terminated(BaseException):
@@ -142,8 +158,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _read_text(text: str) -> str:
-    """TEXT as given, or stdin for "-", so long texts and pipelines need no quoting."""
-    return sys.stdin.read() if text == "-" else text
+    """TEXT as given, or stdin for "-", so long texts and pipelines need no quoting.
+
+    Bytes that are not UTF-8 reach Python as lone surrogates, which cannot be sent: say
+    where the first one is, rather than fail inside the protocol encoder.
+    """
+    text = sys.stdin.read() if text == "-" else text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        byte = ord(text[exc.start]) - 0xDC00 if 0xDC80 <= ord(text[exc.start]) <= 0xDCFF else None
+        what = f"byte 0x{byte:02x}" if byte is not None else f"U+{ord(text[exc.start]):04X}"
+        raise CliError(
+            f"the text is not UTF-8 ({what} at character {exc.start + 1}); convert it first, e.g. iconv -f latin1 -t utf-8"
+        ) from None
+    return text
 
 
 # -- say ------------------------------------------------------------------------------
@@ -167,6 +196,8 @@ def _say(client: Client, args: argparse.Namespace) -> int:
         _fail_if_cut_short(result, f"{args.output} did not get the whole text (a file we replace is left as it was)")
         return 0
     to_stdout = args.output == "-" or (not args.play and not sys.stdout.isatty())
+    if to_stdout and sys.stdout.isatty():
+        raise CliError("will not write audio to a terminal; use -o FILE, --play, or a pipe")
     if to_stdout:
         return _write_stdout(client.synthesize(text, format=args.format, **options))
     if args.format is not None and args.format.lower() != "pcm":
@@ -176,18 +207,27 @@ def _say(client: Client, args: argparse.Namespace) -> int:
 
 
 def _write_stdout(result: SynthesisResult) -> int:
-    """Stream to stdout chunk by chunk, so a downstream player starts at once."""
+    """Stream to stdout chunk by chunk, so a downstream player starts at once. A redirected
+    stdout (``> out.wav``) gets its WAV or FLAC header's lengths once the audio is complete."""
     out = sys.stdout.buffer
+    audio: AudioFile | None = None
     try:
         for chunk in result:
-            out.write(chunk)
+            if audio is None:  # the start frame, and so the format, has come by now
+                audio = AudioFile(out, result.format or "pcm")
+            audio.write(chunk)
             out.flush()
+        if audio is not None and not result.cancelled:
+            audio.finish(result.end)
     except BrokenPipeError:
         result.close()
         # Point stdout at /dev/null so the interpreter's final flush does not complain again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, out.fileno())
         return 1
+    except OSError as exc:  # a full disk, a quota: the socket's troubles arrive as LitettsError
+        result.close()
+        raise CliError(f"cannot write to standard output: {exc.strerror or exc}") from None
     _fail_if_cut_short(result, "the audio written is incomplete")
     return 0
 

@@ -32,7 +32,7 @@ from .protocol import (
     raise_for_error,
     recv_frame,
 )
-from .finalize import finalize_flac_length, finalize_wav_sizes
+from .finalize import HEAD_BYTES, apply_patches, flac_length_patches, wav_size_patches
 
 MAX_REPLY_FRAME = 256 * 1024 * 1024
 """Sanity bound on a reply frame, so a socket that is not litettsd cannot make us wait for gigabytes."""
@@ -222,18 +222,19 @@ def _write_in_place(path: Path, existing: os.stat_result | None) -> bool:
 
 
 class AudioFile:
-    """The destination of ``speak_to_file``: opens paths, fixes streamed WAV headers, cleans up.
+    """The destination of ``speak_to_file`` and of ``litetts say`` on stdout: opens paths,
+    fixes streamed WAV and FLAC headers, cleans up.
 
     A path to a regular file (or to nothing yet) is written through a hidden file beside
     it, renamed over the path only once the audio is complete: a failed request leaves
-    whatever was there before untouched. It is written in place instead where a rename
-    would change more than the content: a file with other hard links or another owner, or
-    in a folder we may not write to; such a file is emptied only when the first audio
-    arrives, so a request refused up front leaves it as it was. Our own stdout or stderr,
-    by any name (``/dev/stdout``, ``/dev/fd/1``, a symlink to it), is written where it
-    stands, so a redirected log is appended to, not replaced. A pipe or a device is written
-    in place and never removed; a file written in place is removed on failure only if we
-    created it.
+    whatever was there before untouched. Where a rename would change more than the content
+    (a file with other hard links or another owner, or in a folder we may not write to),
+    the audio is spooled to an anonymous temporary file and copied into the file once
+    complete, so the file keeps its identity and, again, a failed request leaves it as it
+    was. Our own stdout or stderr, by any name (``/dev/stdout``, ``/dev/fd/1``, a symlink
+    to it), is written where it stands, so a redirected log is appended to, not replaced.
+    A pipe or a device is written in place and never removed; a file created in place (in
+    a folder we may not write to, as root) is removed on failure.
     """
 
     def __init__(self, target: PathOrFile, format: str) -> None:
@@ -244,7 +245,10 @@ class AudioFile:
         self._destination: Path | None = None
         self._created: Path | None = None
         """A file this object created in place, removed again by :meth:`abort`."""
-        self._empty_on_first_write = False
+        self._copy_into: Path | None = None
+        """The file the spooled audio is copied into by :meth:`finish`."""
+        self._head = bytearray()
+        """The stream's first bytes, which the header patches are computed from."""
         self._owned = isinstance(target, (str, os.PathLike))
         if isinstance(target, (str, os.PathLike)):
             self.file: BinaryIO = self._open(Path(target))  # closed by finish() or abort()
@@ -265,52 +269,60 @@ class AudioFile:
         if existing is not None and not stat.S_ISREG(existing.st_mode):
             return open(path, "wb")  # a pipe or a device: nothing to keep, nothing to rewrite
         if _write_in_place(path, existing):
-            # Readable too: patching the WAV header means reading the chunk list back.
             if existing is None:
                 self._created = path
-                return open(path, "w+b")
-            self._empty_on_first_write = True
-            return open(path, "r+b")
+                return open(path, "wb")
+            import tempfile  # rarely needed, and not cheap to import for every `litetts say`
+
+            self._copy_into = path
+            folder = path.parent if os.access(path.parent, os.W_OK) else None  # else $TMPDIR
+            return tempfile.TemporaryFile(dir=folder)
         self._destination = Path(os.path.realpath(path))  # through a symlink, as a plain open would
         for attempt in itertools.count():
             partial = self._destination.with_name(f".{self._destination.name}.{os.getpid()}.{attempt}.part")
             try:
-                # 0o666 less the umask, as a plain open would create it; readable too, since
-                # patching the WAV header means reading the chunk list back.
-                descriptor = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+                # 0o666 less the umask, as a plain open would create it.
+                descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
                 break
             except FileExistsError:
                 continue
         self._partial = partial
         if existing is not None:
             os.chmod(descriptor, stat.S_IMODE(existing.st_mode))
-        return os.fdopen(descriptor, "w+b")
+        return os.fdopen(descriptor, "wb")
 
     def write(self, chunk: bytes) -> None:
         """Append one chunk of the encoded stream."""
-        if self._empty_on_first_write:
-            self.file.truncate(0)
-            self._empty_on_first_write = False
+        if self._starts_file and len(self._head) < HEAD_BYTES:
+            self._head += chunk[: HEAD_BYTES - len(self._head)]
         self.file.write(chunk)
         self.written += len(chunk)
 
     def finish(self, end: Message | None) -> None:
         """Complete the file; streamed WAV and FLAC carry placeholder lengths until patched here.
 
-        Patching needs the audio to start the file and the file to be rewritable; a pipe,
-        or a caller's file we appended to, keeps the placeholders (most readers cope).
+        Patching needs the audio to start the file and the file to be seekable; a pipe, or
+        a caller's file we appended to, keeps the placeholders (most readers cope).
         """
         self.file.flush()
-        if self.written and self._starts_file and self.file.readable():
+        if self.written and self._starts_file:
             try:
                 if self.format == "wav":
-                    finalize_wav_sizes(self.file)
+                    apply_patches(self.file, wav_size_patches(bytes(self._head), self.written))
                 elif self.format == "flac" and end is not None:
-                    finalize_flac_length(self.file, int(end["samples"]))
+                    apply_patches(self.file, flac_length_patches(bytes(self._head), int(end["samples"])))
             except ValueError as exc:
                 raise ProtocolError(
                     ErrorCode.INTERNAL, f"litettsd sent a malformed {self.format} stream: {exc}"
                 ) from None
+            self.file.flush()
+        if self._copy_into is not None:
+            import shutil
+
+            self.file.seek(0)
+            with open(self._copy_into, "wb") as target:  # truncated in place: same file, same links
+                shutil.copyfileobj(self.file, target)
+            self._copy_into = None
         if self._owned:
             self.file.close()
         if self._partial is not None and self._destination is not None:

@@ -1,0 +1,46 @@
+"""espeak-ng in its child process: same phonemes, and a text that crashes it crashes nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+from litettsd.g2p import Espeak, EspeakProcess
+
+from .conftest import DaemonProcess
+
+CRASHERS = ["a." * 200, "s'" * 220]
+"""Texts that overflow a stack buffer in libespeak-ng 1.52 and abort its process (espeak-ng#2495)."""
+
+
+def test_the_child_gives_the_phonemes_of_the_library_itself() -> None:
+    isolated, direct = EspeakProcess(), Espeak()
+    for text, tie in (("Hello there, world.", None), ("The quick brown fox.", "^"), ("Dr. Smith's cat", None)):
+        assert isolated.phonemize(text, "en-us", tie) == direct.phonemize(text, "en-us", tie)
+    with pytest.raises(ValueError, match="no voice"):
+        isolated.phonemize("x", "no-such-voice")
+    assert isolated.phonemize("still here", "en-us") == direct.phonemize("still here", "en-us")
+
+
+@pytest.mark.parametrize("crasher", CRASHERS, ids=["dotted", "suffixes"])
+def test_a_text_that_crashes_espeak_keeps_its_other_words(crasher: str) -> None:
+    espeak = EspeakProcess()
+    espeak.start()
+    before = espeak._child
+    phonemes = espeak.phonemize(f"Say {crasher} then go home.", "en-us")
+    assert espeak._child is None or espeak._child is not before  # it did crash: a new child
+    direct = Espeak()
+    words = phonemes.split()  # after the crash, word by word (the crasher in short pieces)
+    assert words[0] == direct.phonemize("Say", "en-us")
+    assert words[-3:] == [direct.phonemize(word, "en-us") for word in ("then", "go", "home.")]
+    assert espeak.phonemize("after the crash", "en-us") == direct.phonemize("after the crash", "en-us")
+
+
+def test_the_daemon_speaks_on_through_an_espeak_crash(daemon: DaemonProcess) -> None:
+    # Before, the daemon aborted ("stack smashing detected") and every client lost its speech.
+    with daemon.connect() as other, daemon.connect() as conn:
+        for rid, crasher in enumerate(CRASHERS, start=1):
+            frames = conn.request({"op": "synthesize", "id": rid, "text": f"Say {crasher} then stop.", "cache": False})
+            assert frames[-1]["type"] == "end" and frames[-1]["duration"] > 1.0, frames[-1]
+        assert other.request({"op": "ping", "id": 9})[0]["type"] == "pong"
+        normalized = conn.request({"op": "normalize", "id": 10, "text": "a" + ".a" * 199})[0]
+        assert normalized["type"] == "normalized" and normalized["phonemes"]
