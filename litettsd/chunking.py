@@ -266,12 +266,28 @@ def _fit(phonemes: str, count: int, voice: Voice, limit: int) -> Iterator[tuple[
             yield piece, len(voice.tokens(piece))
             candidate = word
         while len(voice.tokens(candidate)) > limit:
-            cut = len(candidate) // 2
+            cut = _longest_fitting(candidate, voice, limit)
             yield candidate[:cut], len(voice.tokens(candidate[:cut]))
             candidate = candidate[cut:]
         piece = candidate
     if piece:
         yield piece, len(voice.tokens(piece))
+
+
+def _longest_fitting(word: str, voice: Voice, limit: int) -> int:
+    """Length of the longest start of ``word`` within ``limit`` tokens (at least one character).
+
+    Tokens only grow with the text, so a bisection finds it; a phoneme is a token or two,
+    so it is among the first ``4 * limit`` characters.
+    """
+    low, high = 1, min(len(word), 4 * limit)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(voice.tokens(word[:middle])) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _join(pending: list[tuple[str, str, int]], ends_sentence: bool, pause: bool = True) -> Chunk:

@@ -139,6 +139,17 @@ def test_packing_respects_the_voices_limit(piper: Voice) -> None:
     assert " ".join(c.phonemes for c in chunks) == " ".join(c.phonemes for c in plan(long_text, piper))
 
 
+@pytest.mark.parametrize("length", [150, 501, 8000])
+def test_a_word_longer_than_the_voice_takes_is_cut_into_pieces_it_takes(piper: Voice, length: int) -> None:
+    # One SSML <phoneme> of 8,000 symbols was once cut in halves, the first unchecked: a single
+    # inference of 4,000 phonemes took the daemon to 4.4 GB.
+    chunks = plan(f"\ue000{'ɐ' * length}\ue001.", piper)
+    counts = [len(piper.tokens(chunk.phonemes)) for chunk in chunks]
+    assert max(counts) <= piper.max_tokens, counts
+    assert "".join(chunk.phonemes for chunk in chunks).count("ɐ") == length
+    assert len(chunks) <= 2 * length // piper.max_tokens + 2  # pieces as long as fit, not crumbs
+
+
 def test_plan_without_lead_starts_with_a_whole_sentence(piper: Voice) -> None:
     first = next(plan_chunks(split_clauses(PARAGRAPH), piper, first_alone=False))
     assert first.ends_sentence and first.text.startswith("When the committee met on Tuesday morning")
