@@ -209,17 +209,23 @@ class Pipeline:
             Document(segments, document.warnings), lambda s: self._words_for(s, context, document.warnings)
         )
 
-    async def script(self, document: Document, context: NormalizeContext, size: int) -> list[Item]:
-        """Lexicon and normalizers applied; on a worker thread for long texts."""
-        if size <= _INLINE_NORMALIZE_CHARS:
-            return self._script(document, context)
-        return await asyncio.to_thread(self._script, document, context)
+    async def prepare(self, request: SynthesizeRequest, context: NormalizeContext) -> tuple[Document, list[Item]]:
+        """The request's document (SSML parsed) and its script (lexicon and normalizers
+        applied); on a worker thread for long texts, so other clients' requests go on."""
+
+        def prepared() -> tuple[Document, list[Item]]:
+            document = self.document(request)
+            return document, self._script(document, context)
+
+        if len(request.text) <= _INLINE_NORMALIZE_CHARS:
+            return prepared()
+        return await asyncio.to_thread(prepared)
 
     async def normalize(self, request: SynthesizeRequest) -> tuple[str, str]:
         """What the pipeline would speak: normalized text and the phonemes of each chunk."""
         voice = await self.voices.get(request.voice or self.settings.synthesis.default_voice)
         context = request.normalize_context(voice.info.language)
-        script = await self.script(self.document(request), context, len(request.text))
+        _, script = await self.prepare(request, context)
         text = " ".join(display(without_marks(item.text)) for item in script if isinstance(item, Run))
 
         def phonemes() -> str:
@@ -246,8 +252,7 @@ class Pipeline:
                 f"unsupported format {request.format!r}; available: {', '.join(sorted(self.encoders))}",
             )
         voice, fallback = await self._voice_or_fallback(request.voice or self.settings.synthesis.default_voice)
-        document = self.document(request)
-        script = await self.script(document, request.normalize_context(voice.info.language), len(request.text))
+        document, script = await self.prepare(request, request.normalize_context(voice.info.language))
         native_rate = voice.info.sample_rate
         rate = _carried_rate(factory, request.sample_rate or native_rate)
         key = (
