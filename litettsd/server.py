@@ -82,6 +82,20 @@ def prepare_socket(path: Path, group: str) -> None:
     raise StartupError(f"another litettsd is already listening on {path}")
 
 
+def _file_states(paths: list[Path]) -> list[tuple[int, int, int] | None]:
+    """Identity, size and modification time of each path (``None`` if missing): any change
+    between two calls is a change to the configuration."""
+    states: list[tuple[int, int, int] | None] = []
+    for path in paths:
+        try:
+            status = path.stat()
+        except OSError:
+            states.append(None)
+            continue
+        states.append((status.st_ino, status.st_size, status.st_mtime_ns))
+    return states
+
+
 def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
     """The connecting process's uid, from the kernel (SO_PEERCRED), not from anything it says."""
     sock = writer.get_extra_info("socket")
@@ -251,7 +265,9 @@ class Connection:
                 raise RequestError(ErrorCode.BAD_REQUEST, "every request needs an op string")
             handler = HANDLERS.get(op)
             if handler is None and op != "cancel":
-                raise RequestError(ErrorCode.UNKNOWN_OP, f"unknown op {op!r}")
+                shown = op if len(op) <= 40 else f"{op[:40]}..."  # a megabyte of op is not echoed back
+                known = ", ".join(sorted([*HANDLERS, "cancel"]))
+                raise RequestError(ErrorCode.UNKNOWN_OP, f"unknown op {shown!r}; known: {known}")
             target = message.get("target")
             if op == "cancel" and (not isinstance(target, int) or isinstance(target, bool)):
                 raise RequestError(ErrorCode.INVALID_VALUE, "cancel needs target: the integer id of a request")
@@ -602,6 +618,19 @@ class Daemon:
                 self.notifier.ready(self._summary())
 
     async def _reload(self) -> dict[str, Any]:
+        # The watcher is restarted below, and what it had not yet reported is lost with it:
+        # a file saved again while this reload ran (1-6 s when it loads a voice) would be
+        # missed, so the files' state is compared at the end instead.
+        watched = watch_paths(self.runtime.config.inputs)
+        before = _file_states(watched)
+        try:
+            result = await self._reload_from_files()
+        finally:
+            if _file_states(watched) != before:
+                self._reload_soon("a configuration file changed during the reload")
+        return result
+
+    async def _reload_from_files(self) -> dict[str, Any]:
         try:
             config = await asyncio.to_thread(load_settings, self.runtime.config.inputs)
             runtime = await asyncio.to_thread(

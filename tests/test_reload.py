@@ -70,6 +70,19 @@ def test_reload_by_an_editor_save_then_by_a_drop_in_in_a_folder_that_appeared(st
     assert "file change: 50-voice.toml" in private.log.read_text()
 
 
+def test_an_edit_saved_during_a_reload_is_reloaded_too(start_daemon):
+    # The first reload loads Kokoro (seconds); the watcher is restarted at its end, and an
+    # edit made meanwhile used to be lost with the old watcher: the file said 500, the daemon 100.
+    private = start_daemon("[server]\nmax_text_chars = 100\n")
+    time.sleep(0.5)  # let the watcher start
+    config_file(private).write_text('[server]\nmax_text_chars = 100\n[synthesis]\ndefault_voice = "kokoro:jf_alpha"\n')
+    # Its files are read by now: the session is made after the settings, before the warm-up.
+    wait_until(lambda: "loaded kokoro model" in private.log.read_text(), timeout=120)
+    config_file(private).write_text('[server]\nmax_text_chars = 500\n[synthesis]\ndefault_voice = "kokoro:jf_alpha"\n')
+    wait_until(lambda: max_text_chars(private) == 500, timeout=120)
+    assert status(private)["last_reload"]["ok"] is True
+
+
 def test_reload_op(start_daemon):
     private = start_daemon()
     config_file(private).write_text('[synthesis]\nsentence_silence = 0.5\n')

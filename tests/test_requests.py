@@ -122,6 +122,13 @@ def test_bad_requests_get_coded_errors(daemon, request_fields, code):
         assert conn.request({"op": "ping", "id": 10})[0]["type"] == "pong"
 
 
+def test_an_unknown_op_is_named_briefly_with_the_known_ones(daemon):
+    with daemon.connect() as conn:
+        code, message = error_of(conn.request({"op": "fly" * 30_000, "id": 1}))
+    assert code == "unknown_op" and len(message) < 300, message[:300]
+    assert message.startswith("unknown op 'flyfly") and "cancel" in message and "synthesize" in message
+
+
 def test_missing_id_is_bad_request_with_id_zero(daemon):
     with daemon.connect() as conn:
         conn.send({"op": "ping"})
