@@ -325,8 +325,9 @@ def _family(family: str, cache: Path, folder: Path) -> dict[str, float]:
         upstream=lambda: Baseline(python, script, args, log),
         floor=lambda: Baseline(Path(sys.executable), RAW_SERVER, floor_args, log),
     )
+    ours = DaemonSystem(cache, voice)
     systems: dict[str, System] = {
-        "litettsd": DaemonSystem(cache, voice),
+        "litettsd": ours,
         "raw": Baseline(Path(sys.executable), RAW_SERVER, [str(model), str(all_feeds), rate], log),
         baseline: Baseline(python, script, args, log),
     }
@@ -342,6 +343,7 @@ def _family(family: str, cache: Path, folder: Path) -> dict[str, float]:
                 results[f"{family}_first_audio_{label}_{name}_ms"] = 1000 * median([run["first_s"] for run in runs])
         for name, system in systems.items():
             results[f"{family}_peak_rss_{name}_mb"] = system.peak_rss_mb()
+        results[f"{family}_espeak_child_private_litettsd_mb"] = ours.daemon.children_private_mb()
     finally:
         for system in systems.values():
             system.stop()

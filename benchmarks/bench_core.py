@@ -245,7 +245,7 @@ def run(cache: Path) -> dict[str, Any]:
     daemon.stop()
 
     for label, config in (("piper_only", ""), ("piper_and_kokoro", '[voices]\npreload = ["kokoro:jm_kumo"]\n')):
-        peaks = []
+        peaks, children = [], []
         for _ in range(3):
             daemon = Daemon(cache, config)
             wait_ready(daemon)
@@ -254,7 +254,10 @@ def run(cache: Path) -> dict[str, Any]:
             if "kokoro" in label:
                 request(sock, {"op": "synthesize", "id": 2, "text": TWENTY_SECONDS, "voice": "kokoro:jm_kumo"})
             peaks.append(daemon.peak_rss_mb())
+            children.append(daemon.children_private_mb())
             sock.close()
             daemon.stop()
         results[f"peak_rss_{label}_mb"] = median(peaks)
+        results[f"espeak_child_private_{label}_mb"] = median(children)
+        results[f"peak_rss_{label}_with_espeak_child_mb"] = median([a + b for a, b in zip(peaks, children)])
     return results

@@ -88,6 +88,22 @@ class Daemon:
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmHWM")
 
+    def children_private_mb(self) -> float:
+        """Memory of the daemon's child processes (its espeak-ng) that no other process maps:
+        what they add to the daemon's own (the interpreter's code and libraries are shared)."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                if parent != self.proc.pid:
+                    continue
+                for line in (stat.parent / "smaps_rollup").read_text().splitlines():
+                    if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                        total += int(line.split()[1])
+            except (OSError, ValueError, IndexError):  # gone meanwhile
+                continue
+        return total / 1024
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(30)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import espeakng_loader
 import pytest
 
-from litettsd.g2p import Espeak, EspeakProcess
+from litettsd.espeak import Espeak
+from litettsd.g2p import EspeakProcess
 
 from .conftest import DaemonProcess
 
@@ -12,8 +14,12 @@ CRASHERS = ["a." * 200, "s'" * 220]
 """Texts that overflow a stack buffer in libespeak-ng 1.52 and abort its process (espeak-ng#2495)."""
 
 
+def in_process() -> Espeak:
+    return Espeak(espeakng_loader.get_library_path(), espeakng_loader.get_data_path())
+
+
 def test_the_child_gives_the_phonemes_of_the_library_itself() -> None:
-    isolated, direct = EspeakProcess(), Espeak()
+    isolated, direct = EspeakProcess(), in_process()
     for text, tie in (("Hello there, world.", None), ("The quick brown fox.", "^"), ("Dr. Smith's cat", None)):
         assert isolated.phonemize(text, "en-us", tie) == direct.phonemize(text, "en-us", tie)
     with pytest.raises(ValueError, match="no voice"):
@@ -28,7 +34,7 @@ def test_a_text_that_crashes_espeak_keeps_its_other_words(crasher: str) -> None:
     before = espeak._child
     phonemes = espeak.phonemize(f"Say {crasher} then go home.", "en-us")
     assert espeak._child is None or espeak._child is not before  # it did crash: a new child
-    direct = Espeak()
+    direct = in_process()
     words = phonemes.split()  # after the crash, word by word (the crasher in short pieces)
     assert words[0] == direct.phonemize("Say", "en-us")
     assert words[-3:] == [direct.phonemize(word, "en-us") for word in ("then", "go", "home.")]
