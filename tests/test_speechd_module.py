@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import statistics
 import subprocess
+import threading
 import time
 import wave
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from litettsd_client.protocol import ProtocolError, encode_frame, recv_frame
 from litettsd_client.speechd_config import (
     DEFAULT_CONFIG_TEXT,
     ModuleConfig,
@@ -113,6 +116,65 @@ def test_init_without_daemon_says_what_to_start(tmp_path: Path) -> None:
     assert driver.command("SPEAK", ["Hello."])[-1] == "301 ERROR CANT SPEAK"
     assert driver.command("LIST VOICES") == ["304 CANT LIST VOICES"]
     assert driver.quit() == 0
+
+
+class _DroppingProxy:
+    """Forwards to the daemon, but ends the first connection that sends a ``synthesize``
+    without passing it on: a daemon that died just before the message reached it."""
+
+    def __init__(self, path: Path, daemon: Path) -> None:
+        self.path, self.daemon, self.dropped = path, daemon, 0
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(str(path))
+        self._listener.listen()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(str(self.daemon))
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=self._requests, args=(client, upstream), daemon=True).start()
+
+    def _requests(self, client: socket.socket, upstream: socket.socket) -> None:
+        with contextlib.suppress(OSError, ProtocolError):
+            while (frame := recv_frame(client)) is not None:
+                if frame.get("op") == "synthesize" and not self.dropped:
+                    self.dropped += 1
+                    break
+                upstream.sendall(encode_frame(frame))
+        for end in (client, upstream):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                target.sendall(data)
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_a_message_the_daemon_never_heard_is_sent_again(daemon: DaemonProcess, tmp_path: Path) -> None:
+    # The first message after the daemon died (and systemd started it again) used to end in
+    # silence: 200 OK SPEAKING, BEGIN, END, no audio.
+    proxy = _DroppingProxy(tmp_path / "proxy.sock", daemon.socket)
+    driver = ModuleDriver([str(SD_LITETTS)], env={"LITETTSD_SOCKET": str(proxy.path)}, stderr=tmp_path / "module.log")
+    try:
+        assert driver.start()[-1] == "299 OK LOADED SUCCESSFULLY"
+        message = driver.speak("Heard the second time.")
+        assert proxy.dropped == 1
+        assert message.audio == daemon_request(daemon, text="Heard the second time.", ssml=True)[0]
+        assert "sending it again" in (tmp_path / "module.log").read_text()
+        assert driver.quit() == 0
+    finally:
+        proxy.close()
 
 
 def test_startup_replies(daemon: DaemonProcess, tmp_path: Path) -> None:

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import array
 import asyncio
+import functools
 import logging
 import os
 import sys
 import threading
 import wave
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,8 @@ class _Utterance:
     task: asyncio.Task[None] | None = None
     finished: bool = False
     pause_requested: bool = False
+    again: Callable[[], Awaitable[_Utterance]] | None = None
+    """Sends the same message to the daemon once more (see ``SpeechdModule._speak``)."""
 
 
 class SpeechdModule:
@@ -338,6 +341,7 @@ class SpeechdModule:
             log.error("cannot speak: %s", exc.message)
             self._reply("301 ERROR CANT SPEAK")
             return
+        utterance.again = functools.partial(self._request, kind, text)
         self._reply("200 OK SPEAKING")
         self._out.send(BEGIN)
         self._current = utterance
@@ -390,7 +394,19 @@ class SpeechdModule:
     async def _speak(self, utterance: _Utterance) -> None:
         """Play one message to its end; a failure ends it with ``702 END`` rather than leaving the server waiting."""
         try:
-            await self._relay(utterance)
+            try:
+                await self._relay(utterance)
+            except LitettsError as exc:
+                unheard = utterance.result is not None and utterance.result.start is None
+                if exc.code != ErrorCode.CONNECTION.value or not unheard or utterance.again is None:
+                    raise
+                # The daemon hung up before it heard the message: it was killed, or restarted
+                # since the last one (systemd starts it again on the next connection), and the
+                # old connection's end had not been noticed yet. Asked once more, on a new one.
+                log.warning("litettsd hung up before the message reached it (%s); sending it again", exc.message)
+                fresh = await utterance.again()
+                utterance.result, utterance.sound, utterance.again = fresh.result, None, None
+                await self._relay(utterance)
         except LitettsError as exc:
             log.error("speaking failed: %s", exc.message)
         except Exception:
