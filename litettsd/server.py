@@ -711,7 +711,8 @@ class Daemon:
             "plugin_errors": dict(self.plugins.errors),
             "queue": {"waiting": self.scheduler.depth, "busy": self.scheduler.busy, "preemptions": self.scheduler.preemptions},
             "connections": len(self.connections),
-            "requests_in_flight": len(self.requests),
+            # Not counting the request asking (a status or metrics op): an idle daemon says 0.
+            "requests_in_flight": len(self.requests - {asyncio.current_task()}),
             "threads": dict(self.runtime.sessions.threads),
             "cpu": {"affinity": sorted(os.sched_getaffinity(0)), "planned_threads": self.plan.threads},
             "cache": self.cache.stats(),

@@ -27,7 +27,7 @@ def wait_idle(daemon, timeout=30.0):
     while True:
         with daemon.connect() as conn:
             status = conn.request({"op": "status", "id": 1})[0]
-        if status["requests_in_flight"] <= 1 and status["connections"] == 1:  # the status request itself
+        if status["requests_in_flight"] == 0 and status["connections"] == 1:  # this status connection
             time.sleep(0.3)  # let the daemon close its end of this status connection too
             return status
         assert time.monotonic() < deadline, status

@@ -122,6 +122,12 @@ def test_bad_requests_get_coded_errors(daemon, request_fields, code):
         assert conn.request({"op": "ping", "id": 10})[0]["type"] == "pong"
 
 
+def test_status_does_not_count_itself_in_flight(start_daemon):
+    private = start_daemon()
+    with private.connect() as conn:
+        assert conn.request({"op": "status", "id": 1})[0]["requests_in_flight"] == 0
+
+
 def test_an_unknown_op_is_named_briefly_with_the_known_ones(daemon):
     with daemon.connect() as conn:
         code, message = error_of(conn.request({"op": "fly" * 30_000, "id": 1}))
