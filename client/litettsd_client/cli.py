@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with Client(args.socket) as client:
             status: int = args.handler(client, args)
-        _flush_stdout()  # here, where a failure is reported, rather than at exit
+        sys.stdout.flush()  # here, where a failure is reported, rather than at exit
         return status
     except LitettsError as exc:
         if exc.code == ErrorCode.CONNECTION.value:
@@ -91,17 +91,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"litetts: {exc.strerror or exc}", file=sys.stderr)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to fail at exit
         return 1
-
-
-def _flush_stdout() -> None:
-    """Flush what the command printed; a write error becomes a one-line failure (a broken pipe stays quiet)."""
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise
-    except OSError as exc:  # a full disk, a quota
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to fail at exit
-        raise CliError(f"cannot write to standard output: {exc.strerror or exc}") from None
 
 
 class _Terminated(BaseException):
