@@ -58,7 +58,7 @@ def test_request_deadline_ends_a_stalled_request_not_a_long_one(start_daemon):
     # several times over, chunk by chunk, and is never cut off.
     deadline = 1.0
     private = start_daemon(f"[server]\nrequest_timeout = {deadline}\n[cache]\nphrases = []\n")
-    text = " ".join(LONG.split(". ")[:25])
+    text = " ".join(LONG.split(". ")[:40])  # long enough to outlive twice the deadline on a fast machine too
     with private.connect() as speaking, private.connect() as queued:
         speaking.send({"op": "synthesize", "id": 1, "text": text, "priority": "text", "cache": False})
         assert drain_until(speaking, lambda f: f["type"] == "audio")
