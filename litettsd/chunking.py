@@ -31,6 +31,8 @@ IPA_PIECE = re.compile(f"{IPA_OPEN}([^{IPA_CLOSE}]*){IPA_CLOSE}")
 """IPA travels inside normalized text between two private-use characters, which no
 normalizer produces and the clause splitter never breaks inside."""
 _PUNCTUATION = {".": ".", "!": "!", "?": "?", "\u2026": ".", ",": ",", ";": ";", ":": ":"}
+_TRAILING_PUNCTUATION = ".!?,;:\u2026"
+"""What espeak-ng may leave at the end of a phoneme word: not part of how the word sounds."""
 
 
 @dataclass(frozen=True)
@@ -335,14 +337,43 @@ def _phonemize_marked(voice: Voice, text: str) -> str:
 
     Phonemized whole, because words alone are said differently ("a" alone is "eɪ", in a
     sentence "ɐ"; "for the" is "fɚðə"). The words between two marks, phonemized alone, say
-    where each mark falls (``alignment.piece_starts``); a mark before a word that espeak-ng
-    runs into the one before it goes before both.
+    where each mark falls (``alignment.piece_starts``). A mark before a word that espeak-ng
+    runs into the one before it ("for the": "fɚðə") goes inside the joined word where the
+    second word's own phonemes show ("fɚ|ðə"), or else before both.
     """
     pieces = split_at_marks(text)
     whole = phonemize_mixed(voice, "".join(symbol for symbol in text if not is_mark(symbol))).split()
-    starts = piece_starts([phonemize_mixed(voice, words).split() if words.strip() else [] for _, words in pieces], whole)
-    placed = [""] * (len(whole) + 1)  # the last: marks after every word
-    for (marks, _), position in zip(pieces, starts[:-1], strict=True):
-        placed[position] += marks
-    spoken = " ".join(before + word for before, word in zip(placed, whole))
-    return f"{spoken} {placed[-1]}" if placed[-1] and spoken else spoken or placed[-1]
+    piece_words = [phonemize_mixed(voice, words).split() if words.strip() else [] for _, words in pieces]
+    starts = piece_starts(piece_words, whole)
+    inside: list[dict[int, str]] = [{} for _ in range(len(whole) + 1)]  # the last: marks after every word
+    for index, ((marks, _), position) in enumerate(zip(pieces, starts[:-1], strict=True)):
+        offset = 0
+        if index and position < len(whole):
+            offset = _second_word_offset(whole[position], piece_words[index - 1], piece_words[index])
+        inside[position][offset] = inside[position].get(offset, "") + marks
+    spoken = " ".join(_with_marks(word, marks) for word, marks in zip(whole, inside))
+    after = inside[-1].get(0, "")
+    return f"{spoken} {after}" if after and spoken else spoken or after
+
+
+def _second_word_offset(joined: str, before: list[str], after: list[str]) -> int:
+    """Where, in a phoneme word that may be two words run together, the second one starts:
+    the end that matches the second word alone ("ðə" of "fɚðə"), else the start that matches
+    the first alone; 0 when neither shows, or when the word is not a joined one."""
+    if not before or not after or joined == after[0]:
+        return 0
+    core = joined.rstrip(_TRAILING_PUNCTUATION)
+    second = after[0].rstrip(_TRAILING_PUNCTUATION)
+    if second and len(core) > len(second) and core.endswith(second):
+        return len(core) - len(second)
+    first = before[-1]
+    if first and len(core) > len(first) and core.startswith(first):
+        return len(first)
+    return 0
+
+
+def _with_marks(word: str, marks: dict[int, str]) -> str:
+    """``word`` with each group of marks inserted before the symbol at its offset."""
+    for offset in sorted(marks, reverse=True):
+        word = word[:offset] + marks[offset] + word[offset:]
+    return word

@@ -604,6 +604,19 @@ def test_say_writes_an_mp3(daemon: Any, tmp_path: Path) -> None:
     assert len(audio) / rate > 0.3
 
 
+def test_say_warns_when_the_text_has_nothing_to_speak(daemon: Any, tmp_path: Path) -> None:
+    import soundfile
+
+    for text in ("", "   \n"):
+        done = _litetts("say", text, "-o", "empty.wav", socket_path=daemon.socket, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert b"nothing to speak" in done.stderr
+        audio, _ = soundfile.read(tmp_path / "empty.wav")
+        assert len(audio) == 0
+    done = _litetts("say", "Hello there", "-o", "spoken.wav", socket_path=daemon.socket, cwd=tmp_path)
+    assert done.returncode == 0 and b"nothing to speak" not in done.stderr, done.stderr
+
+
 def test_voices_lists_the_default_voice(daemon: Any) -> None:
     done = _litetts("voices", socket_path=daemon.socket)
     assert done.returncode == 0, done.stderr
@@ -645,6 +658,34 @@ def test_async_three_concurrent_syntheses(daemon: Any) -> None:
                 assert seqs == list(range(len(seqs))) and seqs
                 assert frames[i][-1]["type"] == "end" and result.end is not None
                 assert result.end["samples"] * 2 == sum(len(f["data"]) for f in frames[i] if f["type"] == "audio")
+
+    asyncio.run(scenario())
+
+
+def test_async_result_dropped_by_a_cancelled_task_stops_its_synthesis(daemon: Any) -> None:
+    """A task cancelled while it iterates a synthesis (no ``async with``, no aclose()) drops
+    the result; the daemon must stop making audio nobody reads, though the connection stays."""
+    text = " ".join(["This is a long paragraph that keeps the daemon busy for a while."] * 30)
+
+    async def scenario() -> None:
+        async with AsyncClient(daemon.socket, timeout=120) as client:
+            first_chunk = asyncio.Event()
+
+            async def listen() -> None:
+                async for _ in client.synthesize(text):
+                    first_chunk.set()
+
+            task = asyncio.create_task(listen())
+            await first_chunk.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            del task  # the result lived in the task's frame; now nothing refers to it
+            deadline = time.monotonic() + 10
+            while (await client.status())["requests_in_flight"] and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert (await client.status())["requests_in_flight"] == 0
+            assert (await client.synthesize("Still here.").read())  # the connection carries on
 
     asyncio.run(scenario())
 
@@ -771,7 +812,9 @@ def test_a_refused_oversized_frame_is_reported_as_such_not_as_a_broken_pipe(star
             [LITETTS, "--socket", str(daemon.socket), "say", "-", "-o", str(tmp_path / "x.wav")],
             stdin=stdin, capture_output=True, timeout=60,
         )  # fmt: skip
-    assert done.returncode == 1 and b"frame_too_large" in done.stderr, done.stderr
+    # The CLI knows the frame held the user's text, and says so in the user's terms.
+    assert done.returncode == 1, done.stderr
+    assert b"text_too_long: the text has 2000000 characters" in done.stderr and b"exceeds the limit" in done.stderr
 
 
 def test_async_client_kept_between_event_loops_starts_over_on_the_new_one(fake: FakeDaemon) -> None:

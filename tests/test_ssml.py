@@ -245,6 +245,19 @@ def test_marked_words_espeak_runs_together_still_sound_the_same(daemon, text):
     assert len(marks_of(frames)) == len(text.split())
 
 
+@pytest.mark.parametrize("text", ["Thanks for the help.", "Most of the time we wait for the bus."])
+def test_a_mark_between_words_espeak_runs_together_falls_between_them(daemon, text):
+    """espeak-ng says "for the" as one word, "fɚðə"; the mark before "the" goes inside it,
+    before "ðə", so it fires as "the" begins rather than with "for" (~0.2 s early)."""
+    phonemes = normalized(daemon, orca_ssml(text))["phonemes"]
+    assert "fɚðə" in normalized(daemon, f"<speak>{text}</speak>")["phonemes"]
+    frames = synth(daemon, orca_ssml(text))
+    assert np.array_equal(pcm(frames)[0], pcm(synth(daemon, f"<speak>{text}</speak>"))[0])
+    offsets = [offset for _, offset in marks_of(frames)]
+    assert len(offsets) == len(text.split()) and offsets == sorted(offsets)
+    assert len(set(offsets)) == len(offsets), (phonemes, offsets)  # no two words start together
+
+
 def test_a_sentence_mark_next_to_a_word_mark_keeps_the_space_between_them(daemon):
     """What speech-dispatcher makes of an Orca message: its sentence mark, a space, Orca's mark."""
     reply = normalized(daemon, '<speak>Hello world.<mark name="__spd_0"/> <mark name="12:15"/>Next one.</speak>')

@@ -117,6 +117,14 @@ class AsyncSynthesisResult(SynthesisState):
             except LitettsError:
                 pass  # the connection is gone, or the request ended meanwhile
 
+    def __del__(self) -> None:
+        # Dropped unfinished: typically a task cancelled while it iterated us without
+        # `async with` or aclose(). Nobody can read the rest of the audio any more, so stop
+        # the daemon making it, rather than let it run on until the connection closes.
+        # (A cancelled await alone does not do this: the caller may go on iterating.)
+        if not self.done:
+            self._client._abandon(self.id)
+
     async def __aenter__(self) -> AsyncSynthesisResult:
         return self
 
@@ -423,6 +431,22 @@ class AsyncClient:
 
     def _forget(self, request_id: int) -> None:
         self._queues.pop(request_id, None)
+
+    def _abandon(self, request_id: int) -> None:
+        """Cancel a request whose result was dropped, without waiting: the ``ok`` is dropped too.
+
+        Only from the connection's own loop thread, while its connection is up: a finalizer
+        may run anywhere, and a closed or lost connection has ended the request already.
+        """
+        self._forget(request_id)
+        writer = self._writer
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if writer is None or running is not self._loop or self._failure is not None or writer.is_closing():
+            return
+        writer.write(encode_frame({"op": "cancel", "id": next(self._ids), "target": request_id}))
 
     async def _get(self, queue: asyncio.Queue[_Reply]) -> Message:
         # asyncio.timeout rather than wait_for, which on 3.11 may swallow the caller's cancel

@@ -170,6 +170,20 @@ def _read_text(text: str) -> str:
 def _say(client: Client, args: argparse.Namespace) -> int:
     """Route the audio: -o FILE, -o - or a piped stdout, else the speakers."""
     text = _read_text(args.text)
+    try:
+        return _say_text(client, args, text)
+    except LitettsError as exc:
+        if exc.code != ErrorCode.FRAME_TOO_LARGE.value:
+            raise
+        # The daemon refuses the request's frame before it reads the text, so it cannot say
+        # text_too_long; what the user needs to hear is about their text, not about frames.
+        raise CliError(
+            f"{ErrorCode.TEXT_TOO_LONG.value}: the text has {len(text)} characters, too many to send in one request "
+            f"({exc.message}); split it into parts"
+        ) from None
+
+
+def _say_text(client: Client, args: argparse.Namespace, text: str) -> int:
     options: dict[str, Any] = {"voice": args.voice, "speed": args.speed, "volume": args.volume, "sample_rate": args.rate}
     if args.output not in (None, "-"):
         progress = _Progress() if sys.stderr.isatty() and len(text) >= LONG_TEXT else None
@@ -183,6 +197,7 @@ def _say(client: Client, args: argparse.Namespace) -> int:
             if progress is not None:
                 progress.finish()
         _fail_if_cut_short(result, f"{args.output} did not get the whole text (a file we replace is left as it was)")
+        _warn_if_silent(result)
         return 0
     to_stdout = args.output == "-" or (not args.play and not sys.stdout.isatty())
     if to_stdout and sys.stdout.isatty():
@@ -218,6 +233,7 @@ def _write_stdout(result: SynthesisResult) -> int:
         result.close()
         raise CliError(f"cannot write to standard output: {exc.strerror or exc}") from None
     _fail_if_cut_short(result, "the audio written is incomplete")
+    _warn_if_silent(result)
     return 0
 
 
@@ -225,6 +241,13 @@ def _fail_if_cut_short(result: SynthesisState, consequence: str) -> None:
     """The CLI cancels only when its reader has gone; any other ``cancelled`` was the daemon's."""
     if result.cancelled:
         raise CliError(f"litettsd cancelled the request before its end (shutting down?); {consequence}")
+
+
+def _warn_if_silent(result: SynthesisState) -> None:
+    """A text with nothing to speak (empty, blank, or only symbols read as nothing) still gives
+    a valid, empty stream: a script piping in an empty file should hear why it got no audio."""
+    if result.end is not None and not result.end.get("duration"):
+        print("litetts: warning: the text has nothing to speak; the audio is empty", file=sys.stderr)
 
 
 def _find_player() -> Callable[[int], list[str]]:
@@ -271,6 +294,7 @@ def _play(result: SynthesisResult, player_command: Callable[[int], list[str]]) -
         raise CliError(f"audio player {command[0]} exited with status {player.returncode}")
     if not broken_pipe:
         _fail_if_cut_short(result, "only the audio before that was played")
+        _warn_if_silent(result)
     return 0
 
 
