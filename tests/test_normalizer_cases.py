@@ -574,6 +574,42 @@ REVIEWED = [  # misreadings a review found, each fixed
     ("Sure .Thanks for asking.", "Sure .Thanks for asking."),
 ]
 
+REVIEWED_AGAIN = [  # misreadings a second review found, each fixed
+    ("rate of 5.25%-5.5%", "rate of five point two five to five point five percent"),  # was "percentminus"
+    ("It costs $5 - 50% off.", "It costs five dollars, fifty percent off."),
+    ("n-1 items and y = x-1", "n minus one items and y equals x minus one"),
+    ("an F-16 jet", "an F sixteen jet"),
+    ("It is 1.5e-3 m wide.", "It is one point five e minus three meters wide."),
+    ("Meet at 3 pm GMT-5 or UTC\u221205:00.", "Meet at three P.M G.M.T minus five or U.T.C minus five."),
+    ("Offset UTC+05:30", "Offset U.T.C plus five thirty"),
+    ("Logged 2025-03-14T15:30:00Z.", "Logged March fourteenth, twenty twenty-five at fifteen thirty U.T.C."),
+    ("I live on 5th St. It is nice.", "I live on fifth Street. It is nice."),
+    ("Sales rose 5% in Jan. Sales fell.", "Sales rose five percent in January. Sales fell."),
+    ("In Jan. we left.", "In January we left."),
+    ("Open Mon-Fri.", "Open Monday to Friday."),
+    ("Open Monday-Friday, 9am-5pm", "Open Monday to Friday, nine A.M to five P.M"),
+    ("RSVP by Fri 5/10.", "R.S.V.P by Friday May tenth."),
+    ("Fri. 5 May", "Friday the fifth of May"),
+    ("Use *.txt files", "Use star dot T.X.T files"),
+    ("This is *very* important.", "This is very important."),
+    ("From: John Smith <john@example.com>", "From: John Smith john at example dot com"),
+    ("> quoted reply", "quoted reply"),
+    (">> deeper quote", "deeper quote"),
+    ("> 5 is more", "greater than five is more"),
+    ("Use and/or his/her, N/A b/c", "Use and or his or her, not applicable because"),
+    ("Gas is $1.25/gallon.", "Gas is one dollar and twenty-five cents per gallon."),
+    ("CALL US TODAY", "CALL us TODAY"),
+    ("IT IS DONE", "it IS DONE"),
+    ("WORK IN THE US", "WORK IN THE U.S"),
+    ("The US economy grew.", "The U.S economy grew."),
+    ("Between 500-1000 people came.", "Between five hundred and one thousand people came."),
+    ("10k followers, 1M users, 2.5M views", "ten thousand followers, one million users, two point five million views"),
+    ("4K video, 24K gold, a 10k run", "four K video, twenty-four K gold, a ten k run"),
+    ("in '05 and '99", "in oh five and ninety-nine"),
+    ("AT&T", "A.T and T"),
+    ("Jan 2020 - Mar 2021", "January twenty twenty to March twenty twenty-one"),
+]
+
 CASES = [
     pytest.param(text, expected, id=f"{category}-{index}:{text[:40]}")
     for category, table in (
@@ -588,6 +624,7 @@ CASES = [
         ("symbols", SYMBOLS),
         ("mixed", MIXED),
         ("reviewed", REVIEWED),
+        ("reviewed again", REVIEWED_AGAIN),
     )
     for index, (text, expected) in enumerate(table)
 ]

@@ -28,6 +28,8 @@ _PHRASES = {
     "vs.": "versus", "vs": "versus", "approx.": "approximately", "w/o": "without", "w/": "with",
     "cf.": "compare", "viz.": "namely", "Ph.D.": "P.H.D", "Dept.": "Department",
     "Univ.": "University", "Assn.": "Association", "Govt.": "Government",
+    "and/or": "and or", "his/her": "his or her", "he/she": "he or she", "him/her": "him or her",
+    "s/he": "she or he", "b/c": "because", "c/o": "care of", "n/a": "not applicable", "AT&T": "A.T and T",
 }
 """Always expanded, wherever they appear."""
 _BEFORE_NAME = {
@@ -66,8 +68,11 @@ LETTER_ACRONYMS = frozenset(
     TBD TBA ASAP RSVP PTO AKA
     """.split()
 )
-"""Acronyms said letter by letter. ``US`` and ``IT`` are left out: in shouted text they are
-words, and espeak-ng already spells them when they stand alone."""
+"""Acronyms said letter by letter."""
+SHOUTED_WORDS = frozenset({"US", "IT"})
+"""Words that the list above (US) or espeak-ng (IT) would spell, read as words in text written
+all in capitals: "CALL US TODAY", "IT IS DONE" (but "the US economy", "IT department").
+espeak-ng reads the other short words in capitals (IS, AM, AS...) as words already."""
 WORD_ACRONYMS = {
     "NASA": "Nasa", "NATO": "Nato", "UNICEF": "Unicef", "UNESCO": "Unesco", "FIFA": "Fifa", "OPEC": "Opec",
     "NAFTA": "Nafta", "FEMA": "Fema", "SCUBA": "scuba", "LASER": "laser", "RADAR": "radar", "SONAR": "sonar",
@@ -173,8 +178,11 @@ def _abbreviation(match: re.Match[str]) -> str:
         if after_name or (after_capital and not before_name):
             place = "Drive" if word == "Dr" else "Street"
             return place + "." if ends else place
-        if before_name or dotted:
-            return "Doctor" if word == "Dr" else ("Saint" if before_name else "Street")
+        if before_name:
+            return "Doctor" if word == "Dr" else "Saint"
+        if dotted:  # "on 5th St. It is": the period may end the sentence too
+            spoken = "Doctor" if word == "Dr" else "Street"
+            return spoken + "." if ends and word == "St" else spoken
         return match.group()
     if word in _BEFORE_NUMBER and dotted and (
         following[:1].isdigit() or (word in _BEFORE_ROMAN and _ROMAN.match(following))
@@ -189,8 +197,22 @@ def _abbreviation(match: re.Match[str]) -> str:
     return match.group()
 
 
+def _shouted(match: re.Match[str]) -> bool:
+    """Whether the capitals are a word of text written all in capitals ("CALL US TODAY"):
+    a word of two capitals or more right before or after it is capitals too."""
+    text = match.string
+    before = text[max(0, match.start() - 30):match.start()].split()
+    after = text[match.end():match.end() + 30].split()
+    neighbours = [word.strip(".,;:!?\"'()") for word in (before[-1:] + after[:1])]
+    return any(len(word) > 1 and word.isalpha() and word.isupper() for word in neighbours)
+
+
 def _acronym(match: re.Match[str]) -> str:
     token = match.group()
+    if token in SHOUTED_WORDS and _shouted(match):
+        the_country = token == "US" and _words_before(match.string, match.start())[-1:] == ["THE"]
+        if not the_country:  # "IN THE US"
+            return token.lower()
     if token in LETTER_ACRONYMS or (len(token) == 2 and match.string[match.end():match.end() + 1].isdigit()):
         return letters(token)  # two capitals before a digit are letters too: "CO2", "MP3", "NO2"
     return WORD_ACRONYMS.get(token, token)

@@ -88,9 +88,35 @@ _NAMED_MONTH = LazyPattern(
     rf"(?P<day>\s+[0-9]{{1,2}}{_ORDINAL_SUFFIX}(?:\s?-\s?[0-9]{{1,2}}{_ORDINAL_SUFFIX})?(?:,?\s+[0-9]{{4}})?(?![\w:]))"
     r"|,?\s+[0-9]{4}(?![\w:]))"
 )
+_MONTH_YEAR_SPAN = LazyPattern(
+    rf"(?P<a>(?:{_MONTH_NAMES})\.?,?\s+[0-9]{{4}})\s?[-\u2013]\s?(?=(?:{_MONTH_NAMES})\.?,?\s+[0-9]{{4}}(?!\w))"
+)
+"""Two months of years as a span, "Jan 2020 - Mar 2021": the dash is "to", not a pause."""
 _MONTH_ABBREVIATION = LazyPattern(rf"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.(?!{WORD_LETTER}|[.'])")
-_WEEKDAY = LazyPattern(r"(?:Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri|Sat|Sun)\.(?=,?\s+(?:[0-9]|[JFMASOND][a-z]{2}))")
+_WEEKDAY_ABBREVIATIONS = "Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri|Sat|Sun"
+_WEEKDAY = LazyPattern(
+    rf"(?:{_WEEKDAY_ABBREVIATIONS})(?:\.(?=,?\s+(?:[0-9]|[JFMASOND][a-z]{{2}}|the\s))"
+    rf"|(?=,?\s+(?:(?:{_MONTH_NAMES})\b|the [a-z-]+ of (?:{_MONTH_NAMES})\b)))"
+)
+"""An abbreviated weekday before a date: "Fri. 5 May", "Fri 5/10" (dates are words by now:
+"Fri May tenth", "Sun the fifth of March")."""
+_WEEKDAY_SPAN = LazyPattern(
+    rf"(?P<a>{_WEEKDAY_ABBREVIATIONS}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day)\.?\s?[-\u2013]\s?"
+    rf"(?P<b>{_WEEKDAY_ABBREVIATIONS}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day)(?P<dot>\.)?(?![\w-])"
+)
+"""Opening days, "Mon-Fri" or "Monday–Friday": "Monday to Friday"."""
+_UTC_OFFSET = LazyPattern(
+    r"(?:UTC|GMT)(?<![\w.]UTC)(?<![\w.]GMT)\s?(?P<sign>[-+\u2212])(?P<hours>[0-9]{1,2})(?::?(?P<minutes>[0-5][0-9]))?"
+    r"(?![\w:]|\.[0-9])"
+)
+"""A time zone as an offset, "UTC−05:00", "GMT+1": its sign is a minus or a plus, not a dash."""
+_ISO_TIMESTAMP = LazyPattern(
+    r"[0-9](?<![\w.,:/-][0-9])[0-9]{3}-[0-9]{2}-[0-9]{2}T(?P<time>[0-9]{2}:[0-9]{2}(?::[0-9]{2})?)(?:\.[0-9]+)?"
+    r"(?P<zone>Z|[-+][0-9]{2}(?::?[0-9]{2})?)?(?![\w:])"
+)
+"""An ISO 8601 date and time, "2025-03-14T15:30:00Z": the date, "at", the time, the zone."""
 _MONTH_IN = LazyPattern(_MONTH_NAMES)
+_CAPITAL_AFTER = LazyPattern(r"[\"')\]]*\s+[\"'(\[]*[A-Z]")
 _NUMBERS_IN = LazyPattern(r"[0-9]+")
 _THE_BEFORE = LazyPattern(r"\bthe\s+$", re.IGNORECASE)
 _AM_PM = LazyPattern(r"[AaPp]")
@@ -101,7 +127,8 @@ _YEAR_MONTH_CUES = frozenset(
 """Words after which "1999-05" is a month of a year; elsewhere it is a span or a reference number."""
 _MONTH_DAY_CUES = frozenset(
     "on until till since due by from before after through thru starting effective expires dated valid ends begins "
-    "closed".split()
+    "closed monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat "
+    "sun".split()
 )
 """Words after which a year-less "5/10" may be a month and a day; elsewhere it is a fraction or a score."""
 _AMOUNT_CUES = frozenset("by from before after".split())
@@ -346,6 +373,10 @@ class DatesTimes(EnglishStep):
     def rewrite(self, text: str, context: NormalizeContext) -> str:
         if HAS_DIGIT.search(text):
             british = day_first(context)
+            if "T" in text:
+                text = _ISO_TIMESTAMP.sub(_iso_timestamp, text)
+            if "UTC" in text or "GMT" in text:
+                text = _UTC_OFFSET.sub(_utc_offset, text)
 
             date_ended_at: list[int | None] = [None]
 
@@ -360,9 +391,13 @@ class DatesTimes(EnglishStep):
                 text = _CLOCK_RANGE.sub(_clock_range, text)
             text = _DURATION.sub(_duration, text)
             text = _NUMERIC.sub(numeric, text)
+            if "-" in text or "\u2013" in text:
+                text = _MONTH_YEAR_SPAN.sub(r"\g<a> to ", text)
             text = _NAMED_MONTH.sub(_spoken_or_kept(_named_month), text)
+        if "-" in text or "\u2013" in text:
+            text = _WEEKDAY_SPAN.sub(_weekday_span, text)
+        text = _WEEKDAY.sub(_weekday, text)
         if "." in text:
-            text = _WEEKDAY.sub(_weekday, text)
             text = _MONTH_ABBREVIATION.sub(_month_abbreviation, text)
         return text
 
@@ -377,15 +412,48 @@ def _spoken_or_kept(speak: Callable[[re.Match[str]], str | None]) -> Callable[[r
 
 
 def _weekday(match: re.Match[str]) -> str:
-    return match.group() if _glued(match) else _WEEKDAYS[match.group()[:-1]]
+    return match.group() if _glued(match) else _WEEKDAYS[match.group().rstrip(".")]
+
+
+def _weekday_name(written: str) -> str:
+    return _WEEKDAYS.get(written, written)
+
+
+def _weekday_span(match: re.Match[str]) -> str:
+    if _glued(match):
+        return match.group()
+    spoken = f"{_weekday_name(match.group('a'))} to {_weekday_name(match.group('b'))}"
+    return spoken + "." if match.group("dot") and sentence_ends_after(match.string, match.end()) else spoken
+
+
+@padded
+def _utc_offset(match: re.Match[str]) -> str:
+    if _glued(match):
+        return match.group()
+    sign = "plus" if match.group("sign") == "+" else "minus"
+    minutes = match.group("minutes")
+    spoken = f"{match.group()[:3]} {sign} {cardinal(int(match.group('hours')))}"
+    return spoken if not minutes or minutes == "00" else f"{spoken} {cardinal(int(minutes))}"
+
+
+def _iso_timestamp(match: re.Match[str]) -> str:
+    """Cut into what the date, time and zone rules read: "2025-03-14 at 15:30:00 UTC"."""
+    zone = match.group("zone")
+    date = match.group()[: match.start("time") - match.start() - 1]
+    spoken = f"{date} at {match.group('time')}"
+    if zone == "Z":
+        return spoken + " UTC"
+    return spoken + (f" UTC{zone}" if zone else "")
 
 
 def _month_abbreviation(match: re.Match[str]) -> str:
-    """"in Jan. we" -> "in January we": the period would otherwise end the sentence."""
+    """"in Jan. we" -> "in January we": the period would otherwise end the sentence. Before a
+    capitalised word it does end one ("in Jan. Sales fell"): no name follows a month."""
     if _glued(match):
         return match.group()
     name = MONTHS[_month(match.group()) - 1]
-    return name + "." if sentence_ends_after(match.string, match.end()) else name
+    following = _CAPITAL_AFTER.match(match.string, match.end())
+    return name + "." if following or sentence_ends_after(match.string, match.end()) else name
 
 
 @hookimpl

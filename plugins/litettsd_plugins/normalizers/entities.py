@@ -52,12 +52,20 @@ decoration, as in a heading ``Early life === Childhood ===`` or a log's ``=== RU
 
 # Markdown as written by chat apps and language models.
 _MD_LINK = LazyPattern(r"!?\[([^\]\n]*)\]\([^)\s]*\)")
-_MD_STRONG = LazyPattern(r"\*(?<![\w*]\*)(?P<more>\*{0,2})(?=[^\s*])(?P<body>[^*\n]+?)(?<=\S)\*(?P=more)(?![\w*])")
+_MD_STRONG = LazyPattern(
+    r"\*(?<![\w*]\*)(?P<more>\*{0,2})(?=[^\W_]|[\"'(])(?P<body>[^*\n]+?)(?<=[^\W_]|[\"').!?])\*(?P=more)(?![\w*])"
+)
+"""Emphasis: the text inside starts and ends as words do, so a wildcard is no emphasis ("*.txt or *.log")."""
 _MD_UNDERSCORE = LazyPattern(r"_(?<![\w_]_)(?=[^\s_])(?P<body>[^_\n]+?)(?<=\S)_(?![\w_])")
 _MD_CODE = LazyPattern(r"`+([^`\n]*)`+")
 _HEADING = LazyPattern(r"#{1,6}\s+")
 _BULLET = LazyPattern(r"[-*+,]\s+")
-_QUOTE = LazyPattern(r">\s*")
+_QUOTE = LazyPattern(r"(?:>[ \t]*)+(?![\s0-9=>])")
+"""E-mail and Markdown quoting, "> text" and ">> text" (but "> 5" at a line's start compares)."""
+_AUTOLINK = LazyPattern(r"<((?:https?|ftp)://[^\s<>]+|mailto:[^\s<>]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)>")
+"""An address in angle brackets, as e-mail headers and Markdown write them: the brackets are silent."""
+_LINE_MARKER = LazyPattern(r"#{1,6}\s|[-*+,]\s|>")
+"""A heading, list or quote marker opening a text of one line."""
 _RULE = LazyPattern(r"(?:```.*|[-*_=]{3,})$")
 _CLOSING = "\"')]"
 _MARKS = (".", "!", "?", ":", ";", ",")
@@ -134,6 +142,7 @@ class Entities:
             if "<" in text:
                 text = _BLOCK_TAG.sub("\n\n", text)
                 text = _INLINE_TAG.sub("", text)
+                text = _AUTOLINK.sub(r"\1", text)
         text = _CONTROL.sub(" ", text)
         if not text.isascii():
             text = _INVISIBLE.sub("", text)
@@ -142,7 +151,7 @@ class Entities:
             text = _TYPOGRAPHIC.sub(lambda match: _TYPOGRAPHY[match.group()], text)
         if context.markup:
             text = _without_markdown(text)
-        if "\n" in text or "\r" in text or (context.markup and (_HEADING.match(text) or _BULLET.match(text))):
+        if "\n" in text or "\r" in text or (context.markup and _LINE_MARKER.match(text)):
             text = _close_lines(text.replace("\r\n", "\n").replace("\r", "\n"), context.markup)
         if "-" in text or not text.isascii():
             text = dashes_as_commas(text, keep_dashes=names_dashes(context))

@@ -76,8 +76,9 @@ def _amount(name: str) -> str:
 # Each pattern starts with a literal choice or a character class (see ``number_at``).
 _SIGNED = LazyPattern(
     rf"(?P<sign>{_SIGN_ALTERNATIVES}|{'|'.join(code + ' ?' for code in _CODES)})(?P<minus>-)?"
-    rf"{_amount('amount')}(?:\s?-\s?(?:(?P=sign))?{_amount('upper')})?"
+    rf"{_amount('amount')}(?:\s?-\s?(?:(?P=sign))?{_amount('upper')}(?![0-9.,]*\s?(?:%|percent\b)))?"
 )
+"""An amount, or a span of two ("$5-10"); not when the second number is a percentage ("$5 - 50% off")."""
 _MINUS = LazyPattern(rf"-(?<![\w.]-)(?=(?:US|A|C|NZ|HK)?[{_SIGN_CHARACTERS}])")
 _CODE_AFTER = LazyPattern(rf"(?P<amount>{number_at(signed=True)})\s?(?P<code>{_CODE_ALTERNATIVES})\b")
 _CENTS = LazyPattern(rf"(?P<amount>{number_at()})\s?¢")

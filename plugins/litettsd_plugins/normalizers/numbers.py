@@ -95,12 +95,19 @@ _DATE_CUES = frozenset("on by until till since before after due from".split())
 _OPERATORS = frozenset("=<>+-*×÷≈≤≥")
 _PHRASE_ENDS = frozenset(("", ".", ",", ";", ":", "!", "?", ")", '"', "'"))
 _PERCENT = LazyPattern(
-    rf"(?P<n>{number_at(signed=True)})(?:\s?(?:-|to)\s?(?P<upper>-?(?:{NUMBER})))?\s?(?:%|percent\b)"
+    rf"(?P<n>{number_at(signed=True)})(?:\s?(?:%?\s?-|to)\s?(?P<upper>-?(?:{NUMBER})))?\s?(?:%|percent\b)"
 )
+"""A percentage, or a span of two, "5-10%" and "5%-10%" alike: "five to ten percent"."""
 _RANGE_START = number_at(r"\w.,/-")
 _RANGE = LazyPattern(rf"(?P<a>{_RANGE_START})\s?-\s?(?P<b>{NUMBER})(?![\w/-]|\.[0-9]|\s*=)")
 _DECADE = LazyPattern(r"(?P<n>[0-9](?<![\w.,'][0-9])[0-9]*0)'?s\b")
 _SHORT_DECADE = LazyPattern(r"'(?<!\w')(?P<n>[0-9]0)s\b")
+_SHORT_YEAR = LazyPattern(r"'(?<![\w']')(?P<n>[0-9]{2})(?![\w']|[.,][0-9])")
+"""A year cut to its last two digits, "in '05"."""
+_SCALE_WORDS = {"k": "thousand", "K": "thousand", "M": "million"}
+_SCALED = LazyPattern(rf"(?P<n>{number_at()})(?P<scale>[kKM])(?![\w-])(?P<next> [A-Za-z]+)?")
+"""A count with its scale as a letter, as written online: "10k followers", "1M users" (see ``_scaled``)."""
+_NOT_COUNTED_AFTER_K = frozenset("run runs race races walk walks".split())
 _POWER_OF_TEN = LazyPattern(r"10{2,}")
 _ERA_AFTER = LazyPattern(r"(?P<y>[0-9](?<![\w.,][0-9])[0-9]{0,3})\s?(?P<era>B\.C\.E|B\.C|A\.D|C\.E)\b")
 _ERA_BEFORE = LazyPattern(r"A\.D\s?(?P<y>[0-9]{1,4})(?![\w.]*[0-9])")
@@ -127,6 +134,9 @@ _DOTTED = LazyPattern(r"[0-9](?<![\w.][0-9])[0-9]*(?:\.[0-9]+){2,}(?![\w.]*[0-9]
 _MINUS_BETWEEN = LazyPattern(r"-(?<=[0-9] -)(?= [0-9])")
 _SIGN = LazyPattern(r"[-+](?<![^\s(\[\"'=/,;:][-+])(?=\.?[0-9])")
 _LETTER_DASH_DIGIT = LazyPattern(r"-(?<=[A-Za-z]-)(?=[0-9])")
+_VARIABLE_MINUS = LazyPattern(r"-(?<=(?<![\w.'-])[a-z]-)(?=[0-9])")
+"""A lower-case letter alone before "-1" is a variable: "n-1" is "n minus one" (but "F-16" a name)."""
+
 _PLAIN = LazyPattern(
     r"(?P<whole>[0-9](?<![0-9.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+(?![0-9])|[0-9]*))(?:\.(?P<frac>[0-9]+))?"
 )
@@ -381,7 +391,8 @@ def _range_end(text: str, match: re.Match[str], written: str, partner: str) -> s
 def _range(match: re.Match[str]) -> str:
     a, b = match.group("a"), match.group("b")
     text = match.string
-    return f"{_range_end(text, match, a, b)} to {_range_end(text, match, b, a)}"
+    joint = "and" if word_before(text, match.start()) == "between" else "to"  # "between 5 and 10"
+    return f"{_range_end(text, match, a, b)} {joint} {_range_end(text, match, b, a)}"
 
 
 @padded
@@ -395,6 +406,24 @@ def _decade(match: re.Match[str]) -> str:
     if _POWER_OF_TEN.fullmatch(written):
         words = words.removeprefix("one ")
     return plural_words(words)
+
+
+@padded
+def _short_year(match: re.Match[str]) -> str:
+    """"'05" -> "oh five", "'99" -> "ninety-nine"."""
+    written = match.group("n")
+    return f"oh {DIGIT_NAMES[int(written)]}" if written[0] == "0" else cardinal(int(written))
+
+
+def _scaled(match: re.Match[str]) -> str:
+    """"10k followers" -> "ten thousand followers", "2.5M" -> "two point five million". A
+    capital K is a screen or a purity ("4K video", "24K gold") unless a plural count follows
+    ("10K views"); neither is "a 10k run". A letter B is left alone ("221B Baker Street")."""
+    scale, following = match.group("scale"), match.group("next") or ""
+    word = following.strip()
+    if word.lower() in _NOT_COUNTED_AFTER_K or (scale == "K" and not (word.endswith("s") and word.islower())):
+        return match.group()
+    return f" {number_words(match.group('n'))} {_SCALE_WORDS[scale]}{following}"
 
 
 @padded
@@ -532,11 +561,15 @@ def _rewrite_region(text: str) -> str:
         text = _PERCENT.sub(_percent, text)
     if "-" in text:
         text = _RANGE.sub(_range, text)
+        text = _VARIABLE_MINUS.sub(" minus ", text)
         text = _LETTER_DASH_DIGIT.sub(" ", text)
     if "s" in text:
         text = _DECADE.sub(_decade, text)
         if "'" in text:
             text = _SHORT_DECADE.sub(_short_decade, text)
+    if "'" in text:
+        text = _SHORT_YEAR.sub(_short_year, text)
+    text = _SCALED.sub(_scaled, text)
     if "." in text:
         text = _ERA_AFTER.sub(_era_after, text)
         text = _ERA_BEFORE.sub(_era_before, text)

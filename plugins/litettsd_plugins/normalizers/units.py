@@ -61,10 +61,12 @@ _SCALES = {"C": "Celsius", "F": "Fahrenheit", "K": "Kelvin"}
 _FEET_INCHES = LazyPattern(r"(?P<feet>[0-9](?<![\w.][0-9])[0-9]*)'\s?(?P<inches>[0-9]{1,2}(?:\.[0-9]+)?)(?:\"|'')")
 _PER = LazyPattern(
     r"/(?:(?<=[a-z]/)|(?<=[a-z] /))"
-    r"(?P<per>hr|h|hour|day|wk|week|mo|month|yr|year|min|sec|kg|lb|km|mi|mile|night|person|page)\b"
+    r"(?P<per>hr|h|hour|day|wk|week|mo|month|yr|year|min|minute|sec|second|kg|lb|pound|oz|ounce|km|mi|mile|night"
+    r"|person|page|gallon|gal|liter|litre|unit|item|user|seat|ticket|share|head|serving|dozen|visit|kWh|GB|TB)\b"
 )
 _PER_WORDS = {"hr": "hour", "h": "hour", "wk": "week", "mo": "month", "yr": "year", "min": "minute", "sec": "second",
-              "kg": "kilogram", "lb": "pound", "km": "kilometer", "mi": "mile"}
+              "kg": "kilogram", "lb": "pound", "oz": "ounce", "km": "kilometer", "mi": "mile", "gal": "gallon",
+              "kWh": "kilowatt hour", "GB": "gigabyte", "TB": "terabyte"}
 _SPACES = LazyPattern(r"\s+")
 
 
@@ -104,6 +106,14 @@ def _per(match: re.Match[str]) -> str:
     return f" per {_PER_WORDS.get(unit, unit)}"
 
 
+_EXPONENT = LazyPattern(r"[eE](?<=[0-9][eE])(?P<sign>[-+])(?=[0-9])")
+"""Scientific notation, "1.5e-3": "e minus three", not a dash before a number."""
+
+
+def _exponent(match: re.Match[str]) -> str:
+    return " e minus " if match.group("sign") == "-" else " e plus "
+
+
 class Units(EnglishStep):
     """Measurements, temperatures and angles, feet and inches, "per" after a slash."""
 
@@ -115,6 +125,8 @@ class Units(EnglishStep):
             text = _PER.sub(_per, text)
         if not HAS_DIGIT.search(text):
             return text
+        if "e-" in text or "e+" in text or "E-" in text or "E+" in text:
+            text = _EXPONENT.sub(_exponent, text)  # before "3 m" is read: "1.5e-3 m"
         if "°" in text:
             text = _DEGREES.sub(_degrees, text)
         if "'" in text:
