@@ -608,6 +608,12 @@ REVIEWED_AGAIN = [  # misreadings a second review found, each fixed
     ("in '05 and '99", "in oh five and ninety-nine"),
     ("AT&T", "A.T and T"),
     ("Jan 2020 - Mar 2021", "January twenty twenty to March twenty twenty-one"),
+    ("v1.2.3-beta and v2.0-rc1", "version one point two point three beta and version two point zero R.C one"),
+    ("10-5=5", "ten minus five equals five"),
+    ("1990s-2000s", "nineteen nineties to two thousands"),
+    ("a DUI, IPv4 and WWII", "a D.U.I, I.P.V four and World War two"),
+    ("ship via UPS", "ship via U.P.S"),
+    ("THE UPS AND DOWNS", "THE ups AND DOWNS"),
 ]
 
 CASES = [

@@ -65,12 +65,13 @@ LETTER_ACRONYMS = frozenset(
     LLM GPT NLP OS PC TV DVD CD USA UK EU UN US DC NYC LA ID IQ PS AC LED LCD OLED HDMI RGB FTP SMS MMS GPS ATM DIY
     FYI ETA EST EDT PST PDT CST CDT MST MDT UTC GMT CET BST IST JST AEST NBA NFL MLB NHL UFC UFO SUV MIT UCLA NYU
     IRS DMV DNA RNA HIV MRI ICU BMI MBA CPA GPA EV IOT NPC RPG MMO PVP NYSE IPO GDP CPI ROI KPI BC AD BCE CE
+    DUI DWI AP UPS
     TBD TBA ASAP RSVP PTO AKA
     """.split()
 )
 """Acronyms said letter by letter."""
-SHOUTED_WORDS = frozenset({"US", "IT"})
-"""Words that the list above (US) or espeak-ng (IT) would spell, read as words in text written
+SHOUTED_WORDS = frozenset({"US", "IT", "UPS", "AP"})
+"""Words that the list above (US, UPS, AP) or espeak-ng (IT) would spell, read as words in text written
 all in capitals: "CALL US TODAY", "IT IS DONE" (but "the US economy", "IT department").
 espeak-ng reads the other short words in capitals (IS, AM, AS...) as words already."""
 WORD_ACRONYMS = {
@@ -80,6 +81,7 @@ WORD_ACRONYMS = {
     "LAN": "lan", "WAN": "wan", "AIDS": "aids", "COVID": "Covid", "ASCII": "askee", "GUI": "gooey",
     "YAML": "yaml", "TOML": "toml", "WYSIWYG": "wizzywig", "CAPTCHA": "captcha", "IKEA": "Ikea",
     "POSIX": "posix", "SaaS": "sass", "PhD": "P.H.D", "IoT": "I.O.T", "macOS": "mac O.S",
+    "IPv4": "I.P.V four", "IPv6": "I.P.V six", "WWI": "World War one", "WWII": "World War two",
 }
 """Acronyms said as a word, written so that espeak-ng reads them as one."""
 _PHRASES_BY_CASE = {phrase.lower(): words for phrase, words in _PHRASES.items()}

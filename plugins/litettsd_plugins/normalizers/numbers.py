@@ -131,7 +131,10 @@ _BY = LazyPattern(r"[x×*](?:(?<=[0-9][x×*])|(?<=[0-9] [x×*]))\s?(?=[0-9])")
 _RATIO = LazyPattern(r":(?<=[0-9]:)(?=[0-9])")
 _ABOUT = LazyPattern(r"~(?<![\w~]~)\s?(?=[0-9.])")
 _DOTTED = LazyPattern(r"[0-9](?<![\w.][0-9])[0-9]*(?:\.[0-9]+){2,}(?![\w.]*[0-9])")
-_MINUS_BETWEEN = LazyPattern(r"-(?<=[0-9] -)(?= [0-9])")
+_MINUS_BETWEEN = LazyPattern(r"-(?:(?<=[0-9] -)(?= [0-9])|(?<=[0-9]-)(?=[0-9.]+ ?=))")
+"""A minus between spaced numbers, or in a sum before "=" ("10-5=5")."""
+_DECADE_SPAN = LazyPattern(r"-(?<=0s-)(?=[0-9]+0s\b)")
+"""Between two decades, "1990s-2000s": "to"."""
 _SIGN = LazyPattern(r"[-+](?<![^\s(\[\"'=/,;:][-+])(?=\.?[0-9])")
 _LETTER_DASH_DIGIT = LazyPattern(r"-(?<=[A-Za-z]-)(?=[0-9])")
 _VARIABLE_MINUS = LazyPattern(r"-(?<=(?<![\w.'-])[a-z]-)(?=[0-9])")
@@ -560,6 +563,7 @@ def _rewrite_region(text: str) -> str:
     if "%" in text or "percent" in text:
         text = _PERCENT.sub(_percent, text)
     if "-" in text:
+        text = _DECADE_SPAN.sub(" to ", text)
         text = _RANGE.sub(_range, text)
         text = _VARIABLE_MINUS.sub(" minus ", text)
         text = _LETTER_DASH_DIGIT.sub(" ", text)

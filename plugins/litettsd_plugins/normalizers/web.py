@@ -55,7 +55,7 @@ _PATTERNS = {
     "file": rf"(?<!{WORD_LETTER})(?:[\w-]{{2,}}|[0-9])(?:\.[\w-]+)*\.(?:{_EXTENSIONS}|[A-Z]{{2,4}})"
     rf"(?!{WORD_LETTER}|-{WORD_LETTER})",
     "dotted_name": rf"(?<![\w.])\.(?![A-Z][a-z])[A-Za-z][\w-]+(?:\.[A-Za-z0-9][\w-]*)*(?!{WORD_LETTER}|[.-][\w])",
-    "version": r"(?<![\w.])v[0-9]+(?:\.[0-9]+)*(?![\w-]|\.[0-9])",
+    "version": r"(?<![\w.])v[0-9]+(?:\.[0-9]+)*(?:-(?:alpha|beta|rc|dev|pre)(?:\.?[0-9]+)?)?(?![\w-]|\.[0-9])",
     "ip": r"(?<![\w.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![\w-]|\.[0-9])",
     "handle": r"(?<![\w@.])@[A-Za-z_][A-Za-z0-9_]{0,30}(?![\w@]|\.[A-Za-z])",
     "hashtag": r"(?<![\w#&])#(?=[0-9]*[A-Za-z_])[A-Za-z0-9_]+",
@@ -147,7 +147,18 @@ def _windows_path(path: str) -> str:
 
 
 def _version(token: str) -> str:
-    return "version " + " point ".join(integer_words(part) for part in token[1:].split("."))
+    """"v1.2.3-rc1" -> "version one point two point three R.C one"."""
+    number, _, stage = token[1:].partition("-")
+    spoken = "version " + " point ".join(integer_words(part) for part in number.split("."))
+    if not stage:
+        return spoken
+    name = stage.rstrip("0123456789.")
+    count = stage[len(name):].lstrip(".")
+    return " ".join(filter(None, (spoken, _STAGES.get(name, name), count and integer_words(count))))
+
+
+_STAGES = {"rc": "R.C"}
+"""Pre-release stages said other than as written ("alpha", "beta" are words already)."""
 
 
 def _ip(address: str) -> str:
