@@ -78,7 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == CHECK_CONFIG:
         sys.stdout.write(loaded.render())
-        return 0
+        from .preflight import startup_problems
+
+        problems = startup_problems(loaded)
+        for problem in problems:
+            print(f"litettsd: {problem}", file=sys.stderr)
+        return 2 if problems else 0
     cpu_settings = loaded.settings.cpu
     if args.command == CPU_PLAN:
         return main_cpu_plan(cpu_settings.affinity, cpu_settings.threads_setting())

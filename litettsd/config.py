@@ -293,7 +293,9 @@ def watch_paths(inputs: ConfigInputs) -> list[Path]:
     reload, since the set changes when files or folders appear.
     """
     system = inputs.system_dir()
-    files = [path for path, _ in _layer_files(inputs) if path.is_file()]
+    # A --config file must exist, but one deleted while running (the reload then fails) is
+    # still watched by name, so writing it again reloads without a SIGHUP.
+    files = [path for path, required in _layer_files(inputs) if path.is_file() or (required and path.parent.is_dir())]
     watched = []
     for folder in (system, system / "conf.d", inputs.user_file().parent):
         if folder.is_dir():

@@ -23,6 +23,7 @@ import threading
 from functools import lru_cache
 
 from .espeak import FATAL, PHONEMES, REFUSED, read_message, write_message
+from .sdnotify import child_environment
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,9 @@ class EspeakProcess:
             # Its stderr is ours: espeak-ng's last words ("stack smashing detected") reach the log.
             command = [sys.executable, "-m", "litettsd.espeak"]
             command += [espeakng_loader.get_library_path(), espeakng_loader.get_data_path()]
-            self._child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self._child = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=child_environment()
+            )
             self._greeted = False
         return self._child
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .derived import flush_to_disk, mark_used, prune_unused
+from .sdnotify import child_environment
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,22 @@ def prepared_model(source: Path, cache_dir: Path) -> Path:
     if target.exists() or unchanged.exists():
         mark_used(target if target.exists() else unchanged)
     else:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # said here in one line, rather than as the child's traceback
+            raise RuntimeError(
+                f"cannot write to the cache folder {target.parent}: {exc.strerror}; "
+                "set [cache] dir (or CACHE_DIRECTORY) to a writable folder"
+            ) from None
         child = subprocess.run(
-            [sys.executable, "-m", __name__, str(source), str(target)], capture_output=True, text=True, check=False
-        )
+            [sys.executable, "-m", __name__, str(source), str(target)],
+            capture_output=True, text=True, check=False, env=child_environment(),
+        )  # fmt: skip
         if child.returncode != 0:
-            raise RuntimeError(f"cannot prepare {source}: {child.stderr.strip()[-2000:]}")
+            # The traceback's last line says what went wrong; the rest is for debugging.
+            log.debug("preparing %s failed:\n%s", source, child.stderr)
+            lines = child.stderr.strip().splitlines() or ["(no message)"]
+            raise RuntimeError(f"cannot prepare {source}: {lines[-1]}")
         log.info("prepared %s", target if target.exists() else f"{source} (nothing to change, used as is)")
         made = target if target.exists() else unchanged
         # (not the source itself, which may live in the same folder: Kokoro's joined model)

@@ -125,5 +125,12 @@ def build_plugin_manager(disabled: Iterable[str] = (), modules: Iterable[str] = 
                 raise StartupError(f"cannot import plugin module {module!r} ([plugins] load): {exc}") from None
     unknown = blocked - {entry.name for entry in installed}
     if unknown:
-        log.warning("disabled plugins not installed: %s", ", ".join(sorted(unknown)))
+        import difflib  # only for a mistyped name
+
+        names = [entry.name for entry in installed]
+        named = []
+        for name in sorted(unknown):
+            close = difflib.get_close_matches(name, names, 2)
+            named.append(f"{name} (did you mean {' or '.join(close)}?)" if close else name)
+        log.warning("[plugins] disabled lists plugins that are not installed: %s", "; ".join(named))
     return Plugins(manager, versions)

@@ -26,6 +26,13 @@ SD_LISTEN_FDS_START = 3
 """systemd passes activated sockets as consecutive descriptors starting here."""
 
 _LISTEN_VARIABLES = ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES")
+_DAEMON_ONLY = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", *_LISTEN_VARIABLES)
+
+
+def child_environment() -> dict[str, str]:
+    """The environment for a helper process: without what systemd meant for the daemon alone
+    (a helper must not be able to tell systemd it is ready, or feed its watchdog)."""
+    return {name: value for name, value in os.environ.items() if name not in _DAEMON_ONLY}
 
 
 def _notify_address(value: str) -> str | None:

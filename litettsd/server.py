@@ -64,11 +64,15 @@ _WARM_UP_SSML = '<speak>Ready <break time="10ms"/> now.</speak>'
 """Imports the XML parsers once, after READY: speech-dispatcher sends every message as SSML."""
 
 
-def prepare_socket(path: Path, group: str) -> None:
-    """Create the runtime folder and clear a stale socket; refuse if a daemon is listening."""
+def prepare_socket(path: Path, group: str) -> bool:
+    """Create the runtime folder and clear a stale socket; refuse if a daemon is listening.
+
+    Returns whether the folder was created here: only such a folder is the daemon's to
+    re-own and restrict (``_share_with_group``), never one like /tmp or /run it was given."""
+    created = not path.parent.exists()
     path.parent.mkdir(mode=0o750 if group else 0o700, parents=True, exist_ok=True)
     if not (path.exists() or path.is_symlink()):
-        return
+        return created
     if not stat.S_ISSOCK(path.lstat().st_mode):
         raise StartupError(f"{path} exists and is not a socket; remove it or choose another --socket")
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -76,7 +80,7 @@ def prepare_socket(path: Path, group: str) -> None:
         probe.connect(str(path))
     except OSError:
         path.unlink()  # nobody listens: a leftover from a daemon that died
-        return
+        return created
     finally:
         probe.close()
     raise StartupError(f"another litettsd is already listening on {path}")
@@ -96,6 +100,14 @@ def _file_states(paths: list[Path]) -> list[tuple[int, int, int] | None]:
     return states
 
 
+def _changed_path(watched: list[Path], name: str) -> str:
+    """The full path of a name the watcher reported: a watched file, or a file in a watched folder."""
+    for path in watched:
+        if path.name == name:
+            return str(path)
+    return next((str(path / name) for path in watched if path.is_dir() and (path / name).exists()), name)
+
+
 def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
     """The connecting process's uid, from the kernel (SO_PEERCRED), not from anything it says."""
     sock = writer.get_extra_info("socket")
@@ -106,17 +118,26 @@ def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
     return int(uid)
 
 
-def _share_with_group(path: Path, group: str) -> None:
-    """Make the socket 0660 and its folder 0750, owned by ``group``."""
+def _share_with_group(path: Path, group: str, folder_created: bool) -> None:
+    """Make the socket 0660 and, if the daemon created it, its folder 0750, owned by ``group``.
+
+    A folder that was there already (/tmp, /run, a home) keeps its owner and mode; if the
+    group cannot pass through it, members cannot reach the socket, which the log says."""
     import grp
 
     try:
         gid = grp.getgrnam(group).gr_gid
     except KeyError:
         raise StartupError(f"[server] group {group!r} does not exist") from None
-    for target, mode in ((path.parent, 0o750), (path, 0o660)):
+    targets = [(path.parent, 0o750)] if folder_created else []
+    for target, mode in (*targets, (path, 0o660)):
         os.chown(target, -1, gid)
         os.chmod(target, mode)
+    if not folder_created:
+        folder = path.parent.stat()
+        passable = folder.st_mode & (stat.S_IXGRP if folder.st_gid == gid else stat.S_IXOTH)
+        if not passable:
+            log.warning("[server] group %r cannot enter %s, so its members cannot reach the socket", group, path.parent)
 
 
 _current: contextvars.ContextVar[_InFlight | None] = contextvars.ContextVar("litettsd_request", default=None)
@@ -614,8 +635,10 @@ class Daemon:
                 return await self._reload()
             finally:
                 # READY=1 ends the reload for systemd whether it worked or not; otherwise
-                # the unit would stay "reloading" after a rejected configuration.
-                self.notifier.ready(self._summary())
+                # the unit would stay "reloading" after a rejected configuration. Not once
+                # stopping: READY=1 after STOPPING=1 would tell systemd we are back.
+                if not self._shutting_down:
+                    self.notifier.ready(self._summary())
 
     async def _reload(self) -> dict[str, Any]:
         # The watcher is restarted below, and what it had not yet reported is lost with it:
@@ -676,8 +699,10 @@ class Daemon:
         try:
             async for names in watcher.changes(_RELOAD_DEBOUNCE_S):
                 # reload() restarts the watcher on success (the set of files may change), which
-                # cancels this task; on failure keep watching the same files.
-                await self.reload(f"file change: {', '.join(names)}")
+                # cancels this task; on failure keep watching the same files. The log names
+                # the file in full: the system and the user file have the same name.
+                changed = [_changed_path(paths, name) for name in names]
+                await self.reload(f"file change: {', '.join(changed)}")
         finally:
             watcher.close()
 
@@ -787,14 +812,14 @@ class Daemon:
             log.info("listening on %s (socket activation)", self.socket_path)
             return
         group = self.settings.server.group
-        prepare_socket(self.socket_path, group)
+        folder_created = prepare_socket(self.socket_path, group)
         old_umask = os.umask(0o177)  # created 0600, so no other user can connect before chmod
         try:
             self._server = await asyncio.start_unix_server(self._accept, path=str(self.socket_path), limit=1 << 16)
         finally:
             os.umask(old_umask)
         if group:
-            _share_with_group(self.socket_path, group)
+            _share_with_group(self.socket_path, group, folder_created)
         created = self.socket_path.stat()
         self._socket_identity = (created.st_dev, created.st_ino)
         log.info("listening on %s", self.socket_path)
@@ -813,12 +838,18 @@ class Daemon:
 
     async def _precache(self, pipeline: Pipeline, phrases: list[str]) -> None:
         """Synthesize the phrases a screen reader says most into the cache, behind all real work."""
+        skipped = 0
         for phrase in phrases:
             if pipeline is not self.pipeline:
                 return  # a reload replaced the runtime; its own pre-caching has started
-            request = SynthesizeRequest.from_wire(
-                {"op": "synthesize", "text": phrase, "priority": "background"}, self.settings.server.max_text_chars
-            )
+            try:
+                request = SynthesizeRequest.from_wire(
+                    {"op": "synthesize", "text": phrase, "priority": "background"}, self.settings.server.max_text_chars
+                )
+            except RequestError as exc:  # e.g. longer than max_text_chars: a client could not ask for it either
+                log.warning("[cache] phrases: %r not pre-cached: %s", phrase, exc.message)
+                skipped += 1
+                continue
             try:
                 async with contextlib.aclosing(pipeline.synthesize(request, Cancellation(), warming=True)) as events:
                     async for _ in events:
@@ -826,7 +857,7 @@ class Daemon:
             except Exception as exc:  # warming is best effort; a failure must not end the daemon
                 logs.failure(log, exc, "pre-caching %r failed", phrase)
                 return
-        log.info("pre-cached %d phrases", len(phrases))
+        log.info("pre-cached %d phrases", len(phrases) - skipped)
 
     def _remove_socket(self) -> None:
         """Unlink the socket file only if it is still the one we created.

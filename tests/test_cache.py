@@ -86,6 +86,18 @@ def test_phrases_are_precached_after_start(start_daemon):
     assert (stats["hits"], stats["misses"]) == (0, 0)  # the daemon's own warming is not counted
 
 
+def test_a_phrase_longer_than_the_text_limit_is_skipped_not_the_rest(start_daemon):
+    private = start_daemon('[server]\nmax_text_chars = 10\n[cache]\nphrases = ["button", "heading level 1", "link"]\n')
+    deadline = time.monotonic() + 60
+    with private.connect() as conn:
+        while conn.request({"op": "status", "id": 1})[0]["cache"]["entries"] < 2:
+            assert time.monotonic() < deadline, "the phrases after the long one were not pre-cached"
+            time.sleep(0.05)
+    log = private.log.read_text()
+    assert "'heading level 1' not pre-cached" in log and "pre-cached 2 phrases" in log
+    assert "Traceback" not in log and "never retrieved" not in log
+
+
 def test_cache_can_be_turned_off(start_daemon):
     private = start_daemon("[cache]\nmax_bytes = 0\n")
     with private.connect() as conn:

@@ -528,6 +528,10 @@ def test_cli_says_plainly_what_it_cannot_do(fake: FakeDaemon) -> None:
         os.close(leader)
     assert done.returncode == 1 and b"will not write audio to a terminal" in done.stderr
     assert len(fake.requests) == asked  # refused before anything was asked
+    # MP3 data in a file named .wav plays nowhere
+    mismatch = _litetts("say", "hi", "-f", "MP3", "-o", "out.wav", socket_path=fake.path)
+    assert mismatch.returncode == 1 and mismatch.stderr == b"litetts: -f MP3 does not match out.wav; drop -f, or name the file .mp3\n"
+    assert len(fake.requests) == asked
 
 
 def test_cli_say_to_stdout_when_piped(fake: FakeDaemon) -> None:
@@ -638,6 +642,17 @@ def test_normalize_prints_text_and_phonemes(daemon: Any) -> None:
     text_line, phonemes_line = done.stdout.decode().splitlines()
     assert text_line.startswith("text: ") and "Smith" in text_line
     assert phonemes_line.startswith("phonemes: ") and phonemes_line.strip() != "phonemes:"
+
+
+def test_sync_and_async_clients_read_a_key_alike(daemon: Any) -> None:
+    with Client(daemon.socket, timeout=120) as client:
+        sync_audio = client.char({"key": "Return", "format": "pcm"}).read()
+
+    async def scenario() -> bytes:
+        async with AsyncClient(daemon.socket, timeout=120) as client:
+            return await client.char({"key": "Return", "format": "pcm"}).read()
+
+    assert len(sync_audio) > 2000 and sync_audio == asyncio.run(scenario())
 
 
 def test_async_three_concurrent_syntheses(daemon: Any) -> None:

@@ -237,7 +237,10 @@ def test_every_layer_beats_the_one_before_through_check_config(tmp_path: Path) -
     done = check_config(
         tmp_path, "--config", str(stairs.config_files[0]), "--socket", "/L7", "--config", str(stairs.config_files[1]), **stairs.env
     )
-    assert done.returncode == 0, done.stderr
+    # The staircase's values are markers ("/L6" as a voice): the keys are valid, start-up
+    # would refuse that voice, and check-config says so after printing the configuration.
+    assert done.returncode == 2 and "synthesis.default_voice" in done.stderr, done.stderr
+    assert all("unknown voice" in line for line in done.stderr.splitlines()), done.stderr
     values, sources, files = parse_check_config(done.stdout)
     for key, (value, source) in stairs.expected.items():
         section, name = key.split(".")
@@ -427,6 +430,27 @@ def test_check_config_reports_an_error_on_stderr_with_exit_2(tmp_path: Path) -> 
     env_done = check_config(tmp_path, LITETTSD_SERVER__MAX_TEXT_CHARS="0")
     assert env_done.returncode == 2
     assert "env LITETTSD_SERVER__MAX_TEXT_CHARS: server.max_text_chars = 0 is out of range" in env_done.stderr
+
+
+def test_check_config_refuses_what_start_up_would_refuse(tmp_path: Path) -> None:
+    """Valid keys the daemon would still refuse: each reported with where it was set, exit 2."""
+    lexicon = write(tmp_path / "broken-lexicon.toml", "[words\n")
+    bad = write(
+        tmp_path / "bad.toml",
+        '[synthesis]\ndefault_voice = "nope:voice"\n[server]\ngroup = "no-such-group-here"\n'
+        f'[cpu]\naffinity = "4000"\n[lexicon]\nfiles = ["{lexicon}"]\n'
+        '[voices]\npreload = ["piper:en_US-joe-medium", "kokoro:nobody"]\n[plugins]\ndisabled = ["kokor"]\n',
+    )
+    done = check_config(tmp_path, "--config", str(bad))
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    for key, line in [("server.group", 4), ("cpu.affinity", 6), ("lexicon.files", 8), ("synthesis.default_voice", 2)]:
+        assert any(entry.startswith(f"litettsd: {key} ({bad}:{line}): ") for entry in lines), (key, lines)
+    assert any("voices.preload" in entry and "kokoro:nobody" in entry for entry in lines)
+    assert not any("en_US-joe-medium" in entry for entry in lines)
+    assert "kokor (did you mean kokoro?)" in done.stderr
+    good = check_config(tmp_path, "--config", str(write(tmp_path / "good.toml", "")))
+    assert good.returncode == 0 and good.stderr == "", good.stderr
 
 
 def test_version_and_help_still_work(tmp_path: Path) -> None:

@@ -27,6 +27,21 @@ def test_the_child_gives_the_phonemes_of_the_library_itself() -> None:
     assert isolated.phonemize("still here", "en-us") == direct.phonemize("still here", "en-us")
 
 
+def test_the_child_cannot_talk_to_systemd_for_the_daemon(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NOTIFY_SOCKET and the watchdog's variables are the daemon's: a helper must not get them."""
+    monkeypatch.setenv("NOTIFY_SOCKET", "/run/systemd/notify")
+    monkeypatch.setenv("WATCHDOG_USEC", "30000000")
+    monkeypatch.setenv("LITETTSD_TEST_MARKER", "kept")
+    espeak = EspeakProcess()
+    espeak.phonemize("hello", "en-us")
+    child = espeak._child
+    assert child is not None
+    with open(f"/proc/{child.pid}/environ", "rb") as handle:
+        names = {entry.split(b"=", 1)[0] for entry in handle.read().split(b"\0") if entry}
+    assert b"LITETTSD_TEST_MARKER" in names
+    assert not names & {b"NOTIFY_SOCKET", b"WATCHDOG_USEC"}
+
+
 @pytest.mark.parametrize("crasher", CRASHERS, ids=["dotted", "suffixes"])
 def test_a_text_that_crashes_espeak_keeps_its_other_words(crasher: str) -> None:
     espeak = EspeakProcess()

@@ -285,6 +285,21 @@ def test_group_members_may_speak_but_not_administer(start_daemon, second_user, s
     assert private.proc.poll() is None
 
 
+def test_a_group_socket_in_a_folder_it_did_not_create_leaves_the_folder_alone(start_daemon, second_user, shared_folder):
+    """``--socket /tmp/x.sock`` with a group must not make /tmp 0750 and re-own it."""
+    import stat
+
+    shared_folder.chmod(0o1777)
+    before = shared_folder.stat()
+    daemon = start_daemon(f'[server]\ngroup = "{second_user}"\n', socket=shared_folder / "litettsd.sock")
+    after = shared_folder.stat()
+    assert (after.st_mode, after.st_gid, after.st_uid) == (before.st_mode, before.st_gid, before.st_uid)
+    assert stat.S_IMODE(daemon.socket.stat().st_mode) == 0o660
+    assert daemon.socket.stat().st_gid == grp.getgrnam(second_user).gr_gid
+    _, pong = _as_user(second_user, daemon.socket, {"op": "ping", "id": 1})
+    assert pong == {"type": "pong", "id": 1}
+
+
 def test_other_users_cannot_connect_to_a_private_socket(start_daemon, second_user, shared_folder):
     private = start_daemon(socket=shared_folder / "run" / "litettsd.sock")
     result, reply = _as_user(second_user, private.socket, {"op": "ping", "id": 1})

@@ -123,6 +123,17 @@ def test_counters_after_known_records() -> None:
     assert snap["process"]["rss_bytes"] > 0 and snap["process"]["threads"] >= 1
 
 
+def test_request_log_gives_the_length_of_finished_audio_and_the_bytes_of_cut_audio(caplog: pytest.LogCaptureFixture) -> None:
+    from litettsd_plugins.metrics import request_log
+
+    with caplog.at_level("INFO", logger="litettsd.requests"):
+        request_log.litettsd_request_finished(ok())
+        request_log.litettsd_request_finished(ok(outcome="cancelled", audio_seconds=0.0, bytes_sent=316000))
+    finished, cancelled = caplog.messages
+    assert "synthesize ok " in finished and "audio=2.00s" in finished and "first=100ms" in finished
+    assert "synthesize cancelled " in cancelled and "sent=316000B" in cancelled and "audio=" not in cancelled
+
+
 def test_process_sample_is_reused_within_a_second() -> None:
     metrics = Metrics()
     first = metrics.sample_process()

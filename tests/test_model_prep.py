@@ -114,6 +114,17 @@ def test_prepared_model_is_cached_and_rebuilt_when_the_source_changes(tmp_path):
     assert not list(cache.glob("models/*.tmp*"))
 
 
+def test_an_unwritable_cache_folder_is_one_line_that_says_what_to_do(tmp_path):
+    source = random_model(tmp_path / "voice.onnx")
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    with pytest.raises(RuntimeError) as caught:
+        prepared_model(source, not_a_folder / "cache")
+    message = str(caught.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert f"cannot write to the cache folder {not_a_folder / 'cache' / 'models'}" in message and "[cache] dir" in message
+
+
 def test_models_without_random_nodes_are_used_as_they_are(tmp_path):
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])

@@ -54,6 +54,17 @@ def test_reload_by_file_change(start_daemon):
     assert max_text_chars(private) == 300
 
 
+def test_a_config_file_deleted_then_written_again_is_reloaded(start_daemon):
+    private = start_daemon("[server]\nmax_text_chars = 100\n")
+    time.sleep(0.5)  # let the watcher start
+    config_file(private).unlink()
+    wait_until(lambda: (status(private).get("last_reload") or {}).get("ok") is False)
+    time.sleep(0.5)  # the watcher restarts after the failed reload
+    config_file(private).write_text("[server]\nmax_text_chars = 99\n")
+    wait_until(lambda: (status(private).get("last_reload") or {}).get("ok") is True)
+    assert max_text_chars(private) == 99
+
+
 def test_reload_by_an_editor_save_then_by_a_drop_in_in_a_folder_that_appeared(start_daemon):
     private = start_daemon("[server]\nmax_text_chars = 100\n")
     conf_d = private.log.parent / "etc" / "conf.d"  # the daemon's system folder; absent at start

@@ -74,6 +74,25 @@ def test_notify_sequence_and_watchdog(tmp_path, model_cache):
         daemon.stop()
 
 
+def test_a_stop_during_a_reload_never_says_ready_again(tmp_path, model_cache):
+    """READY=1 after STOPPING=1 would tell systemd the stopping service is back."""
+    listener = NotifyListener(tmp_path / "notify")
+    daemon = DaemonProcess(tmp_path, model_cache, "[cache]\nphrases = []\n", env={"NOTIFY_SOCKET": str(listener.path)})
+    try:
+        ready_at = listener.wait_for("READY=1")
+        # A new default voice makes the reload load Kokoro: long enough to stop in the middle of it.
+        (tmp_path / "test.toml").write_text('[synthesis]\ndefault_voice = "kokoro:jm_kumo"\n')
+        daemon.proc.send_signal(signal.SIGHUP)
+        listener.wait_for("RELOADING=1", after=ready_at)
+        daemon.proc.send_signal(signal.SIGTERM)
+        stopping_at = listener.wait_for("STOPPING=1", after=ready_at)
+        assert daemon.proc.wait(60) == 0
+        listener.pump(0.5)
+        assert not any(when > stopping_at and "READY=1" in m.split("\n") for when, m in listener.messages), listener.messages
+    finally:
+        daemon.stop()
+
+
 def test_status_line_is_a_live_summary(tmp_path, model_cache):
     listener = NotifyListener(tmp_path / "notify")
     daemon = DaemonProcess(tmp_path, model_cache, "[cache]\nphrases = []\n", env={"NOTIFY_SOCKET": str(listener.path)})

@@ -100,6 +100,19 @@ def test_top_once_prints_a_frame(daemon: Any) -> None:
     assert "Requests" in result.stdout and "Latency" in result.stdout and DEFAULT_VOICE in result.stdout
 
 
+@pytest.mark.parametrize("socket_first", [["--socket", "{}"], ["--socket={}"]])
+def test_litetts_top_takes_the_socket_before_the_command_too(daemon: Any, socket_first: list[str]) -> None:
+    """``litetts --socket P status`` is how every other command is written; top must follow."""
+    litetts = Path(sys.executable).parent / "litetts"
+    given = [word.format(daemon.socket) for word in socket_first]
+    result = subprocess.run(
+        [str(litetts), *given, "top", "--once"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "160"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Requests" in result.stdout and DEFAULT_VOICE in result.stdout
+
+
 def test_top_says_when_the_daemon_is_unreachable(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "litettsd_client.top", "--socket", str(tmp_path / "none.sock"), "--once"],
@@ -107,6 +120,7 @@ def test_top_says_when_the_daemon_is_unreachable(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "unreachable" in result.stdout
+    assert "retrying" not in result.stdout and "q quit" not in result.stdout  # one frame: no live hints
 
 
 def test_render_without_the_metrics_plugin() -> None:

@@ -48,14 +48,17 @@ _EXTRA_COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``litetts`` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] and argv[0] in _EXTRA_COMMANDS:
-        module, function, extra = _EXTRA_COMMANDS[argv[0]]
+    position = _command_position(argv)
+    if position is not None and argv[position] in _EXTRA_COMMANDS:
+        command = argv[position]
+        module, function, extra = _EXTRA_COMMANDS[command]
         try:
             entry = getattr(importlib.import_module(f".{module}", __package__), function)
         except ImportError as exc:
-            print(f"litetts {argv[0]}: needs pip install 'litettsd-client[{extra}]' ({exc})", file=sys.stderr)
+            print(f"litetts {command}: needs pip install 'litettsd-client[{extra}]' ({exc})", file=sys.stderr)
             return 1
-        return int(entry(argv[1:]))
+        # `litetts --socket P top --once`: the command's own parser takes --socket too
+        return int(entry(argv[position + 1 :] + argv[:position]))
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -91,6 +94,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"litetts: {exc.strerror or exc}", file=sys.stderr)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to fail at exit
         return 1
+
+
+def _command_position(argv: list[str]) -> int | None:
+    """Where the command is, past the options that may come before it (``--socket PATH``)."""
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word == "--socket":
+            index += 2
+        elif word.startswith("-"):
+            index += 1
+        else:
+            return index
+    return None
 
 
 class _Terminated(BaseException):
@@ -167,6 +184,10 @@ def _read_text(text: str) -> str:
 # -- say ------------------------------------------------------------------------------
 
 
+_AUDIO_EXTENSIONS = frozenset({"wav", "mp3", "flac", "ogg", "pcm"})
+"""File names that say a format: ``-f`` must agree with them (MP3 data in ``x.wav`` plays nowhere)."""
+
+
 def _say(client: Client, args: argparse.Namespace) -> int:
     """Route the audio: -o FILE, -o - or a piped stdout, else the speakers."""
     text = _read_text(args.text)
@@ -186,6 +207,9 @@ def _say(client: Client, args: argparse.Namespace) -> int:
 def _say_text(client: Client, args: argparse.Namespace, text: str) -> int:
     options: dict[str, Any] = {"voice": args.voice, "speed": args.speed, "volume": args.volume, "sample_rate": args.rate}
     if args.output not in (None, "-"):
+        extension = Path(args.output).suffix.lstrip(".").lower()
+        if args.format and extension in _AUDIO_EXTENSIONS and extension != args.format.lower():
+            raise CliError(f"-f {args.format} does not match {args.output}; drop -f, or name the file .{args.format.lower()}")
         progress = _Progress() if sys.stderr.isatty() and len(text) >= LONG_TEXT else None
         try:
             result = client.speak_to_file(
@@ -291,7 +315,10 @@ def _play(result: SynthesisResult, player_command: Callable[[int], list[str]]) -
                     pass  # the player already quit; its status says why
             player.wait()
     if player is not None and player.returncode != 0:
-        raise CliError(f"audio player {command[0]} exited with status {player.returncode}")
+        raise CliError(
+            f"audio player {command[0]} exited with status {player.returncode} (is a sound server running? "
+            "-o FILE writes the audio instead)"
+        )
     if not broken_pipe:
         _fail_if_cut_short(result, "only the audio before that was played")
         _warn_if_silent(result)

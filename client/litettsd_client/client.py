@@ -529,6 +529,14 @@ class Client:
         )
         return SynthesisResult(self, self._start("synthesize", fields))
 
+    def char(self, fields: dict[str, Any]) -> SynthesisResult:
+        """Read one character (``char``) or key name (``key``) as a screen reader does.
+
+        ``fields`` holds ``char`` or ``key`` plus any ``synthesize`` options (voice, format,
+        speed...); the reply stream is the same as for :meth:`synthesize`.
+        """
+        return SynthesisResult(self, self._start("char", fields))
+
     def speak_to_file(
         self,
         text: str,

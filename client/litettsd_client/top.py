@@ -116,11 +116,13 @@ def _pairs(title: str, rows: list[tuple[str, str]]) -> Panel:
     return Panel(table, title=title, title_align="left")
 
 
-def render(snapshot: Snapshot, interval: float) -> RenderableType:
-    """The whole screen for one snapshot."""
-    footer = Text(f"q quit · refresh every {interval:g} s", style="dim")
+def render(snapshot: Snapshot, interval: float | None) -> RenderableType:
+    """The whole screen for one snapshot; ``interval`` None for a single frame (no live hints)."""
+    live = interval is not None
+    footer = Text(f"q quit · refresh every {interval:g} s" if live else "", style="dim")
     if snapshot.status is None:
-        return Group(Text(f"litettsd unreachable: {snapshot.error}", style="bold red"), Text("retrying…"), footer)
+        unreachable = Text(f"litettsd unreachable: {snapshot.error}", style="bold red")
+        return Group(unreachable, Text("retrying…"), footer) if live else unreachable
     status = snapshot.status
     header = Text.assemble(
         (f"litettsd {status.get('version')}", "bold"),
@@ -272,7 +274,7 @@ def main_top(argv: list[str]) -> int:
     try:
         if args.once or not sys.stdin.isatty():
             snapshot = sampler.sample()
-            console.print(render(snapshot, args.interval))
+            console.print(render(snapshot, None))
             return 0 if snapshot.status is not None else 1
         with cbreak(sys.stdin), Live(console=console, screen=True, auto_refresh=False) as live:
             while True:

@@ -303,7 +303,8 @@ async function speak(event) {
         input: $("try-text").value,
         voice: $("try-voice").value,
         response_format: $("try-format").value,
-        speed: Number($("try-speed").value),
+        // an emptied field means the default, not speed 0 (which the API refuses)
+        speed: $("try-speed").value.trim() === "" ? 1 : Number($("try-speed").value),
       }),
     });
     if (!response.ok) {
