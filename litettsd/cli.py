@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import __version__, logs
 from .config import LOG_LEVELS, ConfigError, ConfigInputs, Flag, LoadedConfig, load_settings
-from .cpu import CpuPlan, apply_affinity, format_plan, main_cpu_plan, plan_cpus
+from .cpu import CpuPlan, apply_affinity, main_cpu_plan, plan_cpus, plan_summary
 from .g2p import espeak
 from .sdnotify import ListenSocket, listen_fds
 
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         # chosen CPUs; planned once, because pinning narrows what a second plan would see.
         plan = plan_cpus(cpu_settings.affinity, cpu_settings.threads_setting())
         apply_affinity(plan)
-        logging.getLogger("litettsd").info("%s", format_plan(plan).replace("\n", "; "))
+        logging.getLogger("litettsd").info("%s", plan_summary(plan))
         # espeak-ng's child process loads beside the daemon's imports and models (see g2p).
         espeak().start()
         asyncio.run(_serve(loaded, plan, activated))

@@ -238,6 +238,15 @@ class LoadedConfig:
     files: tuple[str, ...]
     inputs: ConfigInputs
 
+    def changed_keys(self, previous: LoadedConfig) -> list[str]:
+        """The keys whose values differ from ``previous``'s, for the reload's log line."""
+        before = {_key_path(parts): value for parts, value in _leaves(previous.settings, ())}
+        return [
+            path
+            for parts, value in _leaves(self.settings, ())
+            if before.get(path := _key_path(parts), _ABSENT) != value
+        ] + sorted(set(before) - {_key_path(parts) for parts, _ in _leaves(self.settings, ())})
+
     def render(self) -> str:
         """One ``section.key = value  # source`` line per key: valid TOML that says where each value came from."""
         header = [f"# loaded {name}" for name in self.files]
@@ -484,6 +493,9 @@ def _apply(
 
 
 # --- validation -----------------------------------------------------------------------------
+
+
+_ABSENT = object()
 
 
 def _key_path(parts: KeyPath) -> str:

@@ -312,7 +312,7 @@ def apply_affinity(plan: CpuPlan) -> None:
 
 
 def format_plan(plan: CpuPlan) -> str:
-    """The plan and the facts behind it, for ``litettsd cpu-plan`` and the start-up log."""
+    """The plan and the facts behind it, for ``litettsd cpu-plan``."""
     topology = plan.topology
     lines = [f"online CPUs:       {format_cpu_list(topology.online)}"]
     if topology.efficiency:
@@ -332,6 +332,15 @@ def format_plan(plan: CpuPlan) -> str:
     lines.append("why:")
     lines.extend(f"  {reason}" for reason in plan.reasons)
     return "\n".join(lines)
+
+
+def plan_summary(plan: CpuPlan) -> str:
+    """The plan in one log line; ``litettsd cpu-plan`` prints the facts behind it."""
+    reasons = "; ".join(reason.strip() for reason in plan.reasons)
+    return (
+        f"CPU plan: pinned to {format_cpu_list(plan.cpus)} (started on {format_cpu_list(plan.started_with)}), "
+        f"{plan.threads} inference thread{'s' if plan.threads != 1 else ''} ({reasons})"
+    )
 
 
 def main_cpu_plan(settings_affinity: str, settings_threads: str) -> int:

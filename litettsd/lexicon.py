@@ -83,6 +83,20 @@ def _table(path: Path) -> _Table:
     return _Table(language.lower().replace("_", "-"), case_sensitive, entries, pattern)
 
 
+def watch_paths(patterns: Iterable[str]) -> list[Path]:
+    """What a reload watcher should watch for the lexicon: each pattern's folder when its name
+    has wildcards (a file added there counts), else the file itself (``config.watch_paths``)."""
+    paths: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern).expanduser()
+        if glob.has_magic(path.name) and not glob.has_magic(str(path.parent)):
+            if path.parent.is_dir():
+                paths.append(path.parent)
+        else:
+            paths.extend(Path(found) for found in sorted(glob.glob(str(path))))
+    return paths
+
+
 class Lexicon:
     """All loaded lexicon tables, applied in file order (the first matching table wins)."""
 

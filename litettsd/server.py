@@ -32,6 +32,7 @@ from .config import ConfigError, LoadedConfig, Settings, load_settings, watch_pa
 from .cpu import CpuPlan
 from .errors import ErrorCode, RequestError, StartupError
 from .launch import startup_finished
+from .lexicon import watch_paths as lexicon_watch_paths
 from .messages import MAX_SPEED, SynthesizeRequest, request_id
 from .patterns import compile_pending
 from .pipeline import Audio, Cancellation, Cancelled, Finished, MarkReached, Pipeline, Start
@@ -573,6 +574,8 @@ class Daemon:
         self, config: LoadedConfig, plan: CpuPlan, activated: Sequence[ListenSocket] = (), notifier: Notifier | None = None
     ) -> None:
         self.plan = plan
+        self._cpu_in_force = config.settings.cpu
+        """The [cpu] table the plan was made from: a reload cannot re-pin a running daemon."""
         self.activated = list(activated)
         self.notifier = notifier or Notifier()
         self.scheduler = InferenceScheduler()
@@ -644,7 +647,7 @@ class Daemon:
         # The watcher is restarted below, and what it had not yet reported is lost with it:
         # a file saved again while this reload ran (1-6 s when it loads a voice) would be
         # missed, so the files' state is compared at the end instead.
-        watched = watch_paths(self.runtime.config.inputs)
+        watched = self._watched_paths()
         before = _file_states(watched)
         try:
             result = await self._reload_from_files()
@@ -659,17 +662,22 @@ class Daemon:
             runtime = await asyncio.to_thread(
                 build_runtime, config, self.scheduler, self.cache, self.plan.threads, self.runtime
             )
-            await self._warm(runtime.voices, config.settings.synthesis.default_voice)
-        except (ConfigError, StartupError, RequestError) as exc:
-            message = exc.message if isinstance(exc, RequestError) else str(exc)
+            try:
+                await self._warm(runtime.voices, config.settings.synthesis.default_voice)
+            except RequestError as exc:  # say which setting, and where it was set
+                source = config.sources["synthesis.default_voice"]
+                raise StartupError(f"synthesis.default_voice ({source}): {exc.message}") from None
+        except (ConfigError, StartupError) as exc:
+            message = str(exc)
             self.last_reload = {"ok": False, "error": message, "at": time.time()}
             log.error("reload failed, the previous configuration stays in force: %s", message)
             self._watch_files()  # a folder that appeared, and made the bad file, is watched now
             return self.last_reload
         if config.settings.server.socket_path() != self.socket_path:
             log.warning("the socket path changed; it takes effect at the next start")
-        if config.settings.cpu != self.settings.cpu:
-            log.warning("[cpu] changed; the CPU plan takes effect at the next start")
+        if config.settings.cpu != self._cpu_in_force:
+            log.warning("[cpu] differs from the plan in force; the new one takes effect at the next start")
+        changed = config.changed_keys(self.runtime.config)
         self.runtime = runtime
         # Only now: a rejected configuration must leave the cache as it was.
         self.cache.resize(config.settings.cache.max_bytes)
@@ -678,15 +686,20 @@ class Daemon:
         logging.getLogger().setLevel(config.settings.log.level.upper())
         self.last_good_reload = time.time()
         self.last_reload = {"ok": True, "error": None, "at": self.last_good_reload}
-        log.info("configuration reloaded from %s", ", ".join(config.files))
+        what = f"changed: {', '.join(changed)}" if changed else "no setting changed"
+        log.info("configuration reloaded from %s; %s", ", ".join(config.files), what)
         self._watch_files()
         return self.last_reload
+
+    def _watched_paths(self) -> list[Path]:
+        """The configuration's files and folders, and the lexicon's: an edit to any reloads."""
+        return [*watch_paths(self.runtime.config.inputs), *lexicon_watch_paths(self.settings.lexicon.files)]
 
     def _watch_files(self) -> None:
         """(Re)start watching the configuration files; a change triggers a debounced reload."""
         if self._watcher is not None:
             self._watcher.cancel()
-        paths = watch_paths(self.runtime.config.inputs)
+        paths = self._watched_paths()
         if paths:
             self._watcher = asyncio.get_running_loop().create_task(self._watch(paths))
 
@@ -807,6 +820,11 @@ class Daemon:
             # systemd owns this socket: its path, mode and group come from the .socket unit,
             # and it must outlive us, so it is never unlinked (no _socket_identity).
             sock = self.activated[0].sock
+            given = self.runtime.config.sources.get("server.socket", "default")
+            if not given.startswith("default") and Path(sock.getsockname()) != self.socket_path:
+                log.warning(
+                    "server.socket %s (%s) is not used: systemd passed the socket %s", self.socket_path, given, sock.getsockname()
+                )
             self.socket_path = Path(sock.getsockname())
             self._server = await asyncio.start_unix_server(self._accept, sock=sock, limit=1 << 16)
             log.info("listening on %s (socket activation)", self.socket_path)

@@ -129,8 +129,11 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def install_units(user: bool, cpus: str | None, executable: Path, dest_root: Path | None) -> list[Path]:
-    """Write the units for a system (``user=False``) or per-user daemon; return the files written.
+def install_units(
+    user: bool, cpus: str | None, executable: Path, dest_root: Path | None, removed: list[Path] | None = None
+) -> list[Path]:
+    """Write the units for a system (``user=False``) or per-user daemon; return the files written,
+    and add to ``removed`` the drop-ins of an earlier install that no longer apply.
 
     ``cpus`` (a list like ``0-3,8``) adds the drop-in ``litettsd.service.d/cpu.conf`` with
     CPUAffinity=; without it, a drop-in left by an earlier install is removed, so the
@@ -171,21 +174,23 @@ def install_units(user: bool, cpus: str | None, executable: Path, dest_root: Pat
                 f"[Service]\nCPUAffinity={affinity}\n",
             )
         )
-    else:
-        cpu_dropin.unlink(missing_ok=True)
+    elif cpu_dropin.exists():
+        cpu_dropin.unlink()
+        (removed if removed is not None else []).append(cpu_dropin)
     home_dropin = dropins / "home.conf"
     if not user and needs_home_access(executable):
         written.append(
             _write(
                 home_dropin,
-                f"# Written by `litettsd install-units`: {executable} lives under a home folder,\n"
-                "# which ProtectHome=yes would hide. Install litettsd outside /home and /root\n"
-                "# and re-run install-units to drop this.\n"
+                f"# Written by `litettsd install-units`: {executable}, or the Python it runs, lives under\n"
+                "# a home folder, which ProtectHome=yes would hide. Install litettsd outside /home and\n"
+                "# /root and re-run install-units to drop this.\n"
                 "[Service]\nProtectHome=read-only\n",
             )
         )
-    else:
-        home_dropin.unlink(missing_ok=True)
+    elif home_dropin.exists():
+        home_dropin.unlink()
+        (removed if removed is not None else []).append(home_dropin)
     if not user:
         sysusers = (UNIT_SOURCE / "sysusers.d" / "litettsd.conf").read_text()
         written.append(_write(_rerooted(SYSUSERS_FILE, dest_root), sysusers))
@@ -239,17 +244,21 @@ def main_install_units(argv: list[str] | None = None) -> int:
     if executable is None:
         print("litettsd install-units: cannot find the litettsd executable; pass --executable", file=sys.stderr)
         return 2
+    removed: list[Path] = []
     try:
-        written = install_units(args.user, args.cpus, executable, args.root)
+        written = install_units(args.user, args.cpus, executable, args.root, removed)
     except ValueError as exc:
         print(f"litettsd install-units: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         hint = "" if args.user or args.root else " (run as root, or use --user)"
-        print(f"litettsd install-units: {exc}{hint}", file=sys.stderr)
+        where = f"cannot write {exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+        print(f"litettsd install-units: {where}{hint}", file=sys.stderr)
         return 1
     for path in written:
         print(f"wrote {path}")
+    for path in removed:
+        print(f"removed {path} (no longer asked for)")
     chosen = parse_cpu_list(args.cpus) if args.cpus else frozenset()
     online = online_cpus()
     if chosen - online:

@@ -24,6 +24,7 @@ from litettsd.cpu import (
     detect_topology,
     format_cpu_list,
     format_plan,
+    plan_summary,
     main_cpu_plan,
     make_plan,
     parse_cpu_list,
@@ -217,6 +218,12 @@ def test_format_plan() -> None:
     assert "CPU quota:         2.5 CPUs" in text
     assert "pin to CPUs:       0-11" in text
     assert "inference threads: 2" in text
+
+
+def test_plan_summary_is_one_line_for_the_log() -> None:
+    summary = plan_summary(plan(LAPTOP, "performance", cgroup_path=SERVICE_CGROUP))
+    assert "\n" not in summary and "  " not in summary
+    assert summary.startswith("CPU plan: pinned to 0-11 (started on ") and ", 2 inference threads (" in summary
 
 
 def test_main_cpu_plan(capsys: pytest.CaptureFixture[str]) -> None:

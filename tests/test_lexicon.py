@@ -39,6 +39,32 @@ def test_lexicon_respelling_and_ipa(start_daemon, tmp_path):
         assert frames[-1]["type"] == "end"
 
 
+def test_editing_or_adding_a_lexicon_file_reloads_without_a_signal(start_daemon, tmp_path):
+    import time
+
+    folder = tmp_path / "lexicon.d"
+    folder.mkdir()
+    (folder / "a.toml").write_text('[words]\nnginx = "engine x"\n')
+    private = start_daemon(f'[lexicon]\nfiles = ["{folder}/*.toml"]\n')
+
+    def spoken(text):
+        with private.connect() as conn:
+            return conn.request({"op": "normalize", "id": 1, "text": text})[0]["text"]
+
+    def eventually(text, expected):
+        deadline = time.monotonic() + 30
+        while expected not in spoken(text):
+            assert time.monotonic() < deadline, spoken(text)
+            time.sleep(0.1)
+
+    assert "engine x" in spoken("nginx")
+    time.sleep(0.5)  # let the watcher start
+    (folder / "a.toml").write_text('[words]\nnginx = "engine ex"\n')  # an edit
+    eventually("nginx", "engine ex")
+    (folder / "b.toml").write_text('[words]\nsqlite = "S Q lite"\n')  # a new file the pattern matches
+    eventually("sqlite", "S Q lite")
+
+
 def test_lexicon_words_keep_their_context_and_stay_out_of_addresses(start_daemon, tmp_path):
     (tmp_path / "a.toml").write_text('[words]\napples = "apples"\nnginx = "engine x"\nHenry = "Henry"\n')
     (tmp_path / "b.toml").write_text('[words]\nengine = "motor"\nnginx = "N G"\n')

@@ -46,6 +46,27 @@ def test_reload_by_signal_applies_new_settings(start_daemon):
     assert current["last_successful_reload"] == current["last_reload"]["at"]
 
 
+def test_a_reload_logs_the_keys_it_changed(start_daemon):
+    private = start_daemon("[server]\nmax_text_chars = 100\n")
+    config_file(private).write_text('[server]\nmax_text_chars = 200\n[cache]\nphrases = ["button"]\n')
+    private.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: (status(private).get("last_reload") or {}).get("ok") is True)
+    wait_until(lambda: "configuration reloaded" in private.log.read_text())
+    line = next(line for line in private.log.read_text().splitlines() if "configuration reloaded" in line)
+    assert line.endswith("changed: server.max_text_chars, cache.phrases"), line
+    private.proc.send_signal(signal.SIGHUP)  # nothing edited this time
+    wait_until(lambda: "no setting changed" in private.log.read_text())
+
+
+def test_a_refused_reload_names_the_setting_and_where_it_was_set(start_daemon):
+    private = start_daemon()
+    config_file(private).write_text('[synthesis]\ndefault_voice = "nope:x"\n')
+    private.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: (status(private).get("last_reload") or {}).get("ok") is False)
+    error = status(private)["last_reload"]["error"]
+    assert error.startswith(f"synthesis.default_voice ({config_file(private)}:2): unknown voice 'nope:x'"), error
+
+
 def test_reload_by_file_change(start_daemon):
     private = start_daemon("[server]\nmax_text_chars = 100\n")
     time.sleep(0.5)  # let the watcher start
@@ -78,7 +99,7 @@ def test_reload_by_an_editor_save_then_by_a_drop_in_in_a_folder_that_appeared(st
     drop_in = conf_d / "50-voice.toml"
     drop_in.write_text("[synthesis]\nsentence_silence = 0.4\n")
     wait_until(lambda: str(drop_in) in status(private)["config_files"])
-    assert "file change: 50-voice.toml" in private.log.read_text()
+    assert f"file change: {drop_in}" in private.log.read_text()  # named in full
 
 
 def test_an_edit_saved_during_a_reload_is_reloaded_too(start_daemon):

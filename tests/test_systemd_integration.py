@@ -146,11 +146,13 @@ def test_socket_activation_serves_a_client_that_connected_first(tmp_path, model_
     socket_path = tmp_path / "activated.sock"
     (tmp_path / "c.toml").write_text(f'[cache]\ndir = "{model_cache}"\n')
     env = {**os.environ, "LITETTSD_SYSTEM_CONFIG_DIR": str(tmp_path / "etc"), "XDG_CONFIG_HOME": str(tmp_path / "x")}
+    unused = tmp_path / "configured.sock"  # the activated socket wins; the log says so
     activator = subprocess.Popen(
-        ["systemd-socket-activate", "-l", str(socket_path), str(BIN / "litettsd"), "--config", str(tmp_path / "c.toml")],
+        ["systemd-socket-activate", "-l", str(socket_path), str(BIN / "litettsd"), "--config", str(tmp_path / "c.toml"),
+         "--socket", str(unused)],
         env=env,
         stderr=open(tmp_path / "daemon.log", "wb"),
-    )
+    )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
         while not socket_path.exists():
@@ -166,6 +168,8 @@ def test_socket_activation_serves_a_client_that_connected_first(tmp_path, model_
         assert activator.wait(30) == 0
         log = (tmp_path / "daemon.log").read_text()
         assert "socket activation" in log
+        assert f"server.socket {unused} (flag --socket) is not used: systemd passed the socket {socket_path}" in log
+        assert not unused.exists()
     finally:
         if activator.poll() is None:
             activator.kill()

@@ -76,8 +76,9 @@ def test_cpu_dropin_is_verified_and_removed_again(tmp_path: Path) -> None:
     dropin.write_text("[Service]\nCPUAffinity=0-x\n")
     result = analyze("verify", "--man=no", str(dropin.parent.parent / "litettsd.service"))
     assert "Failed to parse CPU affinity" in result.stderr
-    install_units(user=False, cpus=None, executable=EXECUTABLE, dest_root=tmp_path)
-    assert not dropin.exists()
+    removed: list[Path] = []
+    install_units(user=False, cpus=None, executable=EXECUTABLE, dest_root=tmp_path, removed=removed)
+    assert not dropin.exists() and removed == [dropin]  # and main says so
 
 
 @needs_analyze
@@ -127,6 +128,18 @@ def test_home_dropin_when_the_executable_lives_in_a_home(tmp_path: Path, monkeyp
     assert dropin in written and "ProtectHome=read-only" in dropin.read_text()
     # A per-user service has no ProtectHome= to relax.
     assert dropin not in install_units(user=True, cpus=None, executable=EXECUTABLE, dest_root=tmp_path)
+
+
+def test_install_units_says_what_it_removed_and_why_it_cannot_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "root"
+    assert main_install_units(["--root", str(root), "--executable", str(EXECUTABLE), "--cpus", "0"]) == 0
+    capsys.readouterr()
+    assert main_install_units(["--root", str(root), "--executable", str(EXECUTABLE)]) == 0
+    assert "removed " + str(root / "etc/systemd/system/litettsd.service.d/cpu.conf") in capsys.readouterr().out
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    assert main_install_units(["--root", str(a_file), "--executable", str(EXECUTABLE)]) == 1
+    assert capsys.readouterr().err.startswith(f"litettsd install-units: cannot write {a_file}/")
 
 
 def test_a_venv_whose_python_lives_in_a_closed_home_is_found_and_reported(
