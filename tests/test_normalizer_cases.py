@@ -656,6 +656,10 @@ def test_locale(text: str, language: str, expected: str) -> None:
 
 
 PUNCTUATION = [
+    # A blank line closes a paragraph with a pause; at "all" it must not be read as a "dot"
+    ("all", "x = 1\n\ny = 2", "x equals one. y equals two"),
+    ("all", "End.\n\nNext", "End dot. Next"),
+    ("most", "Line one\n\nLine three", "Line one. Line three"),
     ("none", "Hello, world.", "Hello, world."),
     ("none", "a * b / c", "a b c"),
     ("none", "x^y", "x y"),

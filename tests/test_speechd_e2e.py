@@ -181,6 +181,30 @@ def test_spd_say_cancel_silences_at_once(speechd: SpeechDispatcher, recorder: Re
     assert first_sound(heard(recorder, since)) is not None
 
 
+def test_a_message_while_the_daemon_is_down_leaves_speech_dispatcher_speaking(
+    tmp_path: Path, pulse: PulseAudio, recorder: Recorder, start_daemon: Any
+) -> None:
+    """speech-dispatcher 0.11.4 crashed (SIGSEGV) two messages after the module answered one
+    with 301 ERROR CANT SPEAK, and ``spd-say -w`` never returned for it."""
+    socket = tmp_path / "run" / "litettsd.sock"
+    first = start_daemon(socket=socket)
+    root = tmp_path / "speechd"
+    root.mkdir()
+    server = SpeechDispatcher(root, pulse, {"litetts": (module_wrapper(root / "wrapper", socket), DEFAULT_CONFIG_TEXT)})
+    try:
+        assert server.run("spd-say", "-w", "-o", "litetts", "Warm up.").returncode == 0
+        first.stop()
+        assert server.run("spd-say", "-w", "-o", "litetts", "Nobody home.", timeout=30).returncode == 0
+        start_daemon(socket=socket)
+        for number in ("one", "two", "three"):
+            since = recorder.mark()
+            result = server.run("spd-say", "-w", "-o", "litetts", f"Message number {number}.", timeout=60)
+            assert result.returncode == 0 and server.proc.poll() is None, (number, result.stderr)
+        assert "three" in transcribe(heard(recorder, since), recorder.rate).lower()
+    finally:
+        server.stop()
+
+
 def test_installed_module_is_found_by_a_stock_server(
     tmp_path: Path, pulse: PulseAudio, recorder: Recorder, daemon: DaemonProcess
 ) -> None:

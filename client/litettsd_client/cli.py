@@ -125,7 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     say = commands.add_parser("say", help="speak text (to a file, stdout or the speakers)")
-    say.add_argument("text", nargs="?", default="-", metavar="TEXT", help='text to speak; "-" or absent reads stdin')
+    source = say.add_mutually_exclusive_group()
+    source.add_argument("text", nargs="?", default="-", metavar="TEXT", help='text to speak; "-" or absent reads stdin')
+    source.add_argument("-i", "--input", metavar="FILE", type=Path, help="read the text from FILE (UTF-8), e.g. a chapter")
     say.add_argument("-v", "--voice", help="voice id (default: the daemon's default voice)")
     say.add_argument("-f", "--format", help="pcm, wav, mp3... (default: the extension of -o FILE, else wav; pcm on stdout)")
     target = say.add_mutually_exclusive_group()
@@ -134,6 +136,8 @@ def _parser() -> argparse.ArgumentParser:
     say.add_argument("--speed", type=float, help="speaking rate multiplier (1.0 = natural)")
     say.add_argument("--volume", type=float, help="linear gain (1.0 = unchanged)")
     say.add_argument("--rate", type=int, metavar="HZ", help="resample to this sample rate")
+    say.add_argument("--pitch", type=float, help="pitch multiplier, 0.5 to 2.0 (1.0 = unchanged)")
+    say.add_argument("--ssml", action="store_true", help="the text is SSML (<speak>...</speak>)")
     say.set_defaults(handler=_say)
 
     voices = commands.add_parser("voices", help="list installed voices")
@@ -163,13 +167,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_text(text: str) -> str:
-    """TEXT as given, or stdin for "-", so long texts and pipelines need no quoting.
+def _read_text(text: str, path: Path | None = None) -> str:
+    """TEXT as given, the file ``path`` (``-i``), or stdin for "-", so long texts and pipelines
+    need no quoting.
 
     Bytes that are not UTF-8 reach Python as lone surrogates, which cannot be sent: say
     where the first one is, rather than fail inside the protocol encoder.
     """
-    text = sys.stdin.read() if text == "-" else text
+    if path is not None:
+        try:
+            text = path.read_bytes().decode("utf-8", "surrogateescape")
+        except OSError as exc:
+            raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    elif text == "-":
+        text = sys.stdin.read()
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -190,7 +201,7 @@ _AUDIO_EXTENSIONS = frozenset({"wav", "mp3", "flac", "ogg", "pcm"})
 
 def _say(client: Client, args: argparse.Namespace) -> int:
     """Route the audio: -o FILE, -o - or a piped stdout, else the speakers."""
-    text = _read_text(args.text)
+    text = _read_text(args.text, args.input)
     try:
         return _say_text(client, args, text)
     except LitettsError as exc:
@@ -205,7 +216,10 @@ def _say(client: Client, args: argparse.Namespace) -> int:
 
 
 def _say_text(client: Client, args: argparse.Namespace, text: str) -> int:
-    options: dict[str, Any] = {"voice": args.voice, "speed": args.speed, "volume": args.volume, "sample_rate": args.rate}
+    options: dict[str, Any] = {
+        "voice": args.voice, "speed": args.speed, "volume": args.volume, "sample_rate": args.rate,
+        "pitch": args.pitch, "ssml": args.ssml or None,
+    }  # fmt: skip
     if args.output not in (None, "-"):
         extension = Path(args.output).suffix.lstrip(".").lower()
         if args.format and extension in _AUDIO_EXTENSIONS and extension != args.format.lower():

@@ -332,20 +332,32 @@ class SpeechdModule:
         if kind == "CHAR" and text == "space":
             text = " "
         if not text:
-            self._reply("301 ERROR CANT SPEAK")
+            self._spoke_nothing()
             return
         self._stop()  # the server never overlaps messages; make sure we do not either
         try:
             utterance = await self._request(kind, text)
         except LitettsError as exc:
             log.error("cannot speak: %s", exc.message)
-            self._reply("301 ERROR CANT SPEAK")
+            self._spoke_nothing()
             return
         utterance.again = functools.partial(self._request, kind, text)
         self._reply("200 OK SPEAKING")
         self._out.send(BEGIN)
         self._current = utterance
         utterance.task = asyncio.create_task(self._speak(utterance))
+
+    def _spoke_nothing(self) -> None:
+        """End a message that has no audio (empty, or the daemon unreachable) as spoken.
+
+        ``301 ERROR CANT SPEAK`` is what the protocol offers, but speech-dispatcher 0.11.4
+        neither ends the message for its client (``spd-say -w`` waits forever, a say-all
+        stalls) nor survives it for long: a later message crashed its worker thread (SIGSEGV)
+        every time. A message that begins and ends at once is what it handles.
+        """
+        self._reply("200 OK SPEAKING")
+        self._out.send(BEGIN)
+        self._out.send(END)
 
     async def _request(self, kind: str, text: str) -> _Utterance:
         """Send the daemon request for a message at once; its audio is read by :meth:`_speak`."""

@@ -53,6 +53,11 @@ WORD_LETTER = "[^\\W0-9_⁰¹²³⁴⁵⁶⁷⁸⁹½⅓⅔¼¾⅕⅖⅗⅘⅙�
 """A character that continues a word. Digits, underscores and the number signs the number
 rules read are split off by later steps, so a pattern that must be recognised the same way
 on the normalizer's own output may only be blocked by this (``(?!{WORD_LETTER})``)."""
+SILENT_PERIOD = "\ue002"
+"""A sentence end the text did not write (a paragraph or list item closed by ``entities``)
+when every period is read aloud (punctuation "all"): the punctuation step makes it a period
+after naming the written ones, so it pauses without being read as "dot". Private use, like
+the IPA markers, so no other step takes it for anything."""
 HAS_DIGIT = LazyPattern(r"[0-9]")
 DIGIT_RUN = LazyPattern(r"[0-9]+")
 

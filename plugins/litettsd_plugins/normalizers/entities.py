@@ -17,7 +17,7 @@ from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 from litettsd.patterns import LazyPattern
 
-from ._words import dashes_as_commas, decode_entities, names_dashes, tidy
+from ._words import SILENT_PERIOD, dashes_as_commas, decode_entities, names_dashes, tidy
 
 _BLOCK_TAGS = "blockquote|br|dd|div|dl|dt|h[1-6]|hr|li|ol|p|pre|table|title|tr|ul"
 _INLINE_TAGS = (
@@ -84,7 +84,7 @@ def _without_markdown(text: str) -> str:
     return text
 
 
-def _close_lines(text: str, markup: bool) -> str:
+def _close_lines(text: str, markup: bool, closer: str = ".") -> str:
     """Join lines, ending headings, list items and paragraphs with a period.
 
     A single line break is usually hard wrapping inside a sentence, so it becomes a space;
@@ -116,7 +116,7 @@ def _close_lines(text: str, markup: bool) -> str:
         if index + 1 < len(units):
             _, next_alone, next_gap = units[index + 1]
             if (alone or next_alone or next_gap) and line.rstrip(_CLOSING)[-1:] not in _MARKS:
-                line += "."
+                line += closer
         spoken.append(line)
     return " ".join(spoken)
 
@@ -152,7 +152,8 @@ class Entities:
         if context.markup:
             text = _without_markdown(text)
         if "\n" in text or "\r" in text or (context.markup and _LINE_MARKER.match(text)):
-            text = _close_lines(text.replace("\r\n", "\n").replace("\r", "\n"), context.markup)
+            closer = SILENT_PERIOD if context.punctuation == "all" else "."  # "all" would read it
+            text = _close_lines(text.replace("\r\n", "\n").replace("\r", "\n"), context.markup, closer)
         if "-" in text or not text.isascii():
             text = dashes_as_commas(text, keep_dashes=names_dashes(context))
         text = _DECORATION.sub(_decoration, text)

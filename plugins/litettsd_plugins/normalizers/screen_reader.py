@@ -29,6 +29,7 @@ from litettsd.patterns import LazyPattern
 
 from ._words import (
     DIGIT_NAMES,
+    SILENT_PERIOD,
     EnglishStep,
     cardinal,
     dashes_as_commas,
@@ -229,6 +230,7 @@ class Punctuation(EnglishStep):
         text = _LEVEL_PATTERNS[level].sub(mark, text)
         if not text.isascii():
             text = _NON_ASCII_MARK.sub(mark, text)
+            text = text.replace(SILENT_PERIOD, ".")  # after naming: a pause, not a "dot"
         text = tidy(text, mark_runs=level < LEVELS["all"])
         # A hyphen between spaces left by the number rules, or freed by a name, is a dash:
         # a pause below ``most``, named above (the marks above have done that already).
