@@ -752,6 +752,8 @@ def test_spell_mode(capitals: str, text: str, expected: str) -> None:
         ("a", "a"),
         ("A", "capital A"),
         ("shift_a", "shift a"),
+        ("shift_L", "left shift"),  # X keysyms of the modifier keys themselves
+        ("Control_R", "right control"),
         ("space", "space"),
         ("enter", "enter"),
         ("control_alt_delete", "control alt delete"),

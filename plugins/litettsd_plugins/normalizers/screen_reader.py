@@ -169,6 +169,9 @@ def key_name_text(key: str) -> str:
     """How a screen reader says a key: "shift a", "control alt delete", "F five", "space"."""
     if len(key) <= 1:
         return char_text(key, "spell") if key else ""
+    if key[-2:] in ("_L", "_R") and key[:-2].lower() in _MODIFIERS:  # X's Shift_L, Control_R
+        side = "left" if key[-1] == "L" else "right"
+        return f"{side} {_MODIFIERS[key[:-2].lower()]}"
     parts: list[str] = []
     rest = key
     while True:
