@@ -614,6 +614,11 @@ REVIEWED_AGAIN = [  # misreadings a second review found, each fixed
     ("a DUI, IPv4 and WWII", "a D.U.I, I.P.V four and World War two"),
     ("ship via UPS", "ship via U.P.S"),
     ("THE UPS AND DOWNS", "THE ups AND DOWNS"),
+    ("Thank you!!! :) See you ;-) bye", "Thank you! See you bye"),  # faces dropped, as emoji are
+    ("I <3 you, at 10:30", "I heart you, at ten thirty"),
+    ("Malcolm X spoke; Pius X ruled.", "Malcolm X spoke; Pius the tenth ruled."),
+    ("Apt 4B, Ste 200, incl. tax", "Apartment four B, Suite two hundred, including tax"),
+    ("10 / 2 = 5 and 3/4", "ten divided by two equals five and three quarters"),
 ]
 
 CASES = [
@@ -659,6 +664,7 @@ PUNCTUATION = [
     # A blank line closes a paragraph with a pause; at "all" it must not be read as a "dot"
     ("all", "x = 1\n\ny = 2", "x equals one. y equals two"),
     ("all", "End.\n\nNext", "End dot. Next"),
+    ("all", "Thanks :)", "Thanks colon: right paren"),  # every mark read, faces too
     ("most", "Line one\n\nLine three", "Line one. Line three"),
     ("none", "Hello, world.", "Hello, world."),
     ("none", "a * b / c", "a b c"),

@@ -30,6 +30,7 @@ _PHRASES = {
     "Univ.": "University", "Assn.": "Association", "Govt.": "Government",
     "and/or": "and or", "his/her": "his or her", "he/she": "he or she", "him/her": "him or her",
     "s/he": "she or he", "b/c": "because", "c/o": "care of", "n/a": "not applicable", "AT&T": "A.T and T",
+    "incl.": "including", "excl.": "excluding",
 }
 """Always expanded, wherever they appear."""
 _BEFORE_NAME = {
@@ -52,10 +53,12 @@ _BEFORE_NUMBER = {
     "Ch": "Chapter", "ch": "chapter", "Chap": "Chapter", "Fig": "Figure", "fig": "figure", "Figs": "Figures",
     "Eq": "Equation", "eq": "equation", "Sec": "Section", "Sect": "Section", "sec": "section", "Art": "Article",
     "p": "page", "pp": "pages", "Pt": "Part", "Ex": "Example", "Ref": "Reference",
-    "est": "estimated", "Est": "Estimated",
+    "est": "estimated", "Est": "Estimated", "Apt": "Apartment", "Ste": "Suite", "Rm": "Room",
 }
 """Expanded only with a period and before a number: "No. 5", "p. 12"."""
 _BEFORE_ROMAN = frozenset({"Vol", "vol", "Ch", "ch", "Chap", "Sec", "Sect", "Art", "Pt"})
+_UNDOTTED_BEFORE_NUMBER = frozenset({"Apt", "Ste", "Rm"})
+"""Those of them written without their period as often as with it: "Apt 4B", "Ste 200"."""
 """Those of them that also number with Roman numerals: "Vol. II"."""
 
 LETTER_ACRONYMS = frozenset(
@@ -186,7 +189,7 @@ def _abbreviation(match: re.Match[str]) -> str:
             spoken = "Doctor" if word == "Dr" else "Street"
             return spoken + "." if ends and word == "St" else spoken
         return match.group()
-    if word in _BEFORE_NUMBER and dotted and (
+    if word in _BEFORE_NUMBER and (dotted or word in _UNDOTTED_BEFORE_NUMBER) and (
         following[:1].isdigit() or (word in _BEFORE_ROMAN and _ROMAN.match(following))
     ):
         if word in ("est", "Est") and _founding(text, match.start(), match.end()):

@@ -64,11 +64,20 @@ _QUOTE = LazyPattern(r"(?:>[ \t]*)+(?![\s0-9=>])")
 """E-mail and Markdown quoting, "> text" and ">> text" (but "> 5" at a line's start compares)."""
 _AUTOLINK = LazyPattern(r"<((?:https?|ftp)://[^\s<>]+|mailto:[^\s<>]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)>")
 """An address in angle brackets, as e-mail headers and Markdown write them: the brackets are silent."""
+_EMOTICON = LazyPattern(
+    r"[:;<](?:(?<=^[:;<])|(?<=[\s(][:;<]))(?:(?<=[:;])['-]?[)(\]\[DPpOo|/\\*]+|(?<=<)3+)(?=$|[\s.,!?)])"
+)
+"""A text emoticon standing alone, ":)", ";-)", ":D", "<3" (not "10:30", "x:y" or "a <3 b"... see ``_emoticon``)."""
 _LINE_MARKER = LazyPattern(r"#{1,6}\s|[-*+,]\s|>")
 """A heading, list or quote marker opening a text of one line."""
 _RULE = LazyPattern(r"(?:```.*|[-*_=]{3,})$")
 _CLOSING = "\"')]"
 _MARKS = (".", "!", "?", ":", ";", ",")
+
+
+def _emoticon(match: re.Match[str]) -> str:
+    """"<3" stands for a word ("I <3 NY"); the faces are dropped, as emoji are by default."""
+    return " heart " if match.group().startswith("<") else " "
 
 
 def _without_markdown(text: str) -> str:
@@ -143,6 +152,8 @@ class Entities:
                 text = _BLOCK_TAG.sub("\n\n", text)
                 text = _INLINE_TAG.sub("", text)
                 text = _AUTOLINK.sub(r"\1", text)
+        if context.punctuation in ("none", "some") and (":" in text or ";" in text or "<3" in text):
+            text = _EMOTICON.sub(_emoticon, text)  # before the marks they are made of are tidied
         text = _CONTROL.sub(" ", text)
         if not text.isascii():
             text = _INVISIBLE.sub("", text)

@@ -131,6 +131,8 @@ _BY = LazyPattern(r"[x×*](?:(?<=[0-9][x×*])|(?<=[0-9] [x×*]))\s?(?=[0-9])")
 _RATIO = LazyPattern(r":(?<=[0-9]:)(?=[0-9])")
 _ABOUT = LazyPattern(r"~(?<![\w~]~)\s?(?=[0-9.])")
 _DOTTED = LazyPattern(r"[0-9](?<![\w.][0-9])[0-9]*(?:\.[0-9]+){2,}(?![\w.]*[0-9])")
+_DIVIDED = LazyPattern(r"/(?<=[0-9] /)(?= [0-9.]+ ?=)")
+"""A slash in a sum is a division, "10 / 2 = 5" (elsewhere it is read as written, a slash)."""
 _MINUS_BETWEEN = LazyPattern(r"-(?:(?<=[0-9] -)(?= [0-9])|(?<=[0-9]-)(?=[0-9.]+ ?=))")
 """A minus between spaced numbers, or in a sum before "=" ("10-5=5")."""
 _DECADE_SPAN = LazyPattern(r"-(?<=0s-)(?=[0-9]+0s\b)")
@@ -456,6 +458,8 @@ def _roman(match: re.Match[str]) -> str:
     word = before.group() if before else ""
     if word[:1].isupper() and word.lower() in COUNTED_BY_ROMAN:
         return cardinal(roman_value(numeral))
+    if word == "Malcolm" and numeral == "X":
+        return numeral  # the name, not a king: "Malcolm X"
     if word in REGNAL_NAMES:
         following = match.string[match.end():match.end() + 2]
         if numeral == "I" and following[:1] == " " and following[1:].islower():
@@ -559,6 +563,7 @@ def _rewrite_region(text: str) -> str:
     if "^" in text:
         text = _CARET.sub(_caret, text)
     if "/" in text:
+        text = _DIVIDED.sub("divided by", text)
         text = _FRACTION.sub(_fraction, text)
     if "%" in text or "percent" in text:
         text = _PERCENT.sub(_percent, text)
