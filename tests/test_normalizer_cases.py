@@ -619,6 +619,24 @@ REVIEWED_AGAIN = [  # misreadings a second review found, each fixed
     ("Malcolm X spoke; Pius X ruled.", "Malcolm X spoke; Pius the tenth ruled."),
     ("Apt 4B, Ste 200, incl. tax", "Apartment four B, Suite two hundred, including tax"),
     ("10 / 2 = 5 and 3/4", "ten divided by two equals five and three quarters"),
+    # a third review: real e-mails, recipes, invitations and chats read end to end
+    ("Best regards,\nSarah Miller\nSenior Analyst", "Best regards, Sarah Miller. Senior Analyst"),
+    ("## Fixes\n1. Crash when empty\n2. Wrong pitch", "Fixes. one. Crash when empty. two. Wrong pitch"),
+    ("This line of wrapped prose goes on well past forty\ncharacters and continues here.",
+     "This line of wrapped prose goes on well past forty characters and continues here."),
+    ("apples, pears, etc. Done.", "apples, pears, et cetera. Done."),
+    ("Send it by Fri. Next week is busy.", "Send it by Friday. Next week is busy."),
+    ("Mon. or Tue. works, by Fri please", "Monday or Tuesday works, by Friday please"),
+    ("We wed in June. Sat down.", "We wed in June. Sat down."),
+    ("Due Tue 14/10.", "Due Tuesday the fourteenth of October."),
+    ("Meeting ID 842 5531 9907, passcode 7731", "Meeting I.D eight four two, five five three one, nine nine zero seven, passcode seven seven three one"),
+    ("call 111 now", "call one one one now"),
+    ("ran a 10K in 41:23, then 120:00", "ran a ten K in forty-one twenty-three, then one hundred twenty minutes"),
+    ("Add 3/4 tsp salt and 1 1/2 tbsp oil.", "Add three quarters of a teaspoon salt and one and a half tablespoons oil."),
+    ("ran in 9.79 s", "ran in nine point seven nine seconds"),
+    ("max. 8 tablets", "maximum eight tablets"),
+    ("thx, idk, btw pls", "thanks, I don't know, by the way please"),
+    ("see \u00a7\u00a7 14-17", "see sections fourteen to seventeen"),
 ]
 
 CASES = [

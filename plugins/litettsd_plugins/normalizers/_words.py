@@ -250,6 +250,12 @@ def sentence_ends_after(text: str, position: int) -> bool:
     return found is not None and (found.group(1) is None or found.group(1) in SENTENCE_STARTERS)
 
 
+def capital_follows(text: str, position: int) -> bool:
+    """Whether the next word after ``position`` starts with a capital: after a period that no
+    name follows (a month's, a weekday's, "etc."), a sentence end."""
+    return _CAPITAL_AFTER.match(text, position) is not None
+
+
 def sentence_ends_after_time(text: str, position: int) -> bool:
     """Whether "p.m." ending at ``position`` also ends the sentence: as after any abbreviation,
     and also before a title ("at 5 p.m. Mr. Smith will"), which does not continue a time the
@@ -269,6 +275,7 @@ def starts_name(word: str) -> bool:
     return word[:1].isupper() and word.rstrip(".,;:!?\"')]") not in SENTENCE_STARTERS
 
 
+_CAPITAL_AFTER = LazyPattern(r"[\"')\]]*\s+[\"'(\[]*[A-Z]")
 _FOLLOWING_WORD = LazyPattern(r"[\"')\]]*(?:\s*$|\s+[\"'(\[]*([A-Z][A-Za-z]*))")
 
 # Dashes used as punctuation (em dash, "--", a hyphen between spaces) become a comma; an en

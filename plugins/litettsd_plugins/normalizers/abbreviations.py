@@ -21,7 +21,15 @@ from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 from litettsd.patterns import LazyPattern
 
-from ._words import WORD_LETTER, EnglishStep, letters, sentence_ends_after, sentence_ends_after_time, starts_name
+from ._words import (
+    WORD_LETTER,
+    EnglishStep,
+    capital_follows,
+    letters,
+    sentence_ends_after,
+    sentence_ends_after_time,
+    starts_name,
+)
 
 _PHRASES = {
     "e.g.": "for example", "i.e.": "that is", "etc.": "et cetera", "a.k.a.": "also known as",
@@ -30,7 +38,10 @@ _PHRASES = {
     "Univ.": "University", "Assn.": "Association", "Govt.": "Government",
     "and/or": "and or", "his/her": "his or her", "he/she": "he or she", "him/her": "him or her",
     "s/he": "she or he", "b/c": "because", "c/o": "care of", "n/a": "not applicable", "AT&T": "A.T and T",
-    "incl.": "including", "excl.": "excluding",
+    "incl.": "including", "excl.": "excluding", "max.": "maximum",
+    "thx": "thanks", "idk": "I don't know", "imo": "in my opinion", "imho": "in my humble opinion",
+    "btw": "by the way", "tbh": "to be honest", "afaik": "as far as I know", "brb": "be right back",
+    "pls": "please", "plz": "please",
 }
 """Always expanded, wherever they appear."""
 _BEFORE_NAME = {
@@ -164,7 +175,10 @@ def _phrase(match: re.Match[str]) -> str:
         return match.group()
     token = match.group()
     spoken = _PHRASES_BY_CASE[token.lower()]
-    if token.endswith(".") and sentence_ends_after(match.string, match.end()):
+    ends = sentence_ends_after(match.string, match.end())
+    if token.lower() == "etc.":  # a list's end: no name comes after it ("etc. Done.")
+        ends = ends or capital_follows(match.string, match.end())
+    if token.endswith(".") and ends:
         spoken += "."
     return spoken
 

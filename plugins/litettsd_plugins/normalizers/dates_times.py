@@ -25,6 +25,7 @@ from ._words import (
     HAS_DIGIT,
     WORD_LETTER,
     EnglishStep,
+    capital_follows,
     cardinal,
     letters,
     ordinal,
@@ -95,11 +96,14 @@ _MONTH_YEAR_SPAN = LazyPattern(
 _MONTH_ABBREVIATION = LazyPattern(rf"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.(?!{WORD_LETTER}|[.'])")
 _WEEKDAY_ABBREVIATIONS = "Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri|Sat|Sun"
 _WEEKDAY = LazyPattern(
-    rf"(?:{_WEEKDAY_ABBREVIATIONS})(?:\.(?=,?\s+(?:[0-9]|[JFMASOND][a-z]{{2}}|the\s))"
+    rf"(?:{_WEEKDAY_ABBREVIATIONS})(?:\.(?=,?\s+(?:[0-9]|(?:{_MONTH_NAMES})\b|the\s))"
     rf"|(?=,?\s+(?:(?:{_MONTH_NAMES})\b|the [a-z-]+ of (?:{_MONTH_NAMES})\b)))"
 )
 """An abbreviated weekday before a date: "Fri. 5 May", "Fri 5/10" (dates are words by now:
 "Fri May tenth", "Sun the fifth of March")."""
+_WEEKDAY_ALONE = LazyPattern(r"(?:Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri|Sat|Sun)(?P<dot>\.)?(?![\w'-]|\.\w)")
+"""An abbreviated weekday with no date after it: "by Fri.", "Mon. or Tue." (see ``_weekday_alone``)."""
+_WEEKDAY_CUES = frozenset("by on until till next this every from before after since due starting".split())
 _WEEKDAY_SPAN = LazyPattern(
     rf"(?P<a>{_WEEKDAY_ABBREVIATIONS}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day)\.?\s?[-\u2013]\s?"
     rf"(?P<b>{_WEEKDAY_ABBREVIATIONS}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day)(?P<dot>\.)?(?![\w-])"
@@ -116,7 +120,6 @@ _ISO_TIMESTAMP = LazyPattern(
 )
 """An ISO 8601 date and time, "2025-03-14T15:30:00Z": the date, "at", the time, the zone."""
 _MONTH_IN = LazyPattern(_MONTH_NAMES)
-_CAPITAL_AFTER = LazyPattern(r"[\"')\]]*\s+[\"'(\[]*[A-Z]")
 _NUMBERS_IN = LazyPattern(r"[0-9]+")
 _THE_BEFORE = LazyPattern(r"\bthe\s+$", re.IGNORECASE)
 _AM_PM = LazyPattern(r"[AaPp]")
@@ -298,6 +301,8 @@ def _month_day(match: re.Match[str], numbers: list[int], british: bool, date_end
             ):
                 return None
     month, day = (b, a) if british else (a, b)
+    if not valid_date(month, day) and valid_date(day, month):  # "Fri 17/10" in the US: no 17th month
+        month, day, british = day, month, not british
     return date_words(None, month, day, british) if valid_date(month, day) else None
 
 
@@ -397,6 +402,7 @@ class DatesTimes(EnglishStep):
         if "-" in text or "\u2013" in text:
             text = _WEEKDAY_SPAN.sub(_weekday_span, text)
         text = _WEEKDAY.sub(_weekday, text)
+        text = _WEEKDAY_ALONE.sub(_weekday_alone, text)
         if "." in text:
             text = _MONTH_ABBREVIATION.sub(_month_abbreviation, text)
         return text
@@ -413,6 +419,24 @@ def _spoken_or_kept(speak: Callable[[re.Match[str]], str | None]) -> Callable[[r
 
 def _weekday(match: re.Match[str]) -> str:
     return match.group() if _glued(match) else _WEEKDAYS[match.group().rstrip(".")]
+
+
+def _weekday_alone(match: re.Match[str]) -> str:
+    """"by Fri." -> "by Friday.": with its period a weekday whatever comes before it (but
+    "Sun." after "the" is a newspaper), without it only after a word that introduces a day
+    ("by Fri", not "Wed" or "Sat" as verbs); its period ends the sentence before a capital."""
+    written = match.group().rstrip(".")
+    if _glued(match):
+        return match.group()
+    cue = word_before(match.string, match.start())
+    if match.group("dot") is None:
+        if cue not in _WEEKDAY_CUES or written in ("Wed", "Sat", "Sun"):
+            return match.group()
+        return _WEEKDAYS[written]
+    if written == "Sun" and cue == "the":
+        return match.group()
+    ends = capital_follows(match.string, match.end()) or sentence_ends_after(match.string, match.end())
+    return _WEEKDAYS[written] + ("." if ends else "")
 
 
 def _weekday_name(written: str) -> str:
@@ -452,8 +476,8 @@ def _month_abbreviation(match: re.Match[str]) -> str:
     if _glued(match):
         return match.group()
     name = MONTHS[_month(match.group()) - 1]
-    following = _CAPITAL_AFTER.match(match.string, match.end())
-    return name + "." if following or sentence_ends_after(match.string, match.end()) else name
+    ends = capital_follows(match.string, match.end()) or sentence_ends_after(match.string, match.end())
+    return name + "." if ends else name
 
 
 @hookimpl

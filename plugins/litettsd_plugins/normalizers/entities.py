@@ -68,6 +68,10 @@ _EMOTICON = LazyPattern(
     r"[:;<](?:(?<=^[:;<])|(?<=[\s(][:;<]))(?:(?<=[:;])['-]?[)(\]\[DPpOo|/\\*]+|(?<=<)3+)(?=$|[\s.,!?)])"
 )
 """A text emoticon standing alone, ":)", ";-)", ":D", "<3" (not "10:30", "x:y" or "a <3 b"... see ``_emoticon``)."""
+_NUMBERED_ITEM = LazyPattern(r"[0-9]{1,3}[.)]\s")
+_WRAPPED_LINE = 40
+"""Lines at least this long followed by a single break are taken for wrapped prose (e-mail
+wraps at 72, terminals at 80); shorter ones end a unit."""
 _LINE_MARKER = LazyPattern(r"#{1,6}\s|[-*+,]\s|>")
 """A heading, list or quote marker opening a text of one line."""
 _RULE = LazyPattern(r"(?:```.*|[-*_=]{3,})$")
@@ -94,11 +98,14 @@ def _without_markdown(text: str) -> str:
 
 
 def _close_lines(text: str, markup: bool, closer: str = ".") -> str:
-    """Join lines, ending headings, list items and paragraphs with a period.
+    """Join lines, ending headings, list items, short lines and paragraphs with a period.
 
-    A single line break is usually hard wrapping inside a sentence, so it becomes a space;
-    a blank line, a heading or a list item is a unit of its own and must not run into the
-    next one when spoken. Heading and list markers are dropped only from ``markup`` text.
+    A single break after a long line is hard wrapping inside a sentence, so it becomes a
+    space. A line shorter than wrapped text, before one that does not go on in lower case,
+    is a unit (a signature's "Sarah Miller", a chat turn, "When: Monday"), and so are a
+    blank line, a heading and a list item (bulleted or numbered): each must not run into
+    the next one when spoken.
+    Heading and bullet markers are dropped only from ``markup`` text; numbers are read.
     """
     units: list[tuple[str, bool, bool]] = []  # (text, stands alone, paragraph break before it)
     gap = False
@@ -107,7 +114,7 @@ def _close_lines(text: str, markup: bool, closer: str = ".") -> str:
         if not line or (markup and _RULE.match(line)):
             gap = True
             continue
-        alone = False
+        alone = _NUMBERED_ITEM.match(line) is not None
         for marker in (_HEADING, _BULLET) if markup else ():
             found = marker.match(line)
             if found:
@@ -123,8 +130,9 @@ def _close_lines(text: str, markup: bool, closer: str = ".") -> str:
     spoken: list[str] = []
     for index, (line, alone, _) in enumerate(units):
         if index + 1 < len(units):
-            _, next_alone, next_gap = units[index + 1]
-            if (alone or next_alone or next_gap) and line.rstrip(_CLOSING)[-1:] not in _MARKS:
+            following, next_alone, next_gap = units[index + 1]
+            short = len(line) < _WRAPPED_LINE and not following[:1].islower()  # "Line one\nstill..." runs on
+            if (alone or short or next_alone or next_gap) and line.rstrip(_CLOSING)[-1:] not in _MARKS:
                 line += closer
         spoken.append(line)
     return " ".join(spoken)

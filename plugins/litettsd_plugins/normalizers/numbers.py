@@ -52,7 +52,7 @@ _PHONE = LazyPattern(
 )
 _LOCAL_PHONE = LazyPattern(
     r"(?:call|Call|phone|Phone|tel|Tel|fax|Fax|dial|Dial|text|Text|cell|Cell|mobile|Mobile):?\s"
-    r"(?P<local>[0-9]{3}-[0-9]{4}|911|999|112)\b"
+    r"(?P<local>[0-9]{3}-[0-9]{4}|911|999|112|111|000|988|311|211|411)\b"
 )
 _DIGIT_STRING_SHAPE = LazyPattern(
     r"[0-9](?<![\w.,/-][0-9])(?:"
@@ -64,7 +64,7 @@ _DIGIT_STRING_SHAPE = LazyPattern(
 """Digit strings whose shape says they are read digit by digit, whatever comes before them."""
 _DIGIT_STRING_AFTER = LazyPattern(
     r"(?:(?P<code_word>ZIP|[Zz]ip|[Pp]ostcode|[Pp]ostal code|PIN|pin|SSN|[Rr]outing|[Ss]erial|[Tt]racking"
-    r"|[Ee]xtension|[Ee]xt\.?)"
+    r"|[Ee]xtension|[Ee]xt\.?|[Pp]asscode|(?:[Mm]eeting|[Ww]ebinar|[Uu]ser) I\.?D|OTP|O\.T\.P|[Vv]erification code)"
     r"|(?P<noun>[Cc]ard|[Aa]ccount|[Aa]cct|[Oo]rder|[Cc]onfirmation|[Rr]eference|[Ii]nvoice|[Tt]icket))"
     r"(?:(?P<marker> code| number| no\.?)?:?\s| ?(?P<hash>#)\s?)"
     r"(?P<code>[0-9][0-9]*(?:[ -][0-9]+)*)(?![\w/]|[.,][0-9])"
@@ -129,6 +129,8 @@ _RESOLUTION = LazyPattern(r"(?P<n>[0-9](?<![\w.,][0-9])[0-9]{2,3})p\b")
 _TIMES = LazyPattern(rf"(?P<n>{number_at()})x(?=\s|$|[,;:.!?)])")
 _BY = LazyPattern(r"[x×*](?:(?<=[0-9][x×*])|(?<=[0-9] [x×*]))\s?(?=[0-9])")
 _RATIO = LazyPattern(r":(?<=[0-9]:)(?=[0-9])")
+_MINUTES_SECONDS = LazyPattern(r"(?P<m>[0-9](?<![\w.:][0-9])[0-9]{1,2}):(?P<s>[0-5][0-9])(?![\w:]|\.[0-9])")
+"""Minutes and seconds past what a clock shows, a race's "41:23" (24:00 and less are times, read earlier)."""
 _ABOUT = LazyPattern(r"~(?<![\w~]~)\s?(?=[0-9.])")
 _DOTTED = LazyPattern(r"[0-9](?<![\w.][0-9])[0-9]*(?:\.[0-9]+){2,}(?![\w.]*[0-9])")
 _DIVIDED = LazyPattern(r"/(?<=[0-9] /)(?= [0-9.]+ ?=)")
@@ -478,6 +480,18 @@ def _roman(match: re.Match[str]) -> str:
 
 
 @padded
+def _minutes_seconds(match: re.Match[str]) -> str:
+    """"41:23" -> "forty-one twenty-three", "41:05" -> "forty-one oh five"."""
+    minutes, seconds = int(match.group("m")), match.group("s")
+    if minutes < 24:
+        return match.group()
+    if seconds == "00":
+        return f"{cardinal(minutes)} minutes"
+    tail = f"oh {DIGIT_NAMES[int(seconds)]}" if seconds[0] == "0" else cardinal(int(seconds))
+    return f"{cardinal(minutes)} {tail}"
+
+
+@padded
 def _resolution(match: re.Match[str]) -> str:
     return f"{year(int(match.group('n')))} p"
 
@@ -589,6 +603,7 @@ def _rewrite_region(text: str) -> str:
         text = _TIMES.sub(_times, text)
         text = _BY.sub(_by, text)
     if ":" in text:
+        text = _MINUTES_SECONDS.sub(_minutes_seconds, text)
         text = _RATIO.sub(" to ", text)
     if "~" in text:
         text = _ABOUT.sub("about ", text)

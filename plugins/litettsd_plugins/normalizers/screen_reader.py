@@ -208,6 +208,8 @@ class Punctuation(EnglishStep):
             text = text.replace("...", _ELLIPSIS)
         if "_" in text:
             text = text.replace("_", " underline " if level >= PUNCTUATION_LEVELS["_"] else " ")
+        if "\u00a7\u00a7" in text and level >= PUNCTUATION_LEVELS["\u00a7"]:
+            text = text.replace("\u00a7\u00a7", " sections ")  # "§§ 14-17", as lawyers read it
 
         def mark(match: re.Match[str]) -> str:
             found = match.group()

@@ -16,7 +16,17 @@ from litettsd.api import NormalizeContext
 from litettsd.hookspecs import hookimpl
 from litettsd.patterns import LazyPattern
 
-from ._words import HAS_DIGIT, NUMBER, EnglishStep, is_one, number_at, number_words, padded, sentence_ends_after
+from ._words import (
+    HAS_DIGIT,
+    NUMBER,
+    EnglishStep,
+    cardinal,
+    is_one,
+    number_at,
+    number_words,
+    padded,
+    sentence_ends_after,
+)
 
 _TABLE: tuple[tuple[str, str, str | None], ...] = (
     ("mm", "millimeter", None), ("cm", "centimeter", None), ("m", "meter", None), ("km", "kilometer", None),
@@ -41,7 +51,8 @@ _TABLE: tuple[tuple[str, str, str | None], ...] = (
     ("mph", "mile per hour", "miles per hour"), ("km/h|kph", "kilometer per hour", "kilometers per hour"),
     ("m/s", "meter per second", "meters per second"), ("fps", "frame per second", "frames per second"),
     ("rpm", "revolution per minute", "revolutions per minute"), ("dB", "decibel", None), ("px", "pixel", None),
-    ("pt", "point", None), ("psi", "pound per square inch", "pounds per square inch"), ("Pa", "pascal", None),
+    ("pt", "point", None), ("tsp|tsps", "teaspoon", None), ("tbsp|tbsps|Tbsp", "tablespoon", None),
+    (" s", "second", None),  # spaced only: "9.79 s", never "the 1990s" ("psi", "pound per square inch", "pounds per square inch"), ("Pa", "pascal", None),
     ("kPa", "kilopascal", None), ("hPa", "hectopascal", None), ("mmHg", "millimeter of mercury", "millimeters of mercury"),
     ("sq ft", "square foot", "square feet"), ("sq m", "square meter", None), ("sq mi", "square mile", None),
     ("m²|m^2", "square meter", None), ("km²|km^2", "square kilometer", None), ("cm²|cm^2", "square centimeter", None),
@@ -56,6 +67,12 @@ _GLUED_ONLY = {"in": ("inch", "inches")}
 _SYMBOLS = sorted((re.escape(symbol).replace(r"\ ", r"\.?\s") for symbol in _UNITS), key=len, reverse=True)
 _NUMBER_OR_RANGE = rf"(?P<number>{number_at(signed=True)})(?:\s?-\s?(?P<upper>-?(?:{NUMBER})))?"
 _UNIT = LazyPattern(rf"{_NUMBER_OR_RANGE}(?:\s?(?P<unit>{'|'.join(_SYMBOLS)})|(?P<glued>in))(?P<dot>\.)?(?![\w/²³^])")
+_FRACTION_UNIT = LazyPattern(
+    rf"(?:(?P<whole>[0-9]+) )?(?P<num>[0-9])(?<![\w./][0-9])/(?P<den>[2348])\s?"
+    rf"(?P<unit>{'|'.join(_SYMBOLS)})(?P<dot>\.)?(?![\w/²³^])"
+)
+"""A measure that is a fraction, as recipes write them: "3/4 tsp", "1 1/2 km"."""
+_PARTS = {2: ("half", "halves"), 3: ("third", "thirds"), 4: ("quarter", "quarters"), 8: ("eighth", "eighths")}
 _DEGREES = LazyPattern(rf"{_NUMBER_OR_RANGE}\s?°\s?(?P<scale>[CFK](?!\w))?")
 _SCALES = {"C": "Celsius", "F": "Fahrenheit", "K": "Kelvin"}
 _FEET_INCHES = LazyPattern(r"(?P<feet>[0-9](?<![\w.][0-9])[0-9]*)'\s?(?P<inches>[0-9]{1,2}(?:\.[0-9]+)?)(?:\"|'')")
@@ -87,6 +104,25 @@ def _unit(match: re.Match[str]) -> str:
     if match.group("dot") and sentence_ends_after(match.string, match.end()):
         spoken += "."
     return spoken
+
+
+@padded
+def _fraction_unit(match: re.Match[str]) -> str:
+    """"three quarters of a teaspoon", "half a kilometer", "one and a half teaspoons"."""
+    one, many = _UNITS[_SPACES.sub(" ", match.group("unit").replace(".", ""))]
+    numerator, denominator = int(match.group("num")), int(match.group("den"))
+    if numerator >= denominator:
+        return match.group()
+    part, parts = _PARTS[denominator]
+    whole = match.group("whole")
+    if whole is not None:
+        count = "a" if numerator == 1 else cardinal(numerator)
+        return f"{number_words(whole)} and {count} {part if numerator == 1 else parts} {many}"
+    if numerator == 1:
+        spoken = f"half a {one}" if denominator == 2 else f"a {part} of a {one}"
+    else:
+        spoken = f"{cardinal(numerator)} {parts} of a {one}"
+    return spoken + "." if match.group("dot") and sentence_ends_after(match.string, match.end()) else spoken
 
 
 @padded
@@ -131,6 +167,8 @@ class Units(EnglishStep):
             text = _DEGREES.sub(_degrees, text)
         if "'" in text:
             text = _FEET_INCHES.sub(_feet_inches, text)
+        if "/" in text:
+            text = _FRACTION_UNIT.sub(_fraction_unit, text)
         return _UNIT.sub(_unit, text)
 
 
