@@ -549,14 +549,14 @@ def test_cli_daemon_error_is_one_line(fake: FakeDaemon) -> None:
 
 def test_cli_say_reads_a_file_and_passes_ssml_and_pitch(fake: FakeDaemon, tmp_path: Path) -> None:
     (tmp_path / "chapter.txt").write_text("<speak>Chapter one.</speak>")
-    done = _litetts("say", "-i", str(tmp_path / "chapter.txt"), "--ssml", "--pitch", "1.2", "-o", str(tmp_path / "c.wav"),
+    done = _litetts("say", "-i", str(tmp_path / "chapter.txt"), "--ssml", "--pitch", "1.2", "-o", str(tmp_path / "c.pcm"),
                     socket_path=fake.path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     request = fake.requests[-1]
     assert (request["text"], request["ssml"], request["pitch"]) == ("<speak>Chapter one.</speak>", True, 1.2)
-    plain = _litetts("say", "hi", "-o", str(tmp_path / "p.wav"), socket_path=fake.path)
+    plain = _litetts("say", "hi", "-o", str(tmp_path / "p.pcm"), socket_path=fake.path)
     assert plain.returncode == 0 and "ssml" not in fake.requests[-1] and "pitch" not in fake.requests[-1]
-    missing = _litetts("say", "-i", str(tmp_path / "none.txt"), "-o", str(tmp_path / "n.wav"), socket_path=fake.path)
+    missing = _litetts("say", "-i", str(tmp_path / "none.txt"), "-o", str(tmp_path / "n.pcm"), socket_path=fake.path)
     assert missing.returncode == 1 and missing.stderr.decode().startswith(f"litetts: cannot read {tmp_path / 'none.txt'}")
 
 
