@@ -30,6 +30,9 @@ from .conftest import DEFAULT_VOICE
 TEXT = "The gateway forwards this sentence. And then a second one."
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -88,7 +91,7 @@ def socket_audio(daemon: Any, **fields: Any) -> bytes:
     [
         ("pcm", {"format": "pcm", "sample_rate": 24000, "stream": True}),  # OpenAI's pcm is 24 kHz
         ("wav", {"format": "wav", "stream": True}),
-        ("flac", {"format": "flac", "stream": True}),
+        ("flac", {"format": "flac", "stream": False}),  # whole by default: soundfile cannot read a streamed FLAC
         ("mp3", {"format": "mp3", "stream": True}),
     ],
 )
@@ -204,7 +207,7 @@ def test_errors_carry_the_protocol_code(openai_client: openai.OpenAI) -> None:
 
 
 def test_malformed_body_is_400(gateway: Gateway) -> None:
-    request = urllib.request.Request(f"{gateway.url}/v1/audio/speech", data=b"{not json", method="POST")
+    request = urllib.request.Request(f"{gateway.url}/v1/audio/speech", data=b"{not json", method="POST", headers=JSON)
     with pytest.raises(urllib.error.HTTPError) as failure:
         urllib.request.urlopen(request, timeout=30)
     assert failure.value.code == 400
@@ -213,7 +216,7 @@ def test_malformed_body_is_400(gateway: Gateway) -> None:
 
 def test_body_over_a_mebibyte_is_413(gateway: Gateway) -> None:
     body = json.dumps({"model": "tts-1", "input": "a" * (1 << 20)}).encode()
-    request = urllib.request.Request(f"{gateway.url}/v1/audio/speech", data=body, method="POST")
+    request = urllib.request.Request(f"{gateway.url}/v1/audio/speech", data=body, method="POST", headers=JSON)
     with pytest.raises(urllib.error.HTTPError) as failure:
         urllib.request.urlopen(request, timeout=30)
     assert failure.value.code == 413
@@ -236,7 +239,7 @@ def test_client_leaving_mid_stream_cancels_the_synthesis(daemon: Any, gateway: G
         before = client._call("metrics")["plugins"]["metrics"]["requests"]["by_op"]["synthesize"].get("cancelled", 0)
         text = " ".join(f"Sentence {n} of a text nobody will hear to the end." for n in range(40))
         connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=60)
-        connection.request("POST", "/v1/audio/speech", json.dumps({"model": "tts-1", "input": text, "response_format": "pcm"}))
+        connection.request("POST", "/v1/audio/speech", json.dumps({"model": "tts-1", "input": text, "response_format": "pcm"}), JSON)
         response = connection.getresponse()
         assert response.read1(1024)
         connection.close()
@@ -247,6 +250,72 @@ def test_client_leaving_mid_stream_cancels_the_synthesis(daemon: Any, gateway: G
                 break
             time.sleep(0.2)
         assert by_op.get("cancelled", 0) == before + 1
+
+
+def _post(gateway: Gateway, body: bytes | dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(f"{gateway.url}/v1/audio/speech", data=data, method="POST", headers=headers or JSON)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, {}
+    except urllib.error.HTTPError as failure:
+        return failure.code, json.load(failure)["error"]
+
+
+def test_other_sites_cannot_use_the_gateway(gateway: Gateway) -> None:
+    """A page the user visits can POST text/plain to loopback without a CORS preflight, and
+    can rebind its own DNS name to 127.0.0.1 to read what comes back."""
+    speak = {"model": "tts-1", "input": "Hello.", "response_format": "wav"}
+    assert _post(gateway, json.dumps(speak).encode(), {"Content-Type": "text/plain"})[0] == 415
+    status, error = _post(gateway, speak, {**JSON, "Origin": "https://evil.example"})
+    assert status == 403 and error["code"] == "forbidden_origin"
+    status, error = _post(gateway, speak, {**JSON, "Host": f"attacker.example:{gateway.port}"})
+    assert status == 421 and error["code"] == "misdirected_request"
+    status, _ = _post(gateway, speak, {**JSON, "Origin": f"http://127.0.0.1:{gateway.port}", "Host": f"localhost:{gateway.port}"})
+    assert status == 200  # the dashboard's own requests
+
+
+def test_http_callers_cannot_take_the_screen_readers_priority(gateway: Gateway) -> None:
+    for priority in ("important", "message"):
+        status, error = _post(gateway, {"input": "Me first.", "priority": priority})
+        assert status == 400 and error["param"] == "priority", error
+    assert _post(gateway, {"input": "After you.", "priority": "background", "response_format": "pcm"})[0] == 200
+
+
+def test_requests_with_nothing_to_say_or_no_voice_are_400_naming_the_field(gateway: Gateway) -> None:
+    assert _post(gateway, {"input": "  \n "})[1]["param"] == "input"
+    assert _post(gateway, {"input": "Hi.", "voice": ""})[1]["param"] == "voice"
+    status, error = _post(gateway, '{"input": "caf\xe9"}'.encode("latin-1"))
+    assert status == 400 and error["message"] == "the body is not UTF-8"
+    assert _post(gateway, {"input": "Hi.", "voice": "nobody-at-all"})[1]["param"] == "voice"
+    assert _post(gateway, {"input": "Hi.", "speed": 99})[1]["param"] == "speed"
+
+
+def test_client_leaving_an_unstreamed_request_cancels_the_synthesis(daemon: Any, gateway: Gateway) -> None:
+    text = " ".join(f"Sentence {n} of a text nobody waits for any more." for n in range(60))
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=60)
+    body = {"model": "tts-1", "input": text, "response_format": "mp3", "stream": False}
+    connection.request("POST", "/v1/audio/speech", json.dumps(body), JSON)
+    with Client(daemon.socket, timeout=60) as client:
+        deadline = time.monotonic() + 30
+        while client.status()["requests_in_flight"] == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        connection.close()
+        deadline = time.monotonic() + 10
+        while client.status()["requests_in_flight"]:
+            assert time.monotonic() < deadline, "the synthesis went on for a client that left"
+            time.sleep(0.1)
+
+
+def test_flac_comes_whole_unless_streaming_is_asked_for(openai_client: openai.OpenAI, tmp_path: Path) -> None:
+    import soundfile
+
+    openai_client.audio.speech.create(model="tts-1", voice=DEFAULT_VOICE, input="A file.", response_format="flac").write_to_file(
+        tmp_path / "whole.flac"
+    )
+    audio, rate = soundfile.read(tmp_path / "whole.flac")  # libsndfile cannot read a FLAC of unknown length
+    assert rate == 22050 and 0.3 < len(audio) / rate < 5
 
 
 def test_voice_resolution_and_formats() -> None:
@@ -272,7 +341,7 @@ def test_daemon_shutdown_mid_synthesis_is_never_a_whole_file(start_daemon: Any, 
         text = " ".join(f"Sentence {n} of a text the daemon will not finish." for n in range(120))
         connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=60)
         body = {"model": "tts-1", "input": text, "response_format": "wav", "stream": stream}
-        connection.request("POST", "/v1/audio/speech", json.dumps(body))
+        connection.request("POST", "/v1/audio/speech", json.dumps(body), JSON)
         threading.Timer(1.0, private.stop).start()  # SIGTERM: cancels the request after 0.5 s
         response = connection.getresponse()
         if stream:

@@ -15,6 +15,8 @@ wired into the CLI, ``litetts serve-http``. Needs the ``http`` extra (aiohttp).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -98,8 +100,19 @@ HTTP_STATUS = {
 
 _CUT_SHORT = "litettsd cancelled the synthesis before its end (is it shutting down?)"
 
+HTTP_PRIORITIES = ("text", "notification", "progress", "background")
+"""Priorities an HTTP caller may ask for. ``message`` and ``important`` go ahead of everything
+and preempt it, chunk by chunk: they are for the screen reader on the socket. Any web page
+the user visits can make a browser POST to loopback, so HTTP must not be able to take the
+screen reader's voice away."""
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+_DISCONNECT_POLL = 0.5
+"""How often an unstreamed request looks for a client that hung up while it waits."""
+
 SOCKET: web.AppKey[str | None] = web.AppKey("socket", str)
 ALIASES: web.AppKey[dict[str, tuple[str, ...]]] = web.AppKey("aliases", dict)
+HOSTS: web.AppKey[frozenset[str] | None] = web.AppKey("hosts", frozenset)
+"""Names the gateway answers to in ``Host`` and ``Origin`` (None: any, when listening on all addresses)."""
 
 
 def error_response(code: str, message: str, param: str | None = None) -> web.Response:
@@ -146,30 +159,46 @@ def _connect(request: web.Request) -> AsyncClient:
 
 async def speech(request: web.Request) -> web.StreamResponse:
     """``POST /v1/audio/speech``: OpenAI's fields plus litettsd's ``stream``, ``sample_rate`` and ``priority``."""
+    if request.content_type != "application/json":
+        # Also what keeps other sites out: a page may POST text/plain to loopback without
+        # the browser asking first (CORS), but not application/json.
+        return _http_error(415, "unsupported_media_type", "send the request as Content-Type: application/json")
     try:
         body = await request.json()
     except web.HTTPRequestEntityTooLarge as exc:
         return error_response(ErrorCode.FRAME_TOO_LARGE.value, exc.text or "request body too large")
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except UnicodeDecodeError:
+        return error_response(ErrorCode.BAD_REQUEST.value, "the body is not UTF-8")
+    except json.JSONDecodeError:
         return error_response(ErrorCode.BAD_REQUEST.value, "the body must be a JSON object")
     if not isinstance(body, dict):
         return error_response(ErrorCode.BAD_REQUEST.value, "the body must be a JSON object")
     text = body.get("input")
-    if not isinstance(text, str) or not text:
-        return error_response(ErrorCode.BAD_REQUEST.value, "input must be a non-empty string", "input")
+    if not isinstance(text, str) or not text.strip():
+        return error_response(ErrorCode.BAD_REQUEST.value, "input must be a string with something to say", "input")
+    priority = body.get("priority", PRIORITY)
+    if priority not in HTTP_PRIORITIES:
+        return error_response(
+            ErrorCode.INVALID_VALUE.value,
+            f"priority must be one of {', '.join(HTTP_PRIORITIES)} over HTTP; message and important are the screen reader's",
+            "priority",
+        )
     requested_format = body.get("response_format") or "mp3"
     if not isinstance(requested_format, str):
         return error_response(ErrorCode.INVALID_VALUE.value, "response_format must be a string", "response_format")
     if body.get("stream_format", "audio") != "audio":
         return error_response(ErrorCode.INVALID_VALUE.value, 'only stream_format "audio" is supported', "stream_format")
     voice = body.get("voice")
-    if voice is not None and not isinstance(voice, str):
-        return error_response(ErrorCode.INVALID_VALUE.value, "voice must be a string", "voice")
-    stream = body.get("stream", True)
+    if voice is not None and (not isinstance(voice, str) or not voice.strip()):
+        return error_response(ErrorCode.INVALID_VALUE.value, "voice must be a non-empty string", "voice")
     try:
         async with _connect(request) as client:
             hello = await client.hello(f"{CLIENT_NAME}/http-gateway")
             fmt = response_format(requested_format, hello.get("formats", []))
+            # A streamed FLAC's length is "unknown", which libsndfile (Python's soundfile)
+            # cannot read to its end; an OpenAI client saving a file would get one it cannot
+            # open, so FLAC comes whole unless streaming is asked for.
+            stream = body.get("stream", fmt != "flac")
             table = request.app[ALIASES]
             if voice is not None and voice.lower() in table:
                 installed = {info["id"] for info in await client.voices()}
@@ -182,7 +211,7 @@ async def speech(request: web.Request) -> web.StreamResponse:
                 speed=body.get("speed"),
                 sample_rate=sample_rate,
                 stream=stream,
-                priority=body.get("priority", PRIORITY),
+                priority=priority,
             )
             async with result:
                 start = await result.next_frame()  # start, or an error raised before any byte is sent
@@ -195,13 +224,51 @@ async def speech(request: web.Request) -> web.StreamResponse:
                     "X-Litettsd-Sample-Rate": str(start.get("sample_rate")),
                 }
                 if stream is False:  # one audio frame with exact headers, sent with a Content-Length
-                    audio = await result.read()
+                    audio = await _read_while_connected(request, result)
+                    if audio is None:
+                        return web.Response(status=499)  # nobody is left to read it (nginx's "client closed")
                     if result.cancelled:
                         return error_response(ErrorCode.CONNECTION.value, _CUT_SHORT)
                     return web.Response(body=audio, headers=headers)
                 return await _stream(request, result, headers)
     except LitettsError as exc:
-        return error_response(exc.code, exc.message)
+        return error_response(exc.code, exc.message, _PARAMS.get(exc.code) or _named_field(exc.message))
+
+
+_PARAMS = {
+    ErrorCode.UNKNOWN_VOICE.value: "voice",
+    ErrorCode.UNSUPPORTED_FORMAT.value: "response_format",
+    ErrorCode.TEXT_TOO_LONG.value: "input",
+    ErrorCode.SSML_ERROR.value: "input",
+}
+"""The request field an error code is about, for OpenAI's ``param``."""
+_FIELDS = {"speed": "speed", "sample_rate": "sample_rate", "priority": "priority", "voice": "voice", "text": "input"}
+
+
+def _named_field(message: str) -> str | None:
+    """The field a daemon's ``invalid_value`` message starts with ("speed must be..."), as OpenAI names it."""
+    first = message.split(" ", 1)[0]
+    return _FIELDS.get(first)
+
+
+async def _read_while_connected(request: web.Request, result: AsyncSynthesisResult) -> bytes | None:
+    """The whole audio, or None if the HTTP client hung up first (the synthesis is then cancelled).
+
+    aiohttp does not cancel a handler whose client left, and nothing is written until the
+    audio is complete, so the connection is looked at while waiting."""
+    reading = asyncio.ensure_future(result.read())
+    try:
+        while True:
+            done, _ = await asyncio.wait({reading}, timeout=_DISCONNECT_POLL)
+            if done:
+                return reading.result()
+            if request.transport is None or request.transport.is_closing():
+                return None
+    finally:
+        if not reading.done():
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reading
 
 
 async def _stream(request: web.Request, result: AsyncSynthesisResult, headers: dict[str, str]) -> web.StreamResponse:
@@ -248,6 +315,32 @@ async def model(request: web.Request) -> web.Response:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def local_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer only requests addressed to the gateway by name, from its own pages.
+
+    A web page can make the browser send requests to 127.0.0.1 and, by rebinding its own
+    DNS name to it, read the answers (status with paths, audio). A request whose ``Host``
+    is not a name the gateway listens under, or that carries another site's ``Origin``,
+    is refused."""
+    allowed = request.app[HOSTS]
+    if allowed is not None:
+        if _host_name(request.host) not in allowed:
+            return _http_error(421, "misdirected_request", f"this gateway answers to {', '.join(sorted(allowed))} only")
+        origin = request.headers.get("Origin")
+        if origin is not None and _host_name(origin.partition("://")[2]) not in allowed:
+            return _http_error(403, "forbidden_origin", f"requests from {origin} are not accepted")
+    return await handler(request)
+
+
+def _host_name(host: str) -> str:
+    """``127.0.0.1:8787`` -> ``127.0.0.1``, ``[::1]:8787`` -> ``[::1]``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 @web.middleware
@@ -303,11 +396,16 @@ async def dashboard(request: web.Request) -> web.FileResponse:
     return web.FileResponse(DASHBOARD / "index.html")
 
 
-def build_app(socket_path: str | None = None, aliases: Mapping[str, tuple[str, ...]] = OPENAI_VOICES) -> web.Application:
-    """The gateway's application; ``socket_path`` ``None`` means the default socket."""
-    app = web.Application(middlewares=[openai_errors])
+def build_app(
+    socket_path: str | None = None, aliases: Mapping[str, tuple[str, ...]] = OPENAI_VOICES, host: str = DEFAULT_HOST
+) -> web.Application:
+    """The gateway's application; ``socket_path`` ``None`` means the default socket; ``host``
+    is the address it listens on (names other than loopback's are then accepted too)."""
+    app = web.Application(middlewares=[local_only, openai_errors])
     app[SOCKET] = socket_path
     app[ALIASES] = dict(aliases)
+    # Listening on every address means being reached under names we cannot know.
+    app[HOSTS] = None if host in ("0.0.0.0", "::", "") else LOOPBACK_NAMES | {_host_name(host)}
     app.router.add_post("/v1/audio/speech", speech)
     app.router.add_get("/v1/models", models)
     app.router.add_get("/v1/models/{model}", model)
@@ -361,7 +459,7 @@ def main_serve_http(argv: list[str]) -> int:
     url = f"http://{args.host}:{args.port}/"
     try:
         web.run_app(
-            build_app(args.socket, aliases),
+            build_app(args.socket, aliases, args.host),
             host=args.host,
             port=args.port,
             print=lambda *_: print(f"litetts serve-http: dashboard and API on {url}", file=sys.stderr, flush=True),
