@@ -8,6 +8,7 @@ import os
 import pwd
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -58,16 +59,24 @@ def test_request_deadline_ends_a_stalled_request_not_a_long_one(start_daemon):
     # several times over, chunk by chunk, and is never cut off.
     deadline = 3.0  # a chunk of the long text takes well under this, even on a loaded 2-core machine
     private = start_daemon(f"[server]\nrequest_timeout = {deadline}\n[cache]\nphrases = []\n")
-    text = " ".join(LONG.split(". ")[:40])  # long enough to outlive twice the deadline on a fast machine too
+    # long enough to outlive twice the deadline on a fast machine too (~25 s of synthesis here)
+    text = " ".join(f"Sentence {n} of a long text that keeps the daemon busy for a while." for n in range(100))
     with private.connect() as speaking, private.connect() as queued:
         speaking.send({"op": "synthesize", "id": 1, "text": text, "priority": "text", "cache": False})
         assert drain_until(speaking, lambda f: f["type"] == "audio")
         started = time.monotonic()
+        # Read the long text as it comes: unread, it would pause (a slow client) and let the
+        # queued request through.
+        frames: list[dict] = []
+        reader = threading.Thread(
+            target=lambda: frames.extend(drain_until(speaking, lambda f: f["type"] in ("end", "error", "cancelled"), 5000))
+        )
+        reader.start()
         queued.send({"op": "synthesize", "id": 1, "text": "Behind it.", "priority": "background", "cache": False})
         stalled = drain_until(queued, lambda f: f["type"] in ("end", "error", "cancelled"))
+        reader.join(300)
         assert stalled[-1]["type"] == "error" and stalled[-1]["code"] == "timeout", stalled[-1]
         assert "no progress for 3 s" in stalled[-1]["message"]
-        frames = drain_until(speaking, lambda f: f["type"] in ("end", "error", "cancelled"), limit=5000)
         assert frames[-1]["type"] == "end", frames[-1]
         assert time.monotonic() - started > 2 * deadline
         assert queued.request({"op": "synthesize", "id": 2, "text": "Quick."})[-1]["type"] == "end"
