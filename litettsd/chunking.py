@@ -31,7 +31,7 @@ IPA_PIECE = re.compile(f"{IPA_OPEN}([^{IPA_CLOSE}]*){IPA_CLOSE}")
 """IPA travels inside normalized text between two private-use characters, which no
 normalizer produces and the clause splitter never breaks inside."""
 _PUNCTUATION = {".": ".", "!": "!", "?": "?", "\u2026": ".", ",": ",", ";": ";", ":": ":"}
-_TRAILING_PUNCTUATION = ".!?,;:\u2026"
+_TRAILING_PUNCTUATION = "".join(_PUNCTUATION)
 """What espeak-ng may leave at the end of a phoneme word: not part of how the word sounds."""
 
 

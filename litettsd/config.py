@@ -241,11 +241,9 @@ class LoadedConfig:
     def changed_keys(self, previous: LoadedConfig) -> list[str]:
         """The keys whose values differ from ``previous``'s, for the reload's log line."""
         before = {_key_path(parts): value for parts, value in _leaves(previous.settings, ())}
-        return [
-            path
-            for parts, value in _leaves(self.settings, ())
-            if before.get(path := _key_path(parts), _ABSENT) != value
-        ] + sorted(set(before) - {_key_path(parts) for parts, _ in _leaves(self.settings, ())})
+        after = {_key_path(parts): value for parts, value in _leaves(self.settings, ())}
+        changed = [key for key, value in after.items() if key not in before or before[key] != value]
+        return changed + sorted(before.keys() - after.keys())  # a plugin table that went away
 
     def render(self) -> str:
         """One ``section.key = value  # source`` line per key: valid TOML that says where each value came from."""
@@ -493,9 +491,6 @@ def _apply(
 
 
 # --- validation -----------------------------------------------------------------------------
-
-
-_ABSENT = object()
 
 
 def _key_path(parts: KeyPath) -> str:

@@ -34,7 +34,7 @@ def startup_problems(config: LoadedConfig) -> list[str]:
 
     settings = config.settings
     if settings.server.group:
-        check("server.group", _group_id, settings.server.group)
+        check("server.group", group_id, settings.server.group)
     check("cpu.affinity", _cpu_plan, config)
     check("lexicon.files", _lexicon, config)
     try:
@@ -50,13 +50,14 @@ def startup_problems(config: LoadedConfig) -> list[str]:
     return problems
 
 
-def _group_id(group: str) -> int:
+def group_id(group: str) -> int:
+    """The id of ``[server] group``, which start-up gives the socket to."""
     import grp
 
     try:
         return grp.getgrnam(group).gr_gid
     except KeyError:
-        raise StartupError(f"group {group!r} does not exist") from None
+        raise StartupError(f"[server] group {group!r} does not exist") from None
 
 
 def _cpu_plan(config: LoadedConfig) -> None:
@@ -73,7 +74,7 @@ def _lexicon(config: LoadedConfig) -> None:
 
 def _voice_registry(config: LoadedConfig) -> VoiceRegistry:
     from .api import EngineContext
-    from .plugins import build_plugin_manager
+    from .runtime import load_engines
     from .voices import VoiceRegistry
 
     settings = config.settings
@@ -81,6 +82,5 @@ def _voice_registry(config: LoadedConfig) -> VoiceRegistry:
     def no_sessions(model: Path, engine: str) -> Any:
         raise RuntimeError("check-config loads no model")
 
-    plugins = build_plugin_manager(settings.plugins.disabled, settings.plugins.load)
-    engines = tuple(engine for _, engine in plugins.collect("litettsd_register_engines", settings=settings))
+    _, engines = load_engines(settings)
     return VoiceRegistry(engines, EngineContext(settings=settings, cache_dir=settings.cache.path(), create_session=no_sessions))

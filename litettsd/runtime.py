@@ -40,6 +40,12 @@ def _plugin_choice(settings: Settings) -> tuple[tuple[str, ...], tuple[str, ...]
     return tuple(settings.plugins.disabled), tuple(settings.plugins.load)
 
 
+def load_engines(settings: Settings) -> tuple[Plugins, tuple[Engine, ...]]:
+    """The plugins ``settings`` choose, and the voice engines they register."""
+    plugins = build_plugin_manager(settings.plugins.disabled, settings.plugins.load)
+    return plugins, tuple(engine for _, engine in plugins.collect("litettsd_register_engines", settings=settings))
+
+
 def build_runtime(
     config: LoadedConfig,
     scheduler: InferenceScheduler,
@@ -53,8 +59,7 @@ def build_runtime(
     if previous is not None and reuse:
         plugins, engines = previous.plugins, previous.engines
     else:
-        plugins = build_plugin_manager(settings.plugins.disabled, settings.plugins.load)
-        engines = tuple(engine for _, engine in plugins.collect("litettsd_register_engines", settings=settings))
+        plugins, engines = load_engines(settings)
     sessions = SessionFactory(plugins, settings, threads)
     if previous is not None:
         sessions.threads.update(previous.sessions.threads)

@@ -36,6 +36,7 @@ from .lexicon import watch_paths as lexicon_watch_paths
 from .messages import MAX_SPEED, SynthesizeRequest, request_id
 from .patterns import compile_pending
 from .pipeline import Audio, Cancellation, Cancelled, Finished, MarkReached, Pipeline, Start
+from .preflight import group_id
 from .plugins import Plugins
 from .runtime import build_runtime
 from .scheduler import InferenceScheduler
@@ -124,12 +125,7 @@ def _share_with_group(path: Path, group: str, folder_created: bool) -> None:
 
     A folder that was there already (/tmp, /run, a home) keeps its owner and mode; if the
     group cannot pass through it, members cannot reach the socket, which the log says."""
-    import grp
-
-    try:
-        gid = grp.getgrnam(group).gr_gid
-    except KeyError:
-        raise StartupError(f"[server] group {group!r} does not exist") from None
+    gid = group_id(group)
     targets = [(path.parent, 0o750)] if folder_created else []
     for target, mode in (*targets, (path, 0o660)):
         os.chown(target, -1, gid)

@@ -164,6 +164,7 @@ def install_units(
         if name.endswith(".service"):
             text = _service_text(text, exec_word)
         written.append(_write(unit_dir / name, text))
+    gone = removed if removed is not None else []
     cpu_dropin = dropins / "cpu.conf"
     if affinity is not None:
         written.append(
@@ -176,7 +177,7 @@ def install_units(
         )
     elif cpu_dropin.exists():
         cpu_dropin.unlink()
-        (removed if removed is not None else []).append(cpu_dropin)
+        gone.append(cpu_dropin)
     home_dropin = dropins / "home.conf"
     if not user and needs_home_access(executable):
         written.append(
@@ -190,7 +191,7 @@ def install_units(
         )
     elif home_dropin.exists():
         home_dropin.unlink()
-        (removed if removed is not None else []).append(home_dropin)
+        gone.append(home_dropin)
     if not user:
         sysusers = (UNIT_SOURCE / "sysusers.d" / "litettsd.conf").read_text()
         written.append(_write(_rerooted(SYSUSERS_FILE, dest_root), sysusers))

@@ -634,6 +634,7 @@ REVIEWED_AGAIN = [  # misreadings a second review found, each fixed
     ("ran a 10K in 41:23, then 120:00", "ran a ten K in forty-one twenty-three, then one hundred twenty minutes"),
     ("Add 3/4 tsp salt and 1 1/2 tbsp oil.", "Add three quarters of a teaspoon salt and one and a half tablespoons oil."),
     ("ran in 9.79 s", "ran in nine point seven nine seconds"),
+    ("at 32 psi and 101 Pa", "at thirty-two pounds per square inch and one hundred one pascals"),  # beside the table's new rows
     ("max. 8 tablets", "maximum eight tablets"),
     ("thx, idk, btw pls", "thanks, I don't know, by the way please"),
     ("see \u00a7\u00a7 14-17", "see sections fourteen to seventeen"),

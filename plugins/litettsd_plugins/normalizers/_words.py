@@ -250,10 +250,10 @@ def sentence_ends_after(text: str, position: int) -> bool:
     return found is not None and (found.group(1) is None or found.group(1) in SENTENCE_STARTERS)
 
 
-def capital_follows(text: str, position: int) -> bool:
-    """Whether the next word after ``position`` starts with a capital: after a period that no
-    name follows (a month's, a weekday's, "etc."), a sentence end."""
-    return _CAPITAL_AFTER.match(text, position) is not None
+def period_ends_sentence(text: str, position: int) -> bool:
+    """Whether the period ending at ``position`` of an abbreviation that no name follows (a
+    month's, a weekday's, "etc.") ends the sentence: at the end of the text or before a capital."""
+    return _CAPITAL_OR_END.match(text, position) is not None
 
 
 def sentence_ends_after_time(text: str, position: int) -> bool:
@@ -275,7 +275,7 @@ def starts_name(word: str) -> bool:
     return word[:1].isupper() and word.rstrip(".,;:!?\"')]") not in SENTENCE_STARTERS
 
 
-_CAPITAL_AFTER = LazyPattern(r"[\"')\]]*\s+[\"'(\[]*[A-Z]")
+_CAPITAL_OR_END = LazyPattern(r"[\"')\]]*(?:\s*$|\s+[\"'(\[]*[A-Z])")
 _FOLLOWING_WORD = LazyPattern(r"[\"')\]]*(?:\s*$|\s+[\"'(\[]*([A-Z][A-Za-z]*))")
 
 # Dashes used as punctuation (em dash, "--", a hyphen between spaces) become a comma; an en

@@ -24,8 +24,8 @@ from litettsd.patterns import LazyPattern
 from ._words import (
     WORD_LETTER,
     EnglishStep,
-    capital_follows,
     letters,
+    period_ends_sentence,
     sentence_ends_after,
     sentence_ends_after_time,
     starts_name,
@@ -66,11 +66,11 @@ _BEFORE_NUMBER = {
     "p": "page", "pp": "pages", "Pt": "Part", "Ex": "Example", "Ref": "Reference",
     "est": "estimated", "Est": "Estimated", "Apt": "Apartment", "Ste": "Suite", "Rm": "Room",
 }
-"""Expanded only with a period and before a number: "No. 5", "p. 12"."""
+"""Expanded before a number, with a period ("No. 5", "p. 12"; see ``_UNDOTTED_BEFORE_NUMBER``)."""
 _BEFORE_ROMAN = frozenset({"Vol", "vol", "Ch", "ch", "Chap", "Sec", "Sect", "Art", "Pt"})
+"""Those of them that also number with Roman numerals: "Vol. II"."""
 _UNDOTTED_BEFORE_NUMBER = frozenset({"Apt", "Ste", "Rm"})
 """Those of them written without their period as often as with it: "Apt 4B", "Ste 200"."""
-"""Those of them that also number with Roman numerals: "Vol. II"."""
 
 LETTER_ACRONYMS = frozenset(
     """
@@ -175,9 +175,8 @@ def _phrase(match: re.Match[str]) -> str:
         return match.group()
     token = match.group()
     spoken = _PHRASES_BY_CASE[token.lower()]
-    ends = sentence_ends_after(match.string, match.end())
-    if token.lower() == "etc.":  # a list's end: no name comes after it ("etc. Done.")
-        ends = ends or capital_follows(match.string, match.end())
+    # "etc." ends a list, and no name comes after it: "etc. Done." is two sentences.
+    ends = (period_ends_sentence if token.lower() == "etc." else sentence_ends_after)(match.string, match.end())
     if token.endswith(".") and ends:
         spoken += "."
     return spoken

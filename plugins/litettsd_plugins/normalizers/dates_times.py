@@ -25,11 +25,11 @@ from ._words import (
     HAS_DIGIT,
     WORD_LETTER,
     EnglishStep,
-    capital_follows,
     cardinal,
     letters,
     ordinal,
     padded,
+    period_ends_sentence,
     sentence_ends_after,
     sentence_ends_after_time,
     word_before,
@@ -101,12 +101,12 @@ _WEEKDAY = LazyPattern(
 )
 """An abbreviated weekday before a date: "Fri. 5 May", "Fri 5/10" (dates are words by now:
 "Fri May tenth", "Sun the fifth of March")."""
-_WEEKDAY_ALONE = LazyPattern(r"(?:Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri|Sat|Sun)(?P<dot>\.)?(?![\w'-]|\.\w)")
+_WEEKDAY_ALONE = LazyPattern(rf"(?:{_WEEKDAY_ABBREVIATIONS})(?P<dot>\.)?(?![\w'-]|\.\w)")
 """An abbreviated weekday with no date after it: "by Fri.", "Mon. or Tue." (see ``_weekday_alone``)."""
 _WEEKDAY_CUES = frozenset("by on until till next this every from before after since due starting".split())
+_WEEKDAY_WORD = f"{_WEEKDAY_ABBREVIATIONS}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
 _WEEKDAY_SPAN = LazyPattern(
-    rf"(?P<a>{_WEEKDAY_ABBREVIATIONS}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day)\.?\s?[-\u2013]\s?"
-    rf"(?P<b>{_WEEKDAY_ABBREVIATIONS}|(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day)(?P<dot>\.)?(?![\w-])"
+    rf"(?P<a>{_WEEKDAY_WORD})\.?\s?[-\u2013]\s?(?P<b>{_WEEKDAY_WORD})(?P<dot>\.)?(?![\w-])"
 )
 """Opening days, "Mon-Fri" or "Monday–Friday": "Monday to Friday"."""
 _UTC_OFFSET = LazyPattern(
@@ -435,7 +435,7 @@ def _weekday_alone(match: re.Match[str]) -> str:
         return _WEEKDAYS[written]
     if written == "Sun" and cue == "the":
         return match.group()
-    ends = capital_follows(match.string, match.end()) or sentence_ends_after(match.string, match.end())
+    ends = period_ends_sentence(match.string, match.end())
     return _WEEKDAYS[written] + ("." if ends else "")
 
 
@@ -476,7 +476,7 @@ def _month_abbreviation(match: re.Match[str]) -> str:
     if _glued(match):
         return match.group()
     name = MONTHS[_month(match.group()) - 1]
-    ends = capital_follows(match.string, match.end()) or sentence_ends_after(match.string, match.end())
+    ends = period_ends_sentence(match.string, match.end())
     return name + "." if ends else name
 
 

@@ -72,8 +72,8 @@ _NUMBERED_ITEM = LazyPattern(r"[0-9]{1,3}[.)]\s")
 _WRAPPED_LINE = 40
 """Lines at least this long followed by a single break are taken for wrapped prose (e-mail
 wraps at 72, terminals at 80); shorter ones end a unit."""
-_LINE_MARKER = LazyPattern(r"#{1,6}\s|[-*+,]\s|>")
-"""A heading, list or quote marker opening a text of one line."""
+_LINE_MARKER = LazyPattern(f"{_HEADING.pattern}|{_BULLET.pattern}|>")
+"""A heading, bullet or quote marker opening a text of one line."""
 _RULE = LazyPattern(r"(?:```.*|[-*_=]{3,})$")
 _CLOSING = "\"')]"
 _MARKS = (".", "!", "?", ":", ";", ",")
@@ -104,8 +104,8 @@ def _close_lines(text: str, markup: bool, closer: str = ".") -> str:
     space. A line shorter than wrapped text, before one that does not go on in lower case,
     is a unit (a signature's "Sarah Miller", a chat turn, "When: Monday"), and so are a
     blank line, a heading and a list item (bulleted or numbered): each must not run into
-    the next one when spoken.
-    Heading and bullet markers are dropped only from ``markup`` text; numbers are read.
+    the next one when spoken. Heading and bullet markers are dropped only from ``markup``
+    text; an item's number is read.
     """
     units: list[tuple[str, bool, bool]] = []  # (text, stands alone, paragraph break before it)
     gap = False

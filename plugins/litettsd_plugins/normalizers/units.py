@@ -52,7 +52,8 @@ _TABLE: tuple[tuple[str, str, str | None], ...] = (
     ("m/s", "meter per second", "meters per second"), ("fps", "frame per second", "frames per second"),
     ("rpm", "revolution per minute", "revolutions per minute"), ("dB", "decibel", None), ("px", "pixel", None),
     ("pt", "point", None), ("tsp|tsps", "teaspoon", None), ("tbsp|tbsps|Tbsp", "tablespoon", None),
-    (" s", "second", None),  # spaced only: "9.79 s", never "the 1990s" ("psi", "pound per square inch", "pounds per square inch"), ("Pa", "pascal", None),
+    (" s", "second", None),  # spaced only: "9.79 s", never "the 1990s"
+    ("psi", "pound per square inch", "pounds per square inch"), ("Pa", "pascal", None),
     ("kPa", "kilopascal", None), ("hPa", "hectopascal", None), ("mmHg", "millimeter of mercury", "millimeters of mercury"),
     ("sq ft", "square foot", "square feet"), ("sq m", "square meter", None), ("sq mi", "square mile", None),
     ("m²|m^2", "square meter", None), ("km²|km^2", "square kilometer", None), ("cm²|cm^2", "square centimeter", None),
