@@ -493,7 +493,7 @@ MIXED = [
 REVIEWED = [  # misreadings a review found, each fixed
     ("if x !== y then", "if x strictly not equal to y then"),
     ("a === b", "a strictly equals b"),
-    ("Built on .NET today.", "Built on dot NET today."),
+    ("Built on .NET today.", "Built on dot net today."),
     ("Edit your .bashrc file.", "Edit your dot bashrc file."),
     ("Only .txt files.", "Only dot T.X.T files."),
     ("The shop, est. 1999, is open.", "The shop, established nineteen ninety-nine, is open."),
@@ -640,6 +640,24 @@ REVIEWED_AGAIN = [  # misreadings a second review found, each fixed
     ("see \u00a7\u00a7 14-17", "see sections fourteen to seventeen"),
 ]
 
+LEFT_BY_THE_REVIEWS = [  # misreadings the reviews listed and left, each fixed later
+    ("The Boeing 747 landed.", "The Boeing seven forty-seven landed."),
+    ("a 737 MAX and an A320", "a seven thirty-seven MAX and an A-three twenty"),  # "A-": the letter, not the article
+    ("Boeing 747-400 or Airbus A300", "Boeing seven forty-seven four hundred or Airbus A-three hundred"),
+    ("ISBN 978-0-306-40615-7", "ISBN nine seven eight, zero, three zero six, four zero six one five, seven"),
+    ("ISSN 0317-8471.", "ISSN zero three one seven, eight four seven one."),
+    ("Call 07700 900123 now.", "Call zero seven seven zero zero, nine zero zero one two three now."),
+    ("Written in ASP.NET", "Written in ASP dot net"),
+    ("Ticket #A-2291 was closed.", "Ticket number A-two two nine one was closed."),
+    ("See #AB-12 or #python", "See number A.B one two or hashtag python"),
+    ("The A-10 and the F-16", "The A-ten and the F sixteen"),
+    ("It was a 5-km run.", "It was a five-kilometer run."),
+    ("a 10-lb bag, a 64-GB drive and a 3-in pipe", "a ten-pound bag, a sixty-four-gigabyte drive and a three-inch pipe"),
+    ("Meeting 11/3 at noon.", "Meeting November third at noon."),
+    ("The deadline 12/15 is firm.", "The deadline December fifteenth is firm."),
+    ("He ate 11/3 of a pie.", "He ate eleven thirds of a pie."),  # no cue: still a fraction
+]
+
 CASES = [
     pytest.param(text, expected, id=f"{category}-{index}:{text[:40]}")
     for category, table in (
@@ -655,6 +673,7 @@ CASES = [
         ("mixed", MIXED),
         ("reviewed", REVIEWED),
         ("reviewed again", REVIEWED_AGAIN),
+        ("left by the reviews", LEFT_BY_THE_REVIEWS),
     )
     for index, (text, expected) in enumerate(table)
 ]

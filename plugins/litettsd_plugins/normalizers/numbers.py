@@ -3,7 +3,8 @@
 espeak-ng reads digit strings, but not the way a listener expects: ``1,000`` becomes "one
 comma zero zero zero", ``3/4`` "three slash four", ``22nd`` "twenty-two N D", and a
 year is read as a quantity. The rules run from the most specific to the most general,
-each on what the previous ones left: telephone numbers (digit by digit, grouped), ``#1``,
+each on what the previous ones left: telephone numbers (digit by digit, grouped), airliners
+("Boeing 747": "seven forty-seven"), codes (ISBNs, PINs, tickets), ``#1``,
 ordinals, powers, fractions, percentages, ranges (``5-10`` -> "five to ten"), decades,
 eras, Roman numerals where the context says so ("Chapter IV", "Henry VIII"), "2x" and
 "1920x1080", ratios, dotted section numbers, signs, and finally plain numbers: four
@@ -30,6 +31,7 @@ from ._words import (
     cardinal,
     digits,
     integer_words,
+    letters,
     number_at,
     number_words,
     ordinal,
@@ -59,11 +61,12 @@ _DIGIT_STRING_SHAPE = LazyPattern(
     r"[0-9]{2}-[0-9]{2}-[0-9]{4}"  # 123-45-6789: a US social security number
     r"|[0-9]{3}(?:[ -][0-9]{4}){3}"  # 4111 1111 1111 1111: a card
     r"|(?<=0)[0-9]{1,4} [0-9]{3,4} [0-9]{3,4}"  # 020 7946 0958: a leading zero makes it a code
+    r"|(?<=0)[0-9]{3,4} [0-9]{6}"  # 07700 900123: a mobile number in two groups
     r")(?![\w/-]|\.[0-9])"
 )
 """Digit strings whose shape says they are read digit by digit, whatever comes before them."""
 _DIGIT_STRING_AFTER = LazyPattern(
-    r"(?:(?P<code_word>ZIP|[Zz]ip|[Pp]ostcode|[Pp]ostal code|PIN|pin|SSN|[Rr]outing|[Ss]erial|[Tt]racking"
+    r"(?:(?P<code_word>ISBN(?:-1[03])?|ISSN|ZIP|[Zz]ip|[Pp]ostcode|[Pp]ostal code|PIN|pin|SSN|[Rr]outing|[Ss]erial|[Tt]racking"
     r"|[Ee]xtension|[Ee]xt\.?|[Pp]asscode|(?:[Mm]eeting|[Ww]ebinar|[Uu]ser) I\.?D|OTP|O\.T\.P|[Vv]erification code)"
     r"|(?P<noun>[Cc]ard|[Aa]ccount|[Aa]cct|[Oo]rder|[Cc]onfirmation|[Rr]eference|[Ii]nvoice|[Tt]icket))"
     r"(?:(?P<marker> code| number| no\.?)?:?\s| ?(?P<hash>#)\s?)"
@@ -73,8 +76,11 @@ _DIGIT_STRING_AFTER = LazyPattern(
 After a word that may also count things ("order 12 copies", "card 3 of 5") only a marked
 number ("order #12", "account number 12"), a long one (5+ digits) or one in 3+ groups is a code."""
 _NUMBER_SIGN = LazyPattern(r"#(?<![\w&#]#)\s?(?=[0-9])")
-_NUMBERED = LazyPattern(r"(?:#(?<![\w&#]#)|[Nn](?<!\w[Nn])umber)\s?(?P<code>[0-9]+(?:-[0-9]+)+)(?![\w/-]|[.,][0-9])")
-"""A hyphenated number after "No." (by now "number") or "#": an identifier or a span, see ``_numbered``."""
+_NUMBERED = LazyPattern(
+    r"(?:#(?<![\w&#]#)|[Nn](?<!\w[Nn])umber)\s?(?P<prefix>[A-Z]{1,3}-)?(?P<code>[0-9]+(?:-[0-9]+)*)(?![\w/-]|[.,][0-9])"
+)
+"""A hyphenated number after "No." (by now "number") or "#": an identifier or a span, see
+``_numbered``; or one with letters in front, "#A-2291", always an identifier."""
 _COUNTING_WORDS = frozenset("a any each every some one the my our your his her their its total".split())
 _ORDINAL = LazyPattern(r"(?P<n>[0-9](?<![\w.,][0-9])(?:[0-9]{0,2}(?:,[0-9]{3})+|[0-9]*))(?:st|nd|rd|th|ST|ND|RD|TH)\b")
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
@@ -131,6 +137,11 @@ _BY = LazyPattern(r"[x×*](?:(?<=[0-9][x×*])|(?<=[0-9] [x×*]))\s?(?=[0-9])")
 _RATIO = LazyPattern(r":(?<=[0-9]:)(?=[0-9])")
 _MINUTES_SECONDS = LazyPattern(r"(?P<m>[0-9](?<![\w.:][0-9])[0-9]{1,2}):(?P<s>[0-5][0-9])(?![\w:]|\.[0-9])")
 """Minutes and seconds past what a clock shows, a race's "41:23" (24:00 and less are times, read earlier)."""
+_AIRCRAFT = LazyPattern(
+    r"7(?:(?<=Boeing 7)|(?<=Boeing-7)|(?<![\w.,-]7)(?=[0-9]7[ -](?:MAX|Max|Dreamliner)\b))[0-9]7(?![\w.,]?[0-9])"
+    r"|A(?<![\w-]A)(?P<airbus>[23][0-9]0)(?![\w.,]?[0-9])"
+)
+"""Airliners by model number: "Boeing 747" is "seven forty-seven", "Airbus A320" "A-three twenty"."""
 _ABOUT = LazyPattern(r"~(?<![\w~]~)\s?(?=[0-9.])")
 _DOTTED = LazyPattern(r"[0-9](?<![\w.][0-9])[0-9]*(?:\.[0-9]+){2,}(?![\w.]*[0-9])")
 _DIVIDED = LazyPattern(r"/(?<=[0-9] /)(?= [0-9.]+ ?=)")
@@ -140,7 +151,8 @@ _MINUS_BETWEEN = LazyPattern(r"-(?:(?<=[0-9] -)(?= [0-9])|(?<=[0-9]-)(?=[0-9.]+ 
 _DECADE_SPAN = LazyPattern(r"-(?<=0s-)(?=[0-9]+0s\b)")
 """Between two decades, "1990s-2000s": "to"."""
 _SIGN = LazyPattern(r"[-+](?<![^\s(\[\"'=/,;:][-+])(?=\.?[0-9])")
-_LETTER_DASH_DIGIT = LazyPattern(r"-(?<=[A-Za-z]-)(?=[0-9])")
+_LETTER_DASH_DIGIT = LazyPattern(r"-(?<=[A-Za-z]-)(?<!(?<![\w-])A-)(?=[0-9])")
+"""The hyphen of "F-16" and "COVID-19", a pause at most; but not of a lone "A-10" (see ``_letter_prefix``)."""
 _VARIABLE_MINUS = LazyPattern(r"-(?<=(?<![\w.'-])[a-z]-)(?=[0-9])")
 """A lower-case letter alone before "-1" is a variable: "n-1" is "n minus one" (but "F-16" a name)."""
 
@@ -193,6 +205,14 @@ _IRREGULAR_PLURALS = frozenset("people men women children feet teeth mice geese 
 _WORD_AFTER = LazyPattern(r" ([a-z]+)\b")
 _LAST_WORD = LazyPattern(r"[A-Za-z]+(?= $)")
 """The word before a Roman numeral, without digits glued to its front ("0Henry V")."""
+
+
+def _aircraft(match: re.Match[str]) -> str:
+    """A model number as people say it: the first digit, then the rest as one number."""
+    model = match.group("airbus") or match.group()
+    head, tail = DIGIT_NAMES[int(model[0])], int(model[1:])
+    spoken = f"{head} {cardinal(tail)}" if tail else f"{head} hundred"
+    return f"A-{spoken}" if match.group("airbus") else spoken
 
 
 def phone_words(text: str) -> str:
@@ -289,18 +309,28 @@ def _numbered(match: re.Match[str]) -> str:
     ("#1-5", "No. 1-10") are a span, unless a two-digit group is followed by a longer one
     ("12-345"); so is any two-group number after a plural ("issues #1-20") or after "a number"
     ("pick a number 1-10")."""
+    prefix, groups = match.group("prefix"), match.group("code").split("-")
+    marker = "number" if match.group()[0] == "#" else match.group()[:6]  # "Number" keeps its capital
+    if prefix:
+        return f"{marker} {_letter_prefix(prefix)}{phone_words(match.group('code'))} "
     before = word_before(match.string, match.start())
-    if before in _COUNTING_WORDS:
+    if len(groups) == 1 or before in _COUNTING_WORDS:
         return match.group()
-    groups = match.group("code").split("-")
     identifier = len(groups) > 2 or any(group[0] == "0" for group in groups)
     if not identifier and not _plural(before):
         first, second = groups
         identifier = int(second) <= int(first) or 2 <= len(first) < len(second)
     if not identifier:
         return match.group()
-    marker = "number" if match.group()[0] == "#" else match.group()[:6]  # "Number" keeps its capital
     return f"{marker} {phone_words(match.group('code'))} "
+
+
+def _letter_prefix(written: str) -> str:
+    """The letters before a number in a name, ready to go in front of its words: "AB-" is
+    "A.B ", and a lone "A-" stays "A-", joined to the number: espeak-ng reads "A" alone as
+    the article, but the letter's name in "A-two" ("A-10", "#A-2291")."""
+    written = written.rstrip("-")
+    return "A-" if written == "A" else letters(written) + " "
 
 
 def _plural(word: str) -> bool:
@@ -567,6 +597,8 @@ def _rewrite_region(text: str) -> str:
     """All digit rules, most specific first, on a few words around some digits."""
     text = _PHONE.sub(_phone, text)
     text = _LOCAL_PHONE.sub(_local_phone, text)
+    if "7" in text or "A" in text:
+        text = _AIRCRAFT.sub(_aircraft, text)
     text = _DIGIT_STRING_SHAPE.sub(_digit_string, text)
     text = _DIGIT_STRING_AFTER.sub(_code_after, text)
     if "-" in text:

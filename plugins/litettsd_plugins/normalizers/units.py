@@ -68,6 +68,11 @@ _GLUED_ONLY = {"in": ("inch", "inches")}
 _SYMBOLS = sorted((re.escape(symbol).replace(r"\ ", r"\.?\s") for symbol in _UNITS), key=len, reverse=True)
 _NUMBER_OR_RANGE = rf"(?P<number>{number_at(signed=True)})(?:\s?-\s?(?P<upper>-?(?:{NUMBER})))?"
 _UNIT = LazyPattern(rf"{_NUMBER_OR_RANGE}(?:\s?(?P<unit>{'|'.join(_SYMBOLS)})|(?P<glued>in))(?P<dot>\.)?(?![\w/²³^])")
+_ADJECTIVE_UNIT = LazyPattern(
+    rf"(?P<number>{number_at()})-(?P<unit>{'|'.join(symbol for symbol in _SYMBOLS if symbol[0] != ' ')}|in)"
+    r"(?![\w/²³^-])(?= [A-Za-z])"
+)
+"""A measure joined to the noun it describes, "a 5-km run": "a five-kilometer run", singular."""
 _FRACTION_UNIT = LazyPattern(
     rf"(?:(?P<whole>[0-9]+) )?(?P<num>[0-9])(?<![\w./][0-9])/(?P<den>[2348])\s?"
     rf"(?P<unit>{'|'.join(_SYMBOLS)})(?P<dot>\.)?(?![\w/²³^])"
@@ -105,6 +110,12 @@ def _unit(match: re.Match[str]) -> str:
     if match.group("dot") and sentence_ends_after(match.string, match.end()):
         spoken += "."
     return spoken
+
+
+@padded
+def _adjective_unit(match: re.Match[str]) -> str:
+    unit = match.group("unit")
+    return f"{number_words(match.group('number'))}-{(_UNITS.get(unit) or _GLUED_ONLY[unit])[0]}"
 
 
 @padded
@@ -170,6 +181,8 @@ class Units(EnglishStep):
             text = _FEET_INCHES.sub(_feet_inches, text)
         if "/" in text:
             text = _FRACTION_UNIT.sub(_fraction_unit, text)
+        if "-" in text:
+            text = _ADJECTIVE_UNIT.sub(_adjective_unit, text)
         return _UNIT.sub(_unit, text)
 
 

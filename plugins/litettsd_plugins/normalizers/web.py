@@ -58,7 +58,8 @@ _PATTERNS = {
     "version": r"(?<![\w.])v[0-9]+(?:\.[0-9]+)*(?:-(?:alpha|beta|rc|dev|pre)(?:\.?[0-9]+)?)?(?![\w-]|\.[0-9])",
     "ip": r"(?<![\w.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![\w-]|\.[0-9])",
     "handle": r"(?<![\w@.])@[A-Za-z_][A-Za-z0-9_]{0,30}(?![\w@]|\.[A-Za-z])",
-    "hashtag": r"(?<![\w#&])#(?=[0-9]*[A-Za-z_])[A-Za-z0-9_]+",
+    # (not "#A-2291", an identifier: the numbers step reads it)
+    "hashtag": r"(?<![\w#&])#(?=[0-9]*[A-Za-z_])[A-Za-z0-9_]++(?!-[0-9])",
 }
 # A name may run straight into digits or underscores ("main.c0", "_x.py"): later steps split
 # them off, and the name must be recognised the same way before and after that.
@@ -78,6 +79,10 @@ _SLASHES = LazyPattern(r"(/)")
 _EXTENSION = LazyPattern(rf"\.({_EXTENSIONS}|[A-Z]{{2,4}})$")
 
 
+_CAPITAL_EXTENSIONS = {"NET": "net"}
+"""Names after a dot said as words though written in capitals: ".NET" and "ASP.NET" end in "dot net"."""
+
+
 def _identifier(part: str) -> str:
     """``my_file-v2`` -> "my underscore file dash v2": in names every mark matters."""
     return _IDENTIFIER.sub(lambda m: _IDENTIFIER_WORDS[m.group()], part)
@@ -88,7 +93,7 @@ def _file_name(name: str) -> str:
     if not found:
         return _identifier(name)
     extension = found.group(1)
-    spoken = _EXTENSION_WORDS.get(extension.lower()) or letters(extension)
+    spoken = _CAPITAL_EXTENSIONS.get(extension) or _EXTENSION_WORDS.get(extension.lower()) or letters(extension)
     return f"{_identifier(name[:found.start()])} dot {spoken}"
 
 
@@ -96,7 +101,7 @@ def _dotted_name(name: str) -> str:
     """What follows the dot of ".NET", ".bashrc", ".txt" or ".tar.gz": an extension alone as
     in a file name, a longer name like a file name. A capitalised word after a dot (".Thanks")
     is a typed sentence end, not a name, and is not matched."""
-    if _EXTENSION.fullmatch("." + name) and not name.isupper():
+    if _EXTENSION.fullmatch("." + name) and (not name.isupper() or name in _CAPITAL_EXTENSIONS):
         return _file_name("." + name).removeprefix(" dot ")
     return _file_name(name)
 
