@@ -81,6 +81,8 @@ class Start:
 @dataclass(frozen=True)
 class Audio:
     data: bytes
+    progress: float = 1.0
+    """Share of the request's text spoken once this audio is: 0 to 1, for progress displays."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,20 @@ class _Render:
     early: list[MarkReached] = field(default_factory=list)
     """Marks whose offset the resampler's output has not reached yet; sent once it has."""
     synth_seconds: float = field(default=0.0)
+    text_chars: int = 0
+    """Characters of normalized text the request speaks (``_spoken_length``), for ``progress``."""
+    spoken_chars: int = 0
+    """Of those, the ones whose audio is made."""
+
+    def progress(self) -> float:
+        return min(1.0, self.spoken_chars / self.text_chars) if self.text_chars else 1.0
+
+
+def _spoken_length(text: str) -> int:
+    """Letters and digits: chunking splits a text at its spaces and punctuation, drops the
+    punctuation it pauses at and moves the marks, so only these add up, over its chunks, to
+    exactly the text's own count."""
+    return sum(symbol.isalnum() for symbol in text)
 
 
 class Pipeline:
@@ -273,6 +289,7 @@ class Pipeline:
             encoder=factory.open(rate, request.stream),
             resampler=Resampler(native_rate, rate) if rate != native_rate else None,
             cancellation=cancellation,
+            text_chars=sum(_spoken_length(item.text) for item in script if isinstance(item, Run)),
         )
         produced: list[Audio | MarkReached] | None = [] if request.cache and self.cache.max_bytes else None
         kept = 0
@@ -306,8 +323,11 @@ class Pipeline:
         held: list[bytes] = []
         marks: list[MarkReached] = []
 
-        def next_outputs() -> list[Output] | None:
-            return self._render_next(render)
+        def next_outputs() -> tuple[list[Output], float] | None:
+            # The progress read here, on the inference thread, is that of these outputs: the
+            # next chunk may be running by the time the event loop sends them.
+            outputs = self._render_next(render)
+            return None if outputs is None else (outputs, render.progress())
 
         def preempt() -> None:
             # terminate is set only by cancel() and by this; a run it aborts without a
@@ -317,7 +337,7 @@ class Pipeline:
         # The inference thread runs the next chunk while this one is sent (see InferenceScheduler.stream).
         chunks = self.scheduler.stream(priority, next_outputs, preempt)
         try:
-            async for outputs in chunks:
+            async for outputs, progress in chunks:
                 if render.cancellation.on_progress is not None:
                     render.cancellation.on_progress()
                 for output in outputs:
@@ -327,7 +347,7 @@ class Pipeline:
                         else:
                             marks.append(output)
                     elif output and request.stream:
-                        yield Audio(output)
+                        yield Audio(output, progress)
                     elif output:
                         held.append(output)
         finally:
@@ -374,6 +394,7 @@ class Pipeline:
         """Infer ``step``; if a more urgent request preempted it, keep it for the next turn."""
         try:
             outputs.extend(self._speak(render, step))
+            render.spoken_chars += _spoken_length(step.chunk.text)
         except _Preempted:
             render.retry = step
         render.synth_seconds += time.perf_counter() - started

@@ -497,7 +497,8 @@ async def _synthesize(conn: Connection, rid: int, message: dict[str, Any], recor
             elif isinstance(event, Audio):
                 if seq == 0:
                     record["first_audio_seconds"] = time.perf_counter() - started
-                await conn.reply(rid, {"type": "audio", "seq": seq, "data": event.data})
+                frame = {"type": "audio", "seq": seq, "data": event.data, "progress": round(event.progress, 4)}
+                await conn.reply(rid, frame)
                 record["bytes_sent"] = record.get("bytes_sent", 0) + len(event.data)
                 seq += 1
             elif isinstance(event, MarkReached):

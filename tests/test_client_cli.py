@@ -621,6 +621,32 @@ def test_say_writes_an_mp3(daemon: Any, tmp_path: Path) -> None:
     assert len(audio) / rate > 0.3
 
 
+def test_say_to_a_file_draws_a_progress_bar_on_a_terminal(daemon: Any, tmp_path: Path) -> None:
+    import pty
+    import re
+
+    sentences = [f"This is sentence number {n} of a document read to a file." for n in range(1, 9)]
+    (tmp_path / "doc.txt").write_text(" ".join(sentences))  # over LONG_TEXT characters
+    master, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [LITETTS, "--socket", str(daemon.socket), "say", "-i", "doc.txt", "-o", "doc.wav"],
+            stderr=terminal, cwd=tmp_path, timeout=300,
+        )  # fmt: skip
+        os.close(terminal)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once the line is read: the terminal is closed
+            while chunk := os.read(master, 4096):
+                shown += chunk
+    finally:
+        os.close(master)
+    assert done.returncode == 0, shown
+    percents = [int(n) for n in re.findall(rb"\] +([0-9]+)%", shown)]
+    # One update per chunk, moving through the text (not the audio) to the end.
+    assert len(percents) >= 3 and percents == sorted(percents) and percents[0] < 50 and percents[-1] == 100, shown
+    assert b"[" + b"#" * 30 + b"] 100%" in shown
+
+
 def test_say_warns_when_the_text_has_nothing_to_speak(daemon: Any, tmp_path: Path) -> None:
     import soundfile
 

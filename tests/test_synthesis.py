@@ -90,6 +90,25 @@ def test_streaming_sends_the_first_clause_before_the_rest(daemon):
     assert len(audio[0]) < total / 3
 
 
+def test_audio_frames_say_how_much_of_the_text_is_spoken(daemon):
+    frames = synthesize(daemon, text=PARAGRAPH, cache=False)
+    progress = [f["progress"] for f in frames if f["type"] == "audio"]
+    assert len(progress) >= 4
+    assert progress == sorted(progress)  # never goes down
+    # The first frame is the first clause, "The library opens at nine in the morning.": about
+    # a sixth of the paragraph's characters, whatever the audio's length.
+    assert 0.05 < progress[0] < 0.3
+    assert progress[-1] == 1.0
+    whole = synthesize(daemon, text=PARAGRAPH, cache=False, stream=False)
+    assert [f["progress"] for f in whole if f["type"] == "audio"] == [1.0]
+    # Marks, which move between chunks, and Kokoro's sentence packing end at 1.0 too.
+    marked = '<speak>One <mark name="a"/>two, three. Four <mark name="b"/>five and six.</speak>'
+    for voice, text in (("piper:en_US-joe-medium", marked), ("kokoro:jm_kumo", "Good morning. See you soon.")):
+        frames = synthesize(daemon, text=text, voice=voice, cache=False)
+        progress = [f["progress"] for f in frames if f["type"] == "audio"]
+        assert progress == sorted(progress) and progress[-1] == 1.0, (voice, progress)
+
+
 def test_streamed_mp3_matches_pcm_duration(daemon):
     pcm, rate = decode(synthesize(daemon, text=PARAGRAPH, format="pcm"))
     mp3, mp3_rate = decode(synthesize(daemon, text=PARAGRAPH, format="mp3", stream=True))

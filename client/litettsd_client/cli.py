@@ -339,6 +339,9 @@ def _play(result: SynthesisResult, player_command: Callable[[int], list[str]]) -
     return 0
 
 
+_BAR_WIDTH = 30
+
+
 class _Progress:
     """One self-overwriting stderr line, so a long synthesis visibly moves."""
 
@@ -350,7 +353,11 @@ class _Progress:
             amount = f"{state.audio_bytes / (2 * state.sample_rate):.1f} s of audio"
         else:
             amount = f"{state.audio_bytes / 1024:.0f} KiB of {state.format}"
-        sys.stderr.write(f"\rlitetts: {amount} written")
+        done = ""
+        if state.progress is not None:
+            filled = round(state.progress * _BAR_WIDTH)
+            done = f"[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {state.progress:4.0%}, "
+        sys.stderr.write(f"\rlitetts: {done}{amount} written")
         sys.stderr.flush()
         self._shown = True
 

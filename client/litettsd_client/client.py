@@ -119,6 +119,9 @@ class SynthesisState:
         """No more frames will come: ended, cancelled, failed, or closed by the caller."""
         self.audio_bytes = 0
         """Audio bytes received so far, for progress displays."""
+        self.progress: float | None = None
+        """Share of the text spoken so far, 0 to 1, from the latest audio frame (``None``
+        before the first, or from a daemon that does not say)."""
         self._next_seq = 0
 
     @property
@@ -147,6 +150,9 @@ class SynthesisState:
                 raise ProtocolError(ErrorCode.INTERNAL, "audio frame without binary data")
             self._next_seq += 1
             self.audio_bytes += len(data)
+            progress = frame.get("progress")
+            if isinstance(progress, (int, float)) and not isinstance(progress, bool):
+                self.progress = min(1.0, max(0.0, float(progress)))
         elif kind == "start":
             self.start = frame
         elif kind == "mark":
