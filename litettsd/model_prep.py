@@ -6,7 +6,8 @@ differ, make the cache unsound and make tests and benchmarks irreproducible. We 
 random node with a slice of one fixed noise table (same distribution, same cost).
 
 Piper's and Kokoro's graphs compute every phoneme's duration in frames and throw it away.
-We add it as an output, ``DURATIONS_OUTPUT``: with it an SSML ``<mark/>`` inside a
+We add it as an output, ``DURATIONS_OUTPUT`` (and the same before rounding, ``RAW_DURATIONS_OUTPUT``,
+from which the engines tell how far rounding kept them from the speed asked for): with it an SSML ``<mark/>`` inside a
 sentence gets its exact sample offset from one inference of the whole sentence, where
 without it the sentence would have to be cut at the mark, which breaks its intonation (and
 Orca marks every word).
@@ -30,12 +31,14 @@ from .sdnotify import child_environment
 
 log = logging.getLogger(__name__)
 
-PREP_VERSION = "3"
+PREP_VERSION = "4"
 _NOISE_LENGTH = 1 << 20
 _NOISE_SEED = 0x5EED
 _RANDOM_OPS = {"RandomNormalLike", "RandomUniformLike"}
 DURATIONS_OUTPUT = "litettsd_durations"
 """The added output: frames per input id, shaped like the input ids."""
+RAW_DURATIONS_OUTPUT = "litettsd_raw_durations"
+"""The durations before the graph rounds them to whole frames (``audio.speed_shortfall``)."""
 
 
 def cache_key(source: Path, *extra: str) -> str:
@@ -120,26 +123,28 @@ def _expose_durations(model: object) -> bool:
 
     assert isinstance(model, onnx.ModelProto)
     graph = model.graph
-    tensor = _durations_tensor(graph)
-    if tensor is None or any(output.name == DURATIONS_OUTPUT for output in graph.output):
+    tensors = _durations_tensors(graph)
+    if tensors is None or any(output.name == DURATIONS_OUTPUT for output in graph.output):
         return False
-    graph.node.append(helper.make_node("Identity", [tensor], [DURATIONS_OUTPUT]))
-    graph.output.append(helper.make_tensor_value_info(DURATIONS_OUTPUT, onnx.TensorProto.FLOAT, None))
+    for tensor, name in zip(tensors, (DURATIONS_OUTPUT, RAW_DURATIONS_OUTPUT), strict=True):
+        graph.node.append(helper.make_node("Identity", [tensor], [name]))
+        graph.output.append(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
     return True
 
 
-def _durations_tensor(graph: Any) -> str | None:
+def _durations_tensors(graph: Any) -> tuple[str, str] | None:
     """VITS's ``w_ceil`` (the graph's one ``Ceil``), or Kokoro's ``round(duration).clamp(min=1)``
-    (the ``Clip`` of its one ``Round``). Engines use the figures as proportions of the audio's
-    length, so a graph whose tensor is something else only misplaces its marks."""
+    (the ``Clip`` of its one ``Round``), each with the tensor it rounds. Engines use the figures
+    as proportions of the audio's length, so a graph whose tensors are something else only
+    misplaces its marks and misjudges its speed."""
     ceilings = [node for node in graph.node if node.op_type == "Ceil"]
     if len(ceilings) == 1:
-        return str(ceilings[0].output[0])
+        return str(ceilings[0].output[0]), str(ceilings[0].input[0])
     rounds = [node for node in graph.node if node.op_type == "Round"]
     if len(rounds) == 1:
         clips = [node for node in graph.node if node.op_type == "Clip" and node.input[0] == rounds[0].output[0]]
         if len(clips) == 1:
-            return str(clips[0].output[0])
+            return str(clips[0].output[0]), str(rounds[0].input[0])
     return None
 
 

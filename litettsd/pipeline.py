@@ -400,11 +400,14 @@ class Pipeline:
         render.synth_seconds += time.perf_counter() - started
         return outputs
 
-    def _pause_after(self, chunk: Chunk) -> float:
+    def _pause_after(self, chunk: Chunk, pace: float) -> float:
+        """The configured pause after ``chunk``, shortened like the speech at ``pace`` (the
+        request's speed times the chunk's SSML rate): fast speech with slow pauses between its
+        sentences is not fast. An SSML ``<break>`` keeps the length it asks for."""
         if not chunk.pause:
             return 0.0
         synthesis = self.settings.synthesis
-        return synthesis.sentence_silence if chunk.ends_sentence else synthesis.clause_silence
+        return (synthesis.sentence_silence if chunk.ends_sentence else synthesis.clause_silence) / pace
 
     def _speak(self, render: _Render, step: Speak) -> list[Output]:
         """The chunk's audio, split at the marks inside it (each reported after the audio before it)."""
@@ -437,7 +440,7 @@ class Pipeline:
             pause = silence(render.pause, rate)
             lead = pause.size
             audio = np.concatenate([pause, audio])
-        render.pause = self._pause_after(step.chunk)
+        render.pause = self._pause_after(step.chunk, min(MAX_SPEED, max(MIN_SPEED, request.speed * step.prosody.rate)))
         outputs: list[Output] = []
         start = 0
         for name, offset in zip(step.marks, offsets, strict=True):

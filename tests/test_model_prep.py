@@ -147,9 +147,11 @@ def test_a_graph_with_one_ceil_gets_it_as_the_durations_output(tmp_path):
     prepared = prepared_model(source, tmp_path / "cache")
     assert prepared != source
     session = onnxruntime.InferenceSession(str(prepared), providers=["CPUExecutionProvider"])
-    assert [output.name for output in session.get_outputs()] == ["y", model_prep.DURATIONS_OUTPUT]
-    _, durations = session.run(None, {"x": np.array([0.2, 1.3], dtype=np.float32)})
+    outputs = [output.name for output in session.get_outputs()]
+    assert outputs == ["y", model_prep.DURATIONS_OUTPUT, model_prep.RAW_DURATIONS_OUTPUT]
+    _, durations, raw = session.run(None, {"x": np.array([0.2, 1.3], dtype=np.float32)})
     assert durations.tolist() == [1.0, 3.0]
+    assert raw.tolist() == pytest.approx([0.4, 2.6])  # what the Ceil rounded
 
 
 def test_piper_durations_add_up_to_the_audio(piper_model):

@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from litettsd.api import EngineContext, VoiceInfo, is_mark
-from litettsd.audio import sample_offsets
+from litettsd.audio import sample_offsets, speed_shortfall, time_stretch
 from litettsd.derived import flush_to_disk
 from litettsd.errors import ErrorCode, RequestError
 from litettsd.g2p import espeak
 from litettsd.hookspecs import hookimpl
-from litettsd.model_prep import DURATIONS_OUTPUT, prepared_model
+from litettsd.model_prep import DURATIONS_OUTPUT, RAW_DURATIONS_OUTPUT, prepared_model
 
 ENGINE = "kokoro"
 SAMPLE_RATE = 24000
@@ -141,6 +141,8 @@ class KokoroVoice:
         self._audio_output = outputs[:1]
         self.marks_inside = DURATIONS_OUTPUT in outputs
         """Whether the prepared model gives durations, so ``infer_marked`` can place marks."""
+        self._timed_outputs = [*outputs[:1], DURATIONS_OUTPUT, RAW_DURATIONS_OUTPUT]
+        self._timed = self.marks_inside and RAW_DURATIONS_OUTPUT in outputs
 
     def phonemize(self, text: str) -> str:
         """espeak-ng IPA in Kokoro's symbols, restricted to its vocabulary."""
@@ -161,9 +163,8 @@ class KokoroVoice:
         tokens = self.tokens(phonemes)[: self.max_tokens]
         if not tokens:
             return np.zeros(0, dtype=np.float32)
-        (audio,) = self.session.run(self._audio_output, self._inputs(tokens, speed), run_options)
-        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-        start, end = _loud_span(audio)
+        audio, _ = self._run(tokens, speed, run_options)
+        start, end = _loud_span(audio, speed)
         return audio[start:end]
 
     def infer_marked(self, phonemes: str, speed: float, run_options: Any) -> tuple[np.ndarray, list[int]]:
@@ -179,14 +180,24 @@ class KokoroVoice:
         tokens = tokens[: self.max_tokens]
         if not tokens:
             return np.zeros(0, dtype=np.float32), [0] * len(marks)
-        audio, durations = self.session.run(
-            [self._audio_output[0], DURATIONS_OUTPUT], self._inputs(tokens, speed), run_options
-        )
-        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-        start, end = _loud_span(audio)
+        audio, durations = self._run(tokens, speed, run_options)
+        assert durations is not None  # marks_inside says the model has them
+        start, end = _loud_span(audio, speed)
         trimmed = audio[start:end]
         offsets = [offset - start if count else 0 for offset, count in zip(sample_offsets(durations, audio.size, marks), marks)]
         return trimmed, [min(max(offset, 0), trimmed.size) for offset in offsets]
+
+    def _run(self, tokens: list[int], speed: float, run_options: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """The audio, at the speed asked for even where whole frames kept Kokoro from it (see
+        ``speed_shortfall``), and each token's frames when the model gives them."""
+        if not self._timed:
+            (audio,) = self.session.run(self._audio_output, self._inputs(tokens, speed), run_options)
+            return np.asarray(audio, dtype=np.float32).reshape(-1), None
+        audio, durations, raw = self.session.run(self._timed_outputs, self._inputs(tokens, speed), run_options)
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if speed != 1.0:
+            audio = time_stretch(audio, speed_shortfall(durations, raw, speed, _whole_frames))
+        return audio, durations
 
     def _inputs(self, tokens: list[int], speed: float) -> dict[str, np.ndarray]:
         style = self.style[min(len(tokens), len(self.style)) - 1].reshape(1, -1)
@@ -197,8 +208,19 @@ class KokoroVoice:
         }
 
 
-def _loud_span(audio: np.ndarray, threshold: float = 0.01, pad: int = int(0.03 * SAMPLE_RATE)) -> tuple[int, int]:
-    """Kokoro pads each inference with silence of varying length: the span that keeps a fixed margin."""
+def _whole_frames(durations: np.ndarray) -> np.ndarray:
+    """Kokoro's rounding of its durations: to the nearest frame (half to even), at least one."""
+    return np.maximum(np.round(durations), 1.0)
+
+
+_MARGIN_S = 0.03
+"""Silence kept at each end of an inference's audio, at speed 1."""
+
+
+def _loud_span(audio: np.ndarray, speed: float, threshold: float = 0.01) -> tuple[int, int]:
+    """Kokoro pads each inference with silence of varying length: the span that keeps a fixed
+    margin, shorter as the speech is faster (a fixed one made fast speech slower than asked)."""
+    pad = int(_MARGIN_S * SAMPLE_RATE / max(1.0, speed))
     loud = np.flatnonzero(np.abs(audio) > threshold)
     if loud.size == 0:
         return 0, 0

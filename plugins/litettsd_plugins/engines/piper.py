@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from litettsd.api import EngineContext, VoiceInfo, is_mark
-from litettsd.audio import sample_offsets
+from litettsd.audio import sample_offsets, speed_shortfall, time_stretch
 from litettsd.errors import ErrorCode, RequestError
 from litettsd.g2p import espeak
 from litettsd.hookspecs import hookimpl
-from litettsd.model_prep import DURATIONS_OUTPUT, prepared_model
+from litettsd.model_prep import DURATIONS_OUTPUT, RAW_DURATIONS_OUTPUT, prepared_model
 
 ENGINE = "piper"
 _BOS, _EOS, _PAD = "^", "$", "_"
@@ -62,6 +62,8 @@ class PiperVoice:
         self._audio_output = outputs[:1]
         self.marks_inside = DURATIONS_OUTPUT in outputs
         """Whether the prepared model gives durations, so ``infer_marked`` can place marks."""
+        self._timed_outputs = [*outputs[:1], DURATIONS_OUTPUT, RAW_DURATIONS_OUTPUT]
+        self._timed = self.marks_inside and RAW_DURATIONS_OUTPUT in outputs
 
     def phonemize(self, text: str) -> str:
         """espeak-ng IPA, decomposed as Piper's training data was."""
@@ -83,18 +85,27 @@ class PiperVoice:
     def infer(self, phonemes: str, speed: float, run_options: Any) -> np.ndarray:
         """Run VITS on one chunk of phonemes."""
         ids, _ = self._ids(phonemes)
-        (audio,) = self.session.run(self._audio_output, self._inputs(ids, speed), run_options)
-        return np.asarray(audio, dtype=np.float32).reshape(-1)
+        return self._run(ids, speed, run_options)[0]
 
     def infer_marked(self, phonemes: str, speed: float, run_options: Any) -> tuple[np.ndarray, list[int]]:
         """``infer``, plus the sample offset of each mark in ``phonemes``: the frames of the ids
         before it, times the samples per frame (the audio's length over all frames)."""
         ids, marks = self._ids(phonemes)
-        audio, durations = self.session.run(
-            [self._audio_output[0], DURATIONS_OUTPUT], self._inputs(ids, speed), run_options
-        )
-        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        audio, durations = self._run(ids, speed, run_options)
+        assert durations is not None  # marks_inside says the model has them
         return audio, sample_offsets(durations, audio.size, marks)
+
+    def _run(self, ids: list[int], speed: float, run_options: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """The audio, at the speed asked for even where whole frames kept VITS from it (see
+        ``speed_shortfall``), and each id's frames when the model gives them."""
+        if not self._timed:
+            (audio,) = self.session.run(self._audio_output, self._inputs(ids, speed), run_options)
+            return np.asarray(audio, dtype=np.float32).reshape(-1), None
+        audio, durations, raw = self.session.run(self._timed_outputs, self._inputs(ids, speed), run_options)
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        if speed != 1.0:
+            audio = time_stretch(audio, speed_shortfall(durations, raw, speed, np.ceil))
+        return audio, durations
 
     def _ids(self, phonemes: str) -> tuple[list[int], list[int]]:
         """The model's input ids, and for each mark the index of the first id after it (0 for a
