@@ -649,13 +649,25 @@ LEFT_BY_THE_REVIEWS = [  # misreadings the reviews listed and left, each fixed l
     ("Call 07700 900123 now.", "Call zero seven seven zero zero, nine zero zero one two three now."),
     ("Written in ASP.NET", "Written in ASP dot net"),
     ("Ticket #A-2291 was closed.", "Ticket number A-two two nine one was closed."),
-    ("See #AB-12 or #python", "See number A.B one two or hashtag python"),
+    ("Case #AB-1234 or #python", "Case number A.B one two three four or hashtag python"),
     ("The A-10 and the F-16", "The A-ten and the F sixteen"),
     ("It was a 5-km run.", "It was a five-kilometer run."),
     ("a 10-lb bag, a 64-GB drive and a 3-in pipe", "a ten-pound bag, a sixty-four-gigabyte drive and a three-inch pipe"),
     ("Meeting 11/3 at noon.", "Meeting November third at noon."),
     ("The deadline 12/15 is firm.", "The deadline December fifteenth is firm."),
     ("He ate 11/3 of a pie.", "He ate eleven thirds of a pie."),  # no cue: still a fraction
+    # ...and what a review of those rules found them misreading, each fixed
+    ("Boeing 707 and Boeing 727", "Boeing seven oh seven and Boeing seven twenty-seven"),
+    ("He scored 707 Max points.", "He scored seven hundred seven Max points."),
+    ("A320neo and Boeing 777X", "A-three twenty neo and Boeing seven seventy-seven X"),
+    ("Cell A250 and =SUM(A300:A320)", "Cell A two hundred fifty and equals SUM(A three hundred:A three hundred twenty)"),
+    ("#COVID-19 cases and #AI-2024", "hashtag Covid nineteen cases and hashtag A.I twenty twenty-four"),
+    ("Ticket #a-2291, room number B-12", "Ticket number A-two two nine one, room number B twelve"),
+    ("ISSN 1050-124X", "ISSN one zero five zero, one two four X"),
+    ("Call 030 123456 or 06 12 34 56 78", "Call zero three zero, one two three four five six or zero six, one two, three four, five six, seven eight"),
+    ("a 3-4-km walk, a 6-ft 2-in man, a 5-g network", "a three-to-four-kilometer walk, a six-foot two-inch man, a five-g network"),
+    ("Party: 8/10, would go again.", "Party: eight out of ten, would go again."),
+    ("open 24-7, 10-4, 1/2 hr", "open twenty-four seven, ten four, half an hour"),
 ]
 
 CASES = [

@@ -61,23 +61,24 @@ _DIGIT_STRING_SHAPE = LazyPattern(
     r"[0-9]{2}-[0-9]{2}-[0-9]{4}"  # 123-45-6789: a US social security number
     r"|[0-9]{3}(?:[ -][0-9]{4}){3}"  # 4111 1111 1111 1111: a card
     r"|(?<=0)[0-9]{1,4} [0-9]{3,4} [0-9]{3,4}"  # 020 7946 0958: a leading zero makes it a code
-    r"|(?<=0)[0-9]{3,4} [0-9]{6}"  # 07700 900123: a mobile number in two groups
+    r"|(?<=0)[0-9]{2,4} [0-9]{5,8}"  # 07700 900123, 030 123456: a leading zero, two groups
+    r"|(?<=0)[0-9](?: [0-9]{2}){4}"  # 06 12 34 56 78: a French number
     r")(?![\w/-]|\.[0-9])"
 )
 """Digit strings whose shape says they are read digit by digit, whatever comes before them."""
 _DIGIT_STRING_AFTER = LazyPattern(
-    r"(?:(?P<code_word>ISBN(?:-1[03])?|ISSN|ZIP|[Zz]ip|[Pp]ostcode|[Pp]ostal code|PIN|pin|SSN|[Rr]outing|[Ss]erial|[Tt]racking"
+    r"(?:(?P<code_word>ISBNs?(?:-1[03])?|[ep]?-?ISSNs?|ZIP|[Zz]ip|[Pp]ostcode|[Pp]ostal code|PIN|pin|SSN|[Rr]outing|[Ss]erial|[Tt]racking"
     r"|[Ee]xtension|[Ee]xt\.?|[Pp]asscode|(?:[Mm]eeting|[Ww]ebinar|[Uu]ser) I\.?D|OTP|O\.T\.P|[Vv]erification code)"
     r"|(?P<noun>[Cc]ard|[Aa]ccount|[Aa]cct|[Oo]rder|[Cc]onfirmation|[Rr]eference|[Ii]nvoice|[Tt]icket))"
     r"(?:(?P<marker> code| number| no\.?)?:?\s| ?(?P<hash>#)\s?)"
-    r"(?P<code>[0-9][0-9]*(?:[ -][0-9]+)*)(?![\w/]|[.,][0-9])"
+    r"(?P<code>[0-9][0-9]*(?:[ -][0-9]+)*(?:-?X)?)(?![\w/]|[.,][0-9])"
 )
 """Codes read digit by digit after the word that says what they are: "ZIP 90210", "PIN 4321".
 After a word that may also count things ("order 12 copies", "card 3 of 5") only a marked
 number ("order #12", "account number 12"), a long one (5+ digits) or one in 3+ groups is a code."""
 _NUMBER_SIGN = LazyPattern(r"#(?<![\w&#]#)\s?(?=[0-9])")
 _NUMBERED = LazyPattern(
-    r"(?:#(?<![\w&#]#)|[Nn](?<!\w[Nn])umber)\s?(?P<prefix>[A-Z]{1,3}-)?(?P<code>[0-9]+(?:-[0-9]+)*)(?![\w/-]|[.,][0-9])"
+    r"(?:#(?<![\w&#]#)|[Nn](?<!\w[Nn])umber)\s?(?P<prefix>[A-Z]{1,3}-|[a-z]-)?(?P<code>[0-9]+(?:-[0-9]+)*)(?![\w/-]|[.,][0-9])"
 )
 """A hyphenated number after "No." (by now "number") or "#": an identifier or a span, see
 ``_numbered``; or one with letters in front, "#A-2291", always an identifier."""
@@ -138,10 +139,12 @@ _RATIO = LazyPattern(r":(?<=[0-9]:)(?=[0-9])")
 _MINUTES_SECONDS = LazyPattern(r"(?P<m>[0-9](?<![\w.:][0-9])[0-9]{1,2}):(?P<s>[0-5][0-9])(?![\w:]|\.[0-9])")
 """Minutes and seconds past what a clock shows, a race's "41:23" (24:00 and less are times, read earlier)."""
 _AIRCRAFT = LazyPattern(
-    r"7(?:(?<=Boeing 7)|(?<=Boeing-7)|(?<![\w.,-]7)(?=[0-9]7[ -](?:MAX|Max|Dreamliner)\b))[0-9]7(?![\w.,]?[0-9])"
-    r"|A(?<![\w-]A)(?P<airbus>[23][0-9]0)(?![\w.,]?[0-9])"
+    r"(?:7(?:(?<=Boeing 7)|(?<=Boeing-7)|(?<![\w.,-]7)(?=[0-9]7[ -](?:MAX|Dreamliner)\b))[0-9]7"
+    r"|A(?<![\w=:(-]A)(?P<airbus>220|300|310|31[89]|32[01]|330|340|350|380)(?!:|-[A-Za-z]))"
+    r"(?P<suffix>neo|ceo|XLR|LR|ULR|ER|F|X)?(?![\w.,]?[0-9]|\w)"
 )
-"""Airliners by model number: "Boeing 747" is "seven forty-seven", "Airbus A320" "A-three twenty"."""
+"""Airliners by model number: "Boeing 747" is "seven forty-seven", "Airbus A320neo" "A-three
+twenty neo". Only Airbus's own numbers, and not in a formula or a part number ("=SUM(A300:A320)")."""
 _ABOUT = LazyPattern(r"~(?<![\w~]~)\s?(?=[0-9.])")
 _DOTTED = LazyPattern(r"[0-9](?<![\w.][0-9])[0-9]*(?:\.[0-9]+){2,}(?![\w.]*[0-9])")
 _DIVIDED = LazyPattern(r"/(?<=[0-9] /)(?= [0-9.]+ ?=)")
@@ -208,11 +211,13 @@ _LAST_WORD = LazyPattern(r"[A-Za-z]+(?= $)")
 
 
 def _aircraft(match: re.Match[str]) -> str:
-    """A model number as people say it: the first digit, then the rest as one number."""
-    model = match.group("airbus") or match.group()
+    """A model number as people say it: the first digit, then the rest as one number ("seven
+    oh seven" when the rest is a single digit)."""
+    model = match.group("airbus") or match.group()[:3]
     head, tail = DIGIT_NAMES[int(model[0])], int(model[1:])
-    spoken = f"{head} {cardinal(tail)}" if tail else f"{head} hundred"
-    return f"A-{spoken}" if match.group("airbus") else spoken
+    rest = "hundred" if not tail else cardinal(tail) if tail >= 10 else f"oh {DIGIT_NAMES[tail]}"
+    spoken = f"A-{head} {rest}" if match.group("airbus") else f"{head} {rest}"
+    return f"{spoken} {match.group('suffix')}" if match.group("suffix") else spoken
 
 
 def phone_words(text: str) -> str:
@@ -301,7 +306,8 @@ def _code_after(match: re.Match[str]) -> str:
         if len(groups) < 3 and not (len(groups) == 1 and len(code) >= 5):
             return match.group()  # "order 12 copies", "order 10-12 pieces": quantities
     prefix = match.group()[: match.start("code") - start].replace("#", " number ")
-    return prefix + phone_words(match.group("code")) + " "
+    check = " X" if code.endswith("X") else ""  # an ISBN's or ISSN's check digit ten
+    return prefix + phone_words(code) + check + " "
 
 
 def _numbered(match: re.Match[str]) -> str:
@@ -312,7 +318,9 @@ def _numbered(match: re.Match[str]) -> str:
     prefix, groups = match.group("prefix"), match.group("code").split("-")
     marker = "number" if match.group()[0] == "#" else match.group()[:6]  # "Number" keeps its capital
     if prefix:
-        return f"{marker} {_letter_prefix(prefix)}{phone_words(match.group('code'))} "
+        code = match.group("code")
+        spoken = integer_words(code) if len(code) <= 2 else phone_words(code)  # "B-12", "A-2291"
+        return f"{marker} {_letter_prefix(prefix)}{spoken} "
     before = word_before(match.string, match.start())
     if len(groups) == 1 or before in _COUNTING_WORDS:
         return match.group()
@@ -329,7 +337,7 @@ def _letter_prefix(written: str) -> str:
     """The letters before a number in a name, ready to go in front of its words: "AB-" is
     "A.B ", and a lone "A-" stays "A-", joined to the number: espeak-ng reads "A" alone as
     the article, but the letter's name in "A-two" ("A-10", "#A-2291")."""
-    written = written.rstrip("-")
+    written = written.rstrip("-").upper()
     return "A-" if written == "A" else letters(written) + " "
 
 
@@ -424,9 +432,15 @@ def _range_end(text: str, match: re.Match[str], written: str, partner: str) -> s
     return number_words(written)
 
 
+_DASHED_IDIOMS = frozenset({"24-7", "10-4"})
+"""Hyphenated numbers said as two numbers: "open twenty-four seven", "ten four" (understood)."""
+
+
 @padded
 def _range(match: re.Match[str]) -> str:
     a, b = match.group("a"), match.group("b")
+    if match.group() in _DASHED_IDIOMS:
+        return f"{cardinal(int(a))} {cardinal(int(b))}"
     text = match.string
     joint = "and" if word_before(text, match.start()) == "between" else "to"  # "between 5 and 10"
     return f"{_range_end(text, match, a, b)} {joint} {_range_end(text, match, b, a)}"

@@ -68,11 +68,17 @@ _GLUED_ONLY = {"in": ("inch", "inches")}
 _SYMBOLS = sorted((re.escape(symbol).replace(r"\ ", r"\.?\s") for symbol in _UNITS), key=len, reverse=True)
 _NUMBER_OR_RANGE = rf"(?P<number>{number_at(signed=True)})(?:\s?-\s?(?P<upper>-?(?:{NUMBER})))?"
 _UNIT = LazyPattern(rf"{_NUMBER_OR_RANGE}(?:\s?(?P<unit>{'|'.join(_SYMBOLS)})|(?P<glued>in))(?P<dot>\.)?(?![\w/²³^])")
-_ADJECTIVE_UNIT = LazyPattern(
-    rf"(?P<number>{number_at()})-(?P<unit>{'|'.join(symbol for symbol in _SYMBOLS if symbol[0] != ' ')}|in)"
-    r"(?![\w/²³^-])(?= [A-Za-z])"
+_ADJECTIVE_SYMBOLS = sorted(
+    (re.escape(symbol) for symbol in _UNITS if " " not in symbol and symbol != "g"), key=len, reverse=True
 )
-"""A measure joined to the noun it describes, "a 5-km run": "a five-kilometer run", singular."""
+"""Units a hyphen may join to a number: not the spaced ones, nor "g" ("5-g" is more often 5G than grams)."""
+_ADJECTIVE_UNIT = LazyPattern(
+    rf"(?P<number>{number_at()})(?:-(?P<upper>{NUMBER}))?"
+    rf"-(?P<unit>{'|'.join(_ADJECTIVE_SYMBOLS)}|in)"
+    r"(?![\w/²³^])(?= [A-Za-z0-9]|-[A-Za-z])"
+)
+"""A measure joined to the noun it describes: "a 5-km run" is "a five-kilometer run", singular;
+"a 3-4-km walk", "a 6-ft 2-in man", "a 5-km-long tunnel" too (not "2-in-1")."""
 _FRACTION_UNIT = LazyPattern(
     rf"(?:(?P<whole>[0-9]+) )?(?P<num>[0-9])(?<![\w./][0-9])/(?P<den>[2348])\s?"
     rf"(?P<unit>{'|'.join(_SYMBOLS)})(?P<dot>\.)?(?![\w/²³^])"
@@ -114,8 +120,9 @@ def _unit(match: re.Match[str]) -> str:
 
 @padded
 def _adjective_unit(match: re.Match[str]) -> str:
-    unit = match.group("unit")
-    return f"{number_words(match.group('number'))}-{(_UNITS.get(unit) or _GLUED_ONLY[unit])[0]}"
+    unit, upper = match.group("unit"), match.group("upper")
+    number = number_words(match.group("number")) + (f"-to-{number_words(upper)}" if upper else "")
+    return f"{number}-{(_UNITS.get(unit) or _GLUED_ONLY[unit])[0]}"
 
 
 @padded
@@ -130,10 +137,11 @@ def _fraction_unit(match: re.Match[str]) -> str:
     if whole is not None:
         count = "a" if numerator == 1 else cardinal(numerator)
         return f"{number_words(whole)} and {count} {part if numerator == 1 else parts} {many}"
+    a_unit = f"an {one}" if one[0] in "aeiou" or one.startswith("hour") else f"a {one}"  # "half an hour"
     if numerator == 1:
-        spoken = f"half a {one}" if denominator == 2 else f"a {part} of a {one}"
+        spoken = f"half {a_unit}" if denominator == 2 else f"a {part} of {a_unit}"
     else:
-        spoken = f"{cardinal(numerator)} {parts} of a {one}"
+        spoken = f"{cardinal(numerator)} {parts} of {a_unit}"
     return spoken + "." if match.group("dot") and sentence_ends_after(match.string, match.end()) else spoken
 
 

@@ -58,8 +58,10 @@ _PATTERNS = {
     "version": r"(?<![\w.])v[0-9]+(?:\.[0-9]+)*(?:-(?:alpha|beta|rc|dev|pre)(?:\.?[0-9]+)?)?(?![\w-]|\.[0-9])",
     "ip": r"(?<![\w.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![\w-]|\.[0-9])",
     "handle": r"(?<![\w@.])@[A-Za-z_][A-Za-z0-9_]{0,30}(?![\w@]|\.[A-Za-z])",
-    # (not "#A-2291", an identifier: the numbers step reads it)
-    "hashtag": r"(?<![\w#&])#(?=[0-9]*[A-Za-z_])[A-Za-z0-9_]++(?!-[0-9])",
+    # (not "#A-2291" or "#AB-1234", a letter or a few capitals and a number: an identifier,
+    # which the numbers step reads; "#COVID-19" is a hashtag and a number)
+    "hashtag": r"(?<![\w#&])#(?=[0-9]*[A-Za-z_])"
+    r"(?![A-Za-z]-[0-9]|[A-Z]{2,3}-(?!(?:19|20)[0-9]{2}\b)[0-9]{3})[A-Za-z0-9_]+",
 }
 # A name may run straight into digits or underscores ("main.c0", "_x.py"): later steps split
 # them off, and the name must be recognised the same way before and after that.
