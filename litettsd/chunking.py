@@ -58,6 +58,15 @@ class Chunk:
     """``len(voice.tokens(phonemes))``, counted once while planning."""
     pause: bool = True
     """Whether a clause or sentence pause follows (False when the chunk ends mid-clause)."""
+    letters: float = 0.0
+    """How much of the text it speaks, in ``spoken_length``: a clause cut into several chunks
+    shares its own among them by tokens. Over a text's chunks they add up to the text's."""
+
+
+def spoken_length(text: str) -> int:
+    """The letters and digits of ``text``: the measure of how much of a text is spoken, which
+    punctuation, spaces and marks (moved or dropped by chunking) do not change."""
+    return sum(symbol.isalnum() for symbol in text)
 
 
 _MIN_GROWN_CHUNK = 24
@@ -204,6 +213,7 @@ def _merge(pack: list[Chunk]) -> Chunk:
         " ".join(c.phonemes for c in pack),
         ends_sentence=True,
         tokens=sum(c.tokens for c in pack) + len(pack) - 1,
+        letters=sum(c.letters for c in pack),
     )
 
 
@@ -215,23 +225,27 @@ def _sentence_chunks(clauses: Iterable[Clause], voice: Voice, first_alone: bool)
     sentence at its clauses (else between words): the audio already sent then lasts
     longer than the next inference takes, so the listener hears no gap.
     """
-    pending: list[tuple[str, str, int]] = []
+    pending: list[tuple[str, str, int, float]] = []
     pending_tokens = 0
     first = first_alone
     grow = first_alone and bool(voice.pack_tokens)
     spoken = 0
     carried = ""
     """Marks of a clause with nothing to say ("-"), put before the next clause's phonemes."""
+    carried_letters = 0
+    """Its letters (a word espeak-ng has no phonemes for), counted with the next clause's."""
     for clause in clauses:
         phonemes = carried + phonemize_mixed(voice, clause.text)
         count = len(voice.tokens(phonemes + clause.punctuation)) if phonemes.strip() else 0
+        letters = carried_letters + spoken_length(clause.text)
         if not count:
             carried = "".join(symbol for symbol in phonemes if is_mark(symbol))
+            carried_letters = letters
             if clause.ends_sentence and pending:
                 yield _join(pending, True)
                 pending, pending_tokens = [], 0
             continue
-        carried = ""
+        carried, carried_letters = "", 0
         phonemes += clause.punctuation
         limit = voice.max_tokens if first or not grow else min(voice.max_tokens, max(spoken, _MIN_GROWN_CHUNK))
         if pending and pending_tokens + count + 1 > limit:
@@ -246,7 +260,7 @@ def _sentence_chunks(clauses: Iterable[Clause], voice: Voice, first_alone: bool)
                 yield chunk
                 pending, pending_tokens = [], 0
                 limit = min(voice.max_tokens, max(spoken, _MIN_GROWN_CHUNK)) if grow else limit
-            pending.append((clause.text, piece, piece_tokens))
+            pending.append((clause.text, piece, piece_tokens, letters * piece_tokens / count))
             pending_tokens += piece_tokens + 1
         if first or clause.ends_sentence:
             first = False
@@ -292,14 +306,16 @@ def _longest_fitting(word: str, voice: Voice, limit: int) -> int:
     return low
 
 
-def _join(pending: list[tuple[str, str, int]], ends_sentence: bool, pause: bool = True) -> Chunk:
-    """One chunk of clause pieces, joined by spaces (one token each, as in ``voice.tokens``)."""
+def _join(pending: list[tuple[str, str, int, float]], ends_sentence: bool, pause: bool = True) -> Chunk:
+    """One chunk of clause pieces, joined by spaces (one token each, as in ``voice.tokens``).
+    Its text names each clause once, though a long one may be cut over several pieces."""
     return Chunk(
-        text=" ".join(dict.fromkeys(text for text, _, _ in pending)),
-        phonemes=" ".join(phonemes for _, phonemes, _ in pending),
+        text=" ".join(dict.fromkeys(text for text, _, _, _ in pending)),
+        phonemes=" ".join(phonemes for _, phonemes, _, _ in pending),
         ends_sentence=ends_sentence,
-        tokens=sum(tokens for _, _, tokens in pending) + len(pending) - 1,
+        tokens=sum(tokens for _, _, tokens, _ in pending) + len(pending) - 1,
         pause=pause,
+        letters=sum(letters for _, _, _, letters in pending),
     )
 
 

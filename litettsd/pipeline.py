@@ -21,7 +21,7 @@ from . import logs, ssml
 from .api import Encoder, EncoderFactory, MarkingVoice, NormalizeContext, Normalizer, Voice
 from .audio import Resampler, fade_edges, shift_pitch, silence, to_int16
 from .cache import AudioCache, CachedSynthesis, event_size
-from .chunking import Chunk
+from .chunking import Chunk, spoken_length
 from .config import Settings
 from .document import Break, Document, Mark, Phonemes, Text, plain
 from .errors import ErrorCode, RequestError
@@ -141,19 +141,13 @@ class _Render:
     """Marks whose offset the resampler's output has not reached yet; sent once it has."""
     synth_seconds: float = field(default=0.0)
     text_chars: int = 0
-    """Characters of normalized text the request speaks (``_spoken_length``), for ``progress``."""
-    spoken_chars: int = 0
-    """Of those, the ones whose audio is made."""
+    """How much normalized text the request speaks (``chunking.spoken_length``), for ``progress``."""
+    spoken_chars: float = 0.0
+    """Of that, how much has its audio made (``Chunk.letters``)."""
 
     def progress(self) -> float:
-        return min(1.0, self.spoken_chars / self.text_chars) if self.text_chars else 1.0
-
-
-def _spoken_length(text: str) -> int:
-    """Letters and digits: chunking splits a text at its spaces and punctuation, drops the
-    punctuation it pauses at and moves the marks, so only these add up, over its chunks, to
-    exactly the text's own count."""
-    return sum(symbol.isalnum() for symbol in text)
+        # (rounded: shares of a cut clause may add up to a hair under the whole)
+        return min(1.0, round(self.spoken_chars / self.text_chars, 6)) if self.text_chars else 1.0
 
 
 class Pipeline:
@@ -289,7 +283,7 @@ class Pipeline:
             encoder=factory.open(rate, request.stream),
             resampler=Resampler(native_rate, rate) if rate != native_rate else None,
             cancellation=cancellation,
-            text_chars=sum(_spoken_length(item.text) for item in script if isinstance(item, Run)),
+            text_chars=sum(spoken_length(item.text) for item in script if isinstance(item, Run)),
         )
         produced: list[Audio | MarkReached] | None = [] if request.cache and self.cache.max_bytes else None
         kept = 0
@@ -336,6 +330,7 @@ class Pipeline:
 
         # The inference thread runs the next chunk while this one is sent (see InferenceScheduler.stream).
         chunks = self.scheduler.stream(priority, next_outputs, preempt)
+        progress = 0.0
         try:
             async for outputs, progress in chunks:
                 if render.cancellation.on_progress is not None:
@@ -356,7 +351,9 @@ class Pipeline:
         # Marks the resampler's output has not reached by rounding: at the very end.
         marks += [MarkReached(mark.name, min(mark.offset, render.samples)) for mark in render.early]
         if request.stream:
-            if tail or render.samples == 0:
+            # The last frame says 1.0 (``Audio.progress``): an empty one if the text's last
+            # letters were in words with nothing to say.
+            if tail or render.samples == 0 or progress < 1.0:
                 yield Audio(tail)
             for mark in marks:
                 yield mark
@@ -394,7 +391,7 @@ class Pipeline:
         """Infer ``step``; if a more urgent request preempted it, keep it for the next turn."""
         try:
             outputs.extend(self._speak(render, step))
-            render.spoken_chars += _spoken_length(step.chunk.text)
+            render.spoken_chars += step.chunk.letters
         except _Preempted:
             render.retry = step
         render.synth_seconds += time.perf_counter() - started

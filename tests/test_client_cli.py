@@ -621,13 +621,25 @@ def test_say_writes_an_mp3(daemon: Any, tmp_path: Path) -> None:
     assert len(audio) / rate > 0.3
 
 
-def test_say_to_a_file_draws_a_progress_bar_on_a_terminal(daemon: Any, tmp_path: Path) -> None:
+def _terminal(columns: int) -> tuple[int, int]:
+    """A pseudo-terminal ``columns`` wide: its controlling end, and the end a program writes to."""
+    import fcntl
     import pty
+    import struct
+    import termios
+
+    master, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    return master, terminal
+
+
+@pytest.mark.parametrize("columns", [80, 50])
+def test_say_to_a_file_draws_a_progress_bar_on_a_terminal(daemon: Any, tmp_path: Path, columns: int) -> None:
     import re
 
     sentences = [f"This is sentence number {n} of a document read to a file." for n in range(1, 9)]
     (tmp_path / "doc.txt").write_text(" ".join(sentences))  # over LONG_TEXT characters
-    master, terminal = pty.openpty()
+    master, terminal = _terminal(columns)
     try:
         done = subprocess.run(
             [LITETTS, "--socket", str(daemon.socket), "say", "-i", "doc.txt", "-o", "doc.wav"],
@@ -641,10 +653,13 @@ def test_say_to_a_file_draws_a_progress_bar_on_a_terminal(daemon: Any, tmp_path:
     finally:
         os.close(master)
     assert done.returncode == 0, shown
-    percents = [int(n) for n in re.findall(rb"\] +([0-9]+)%", shown)]
+    percents = [int(n) for n in re.findall(rb"litetts: (?:\[[#.]+\] )? *([0-9]+)%", shown)]
     # One update per chunk, moving through the text (not the audio) to the end.
     assert len(percents) >= 3 and percents == sorted(percents) and percents[0] < 50 and percents[-1] == 100, shown
-    assert b"[" + b"#" * 30 + b"] 100%" in shown
+    # Each redraw fits the terminal (a wrapped line cannot be redrawn), the bar as wide as it can be.
+    assert all(len(line) < columns for line in shown.split(b"\r") if line.strip()), shown
+    if columns == 80:
+        assert b"[" + b"#" * 30 + b"] 100%" in shown
 
 
 def test_say_warns_when_the_text_has_nothing_to_speak(daemon: Any, tmp_path: Path) -> None:

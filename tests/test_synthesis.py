@@ -101,12 +101,26 @@ def test_audio_frames_say_how_much_of_the_text_is_spoken(daemon):
     assert progress[-1] == 1.0
     whole = synthesize(daemon, text=PARAGRAPH, cache=False, stream=False)
     assert [f["progress"] for f in whole if f["type"] == "audio"] == [1.0]
-    # Marks, which move between chunks, and Kokoro's sentence packing end at 1.0 too.
+    # Marks, which move between chunks, Kokoro's sentence packing, clauses said again and again
+    # and spelled words end at 1.0 too; a sentence cut into several chunks shares its letters
+    # among them, so it does not say 1.0 after its first piece.
     marked = '<speak>One <mark name="a"/>two, three. Four <mark name="b"/>five and six.</speak>'
-    for voice, text in (("piper:en_US-joe-medium", marked), ("kokoro:jm_kumo", "Good morning. See you soon.")):
+    long_sentence = " ".join(["the long grey road wound on past the quiet farms and the old mill"] * 5) + ". Then it ended."
+    for voice, text in (
+        ("piper:en_US-joe-medium", marked),
+        ("kokoro:jm_kumo", "Good morning. See you soon."),
+        ("piper:en_US-joe-medium", "No, no, no, no! I told you, no, no, no."),
+        ("piper:en_US-joe-medium", '<speak><say-as interpret-as="characters">tomato</say-as> soup.</speak>'),
+        ("piper:en_US-joe-medium", long_sentence),
+    ):
         frames = synthesize(daemon, text=text, voice=voice, cache=False)
-        progress = [f["progress"] for f in frames if f["type"] == "audio"]
-        assert progress == sorted(progress) and progress[-1] == 1.0, (voice, progress)
+        audio = [f for f in frames if f["type"] == "audio"]
+        progress = [f["progress"] for f in audio]
+        assert progress == sorted(progress) and progress[-1] == 1.0, (text, progress)
+        if text is long_sentence:
+            # Within a tenth of where the audio is, frame by frame.
+            sent = np.cumsum([len(f["data"]) for f in audio]) / sum(len(f["data"]) for f in audio)
+            assert np.abs(np.array(progress) - sent).max() < 0.1, (progress, sent.round(3).tolist())
 
 
 def test_streamed_mp3_matches_pcm_duration(daemon):

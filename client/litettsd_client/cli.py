@@ -340,6 +340,7 @@ def _play(result: SynthesisResult, player_command: Callable[[int], list[str]]) -
 
 
 _BAR_WIDTH = 30
+_MIN_BAR_WIDTH = 10
 
 
 class _Progress:
@@ -353,11 +354,16 @@ class _Progress:
             amount = f"{state.audio_bytes / (2 * state.sample_rate):.1f} s of audio"
         else:
             amount = f"{state.audio_bytes / 1024:.0f} KiB of {state.format}"
-        done = ""
+        line = f"{amount} written"
         if state.progress is not None:
-            filled = round(state.progress * _BAR_WIDTH)
-            done = f"[{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {state.progress:4.0%}, "
-        sys.stderr.write(f"\rlitetts: {done}{amount} written")
+            line = f"{state.progress:4.0%}, {line}"
+            # The bar takes what the terminal has left, up to its full width: a line that
+            # wraps cannot be redrawn with a carriage return.
+            width = min(_BAR_WIDTH, _columns() - len("litetts: [] ") - len(line) - 1)
+            if width >= _MIN_BAR_WIDTH:
+                filled = round(state.progress * width)
+                line = f"[{'#' * filled}{'.' * (width - filled)}] {line}"
+        sys.stderr.write(f"\rlitetts: {line}")
         sys.stderr.flush()
         self._shown = True
 
@@ -365,6 +371,14 @@ class _Progress:
         """End the line, so the shell prompt does not overwrite it."""
         if self._shown:
             sys.stderr.write("\n")
+
+
+def _columns() -> int:
+    """The width of the terminal the progress line is drawn on (standard error)."""
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):  # not a terminal after all, or closed
+        return 80
 
 
 # -- voices, status, normalize --------------------------------------------------------
