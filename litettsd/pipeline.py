@@ -19,7 +19,7 @@ import numpy as np
 
 from . import logs, ssml
 from .api import Encoder, EncoderFactory, MarkingVoice, NormalizeContext, Normalizer, Voice
-from .audio import Resampler, fade_edges, shift_pitch, silence, to_int16
+from .audio import Resampler, fade_edges, shift_pitch, silence, time_stretch, to_int16
 from .cache import AudioCache, CachedSynthesis, event_size
 from .chunking import Chunk, spoken_length
 from .config import Settings
@@ -410,7 +410,10 @@ class Pipeline:
         """The chunk's audio, split at the marks inside it (each reported after the audio before it)."""
         request = render.request
         pitch = min(_MAX_PITCH, max(_MIN_PITCH, request.pitch * step.prosody.pitch))
-        speed = min(MAX_SPEED, max(MIN_SPEED, request.speed * step.prosody.rate / pitch))
+        pace = min(MAX_SPEED, max(MIN_SPEED, request.speed * step.prosody.rate))
+        # The pitch shift plays the audio ``pitch`` times faster, so the voice synthesizes that
+        # much slower; within the speeds a model takes (what it cannot reach is stretched below).
+        speed = min(MAX_SPEED, max(MIN_SPEED, pace / pitch))
         offsets: list[int] = []
         try:
             if step.marks:  # only voices that place marks get them inside a chunk (script.steps)
@@ -428,7 +431,7 @@ class Pipeline:
         rate = render.voice.info.sample_rate
         if pitch != 1.0:
             synthesized = audio.size
-            audio = shift_pitch(audio, rate, pitch)
+            audio = time_stretch(shift_pitch(audio, rate, pitch), pace / (speed * pitch))
             offsets = [round(offset * audio.size / synthesized) for offset in offsets] if synthesized else offsets
         # The request's volume is held to 0..4; SSML prosody multiplies into it, so bound the product too.
         audio = fade_edges(audio, rate) * np.float32(min(MAX_VOLUME, request.volume * step.prosody.volume))
@@ -437,7 +440,7 @@ class Pipeline:
             pause = silence(render.pause, rate)
             lead = pause.size
             audio = np.concatenate([pause, audio])
-        render.pause = self._pause_after(step.chunk, min(MAX_SPEED, max(MIN_SPEED, request.speed * step.prosody.rate)))
+        render.pause = self._pause_after(step.chunk, pace)
         outputs: list[Output] = []
         start = 0
         for name, offset in zip(step.marks, offsets, strict=True):

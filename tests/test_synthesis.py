@@ -152,6 +152,11 @@ def test_speed_changes_duration_in_proportion(daemon, voice):
     for speed in (0.5, 2.0, 4.0) if piper else (2.0, 4.0):
         faster, _ = decode(synthesize(daemon, text=text, voice=voice, speed=speed, cache=False))
         assert len(normal) / len(faster) == pytest.approx(speed, rel=0.08 if piper else 0.1), speed
+    # A pitch shift plays the audio faster or slower; the speed still holds, even where the
+    # model would have to go past its own range (0.25..4) to make up for it.
+    for pitch, speed in ((0.5, 4.0), (2.0, 0.5)) if piper else ():
+        shifted, _ = decode(synthesize(daemon, text=text, voice=voice, speed=speed, pitch=pitch, cache=False))
+        assert len(normal) / len(shifted) == pytest.approx(speed, rel=0.08), (pitch, speed)
 
 
 def test_volume_scales_level(daemon):
