@@ -26,6 +26,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from .audio import speed_shortfall, time_stretch
 from .derived import flush_to_disk, mark_used, prune_unused
 from .sdnotify import child_environment
 
@@ -56,6 +59,31 @@ def cache_key(source: Path, *extra: str) -> str:
         (str(source.resolve()), str(stat.st_size), str(stat.st_mtime_ns), onnxruntime.__version__, PREP_VERSION, *extra)
     )
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
+
+
+def prepared_outputs(session: Any) -> list[str]:
+    """What to ask a prepared graph's session for: its audio, then its durations after and
+    before rounding when it has them (a graph without them just speaks)."""
+    names = [output.name for output in session.get_outputs()]
+    if DURATIONS_OUTPUT in names and RAW_DURATIONS_OUTPUT in names:
+        return [names[0], DURATIONS_OUTPUT, RAW_DURATIONS_OUTPUT]
+    return names[:1]
+
+
+def run_prepared(
+    session: Any, outputs: list[str], inputs: dict[str, np.ndarray], speed: float, run_options: Any, frames: Any
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The audio of one inference at the speed asked for, even where rounding to whole frames
+    (``frames``, the graph's own rounding) kept the model from it (``audio.speed_shortfall``),
+    and each input's frames when the graph gives them."""
+    results = session.run(outputs, inputs, run_options)
+    audio = np.asarray(results[0], dtype=np.float32).reshape(-1)
+    if len(results) == 1:
+        return audio, None
+    durations, raw = results[1], results[2]
+    if speed != 1.0:
+        audio = time_stretch(audio, speed_shortfall(durations, raw, speed, frames))
+    return audio, durations
 
 
 def prepared_model(source: Path, cache_dir: Path) -> Path:

@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from litettsd.api import EngineContext, VoiceInfo, is_mark
-from litettsd.audio import sample_offsets, speed_shortfall, time_stretch
+from litettsd.audio import sample_offsets
 from litettsd.derived import flush_to_disk
 from litettsd.errors import ErrorCode, RequestError
 from litettsd.g2p import espeak
 from litettsd.hookspecs import hookimpl
-from litettsd.model_prep import DURATIONS_OUTPUT, RAW_DURATIONS_OUTPUT, prepared_model
+from litettsd.model_prep import DURATIONS_OUTPUT, prepared_model, prepared_outputs, run_prepared
 
 ENGINE = "kokoro"
 SAMPLE_RATE = 24000
@@ -137,12 +137,9 @@ class KokoroVoice:
     """Short inputs cost ~40% more per token than long ones (measured), so sentences are packed."""
 
     def __post_init__(self) -> None:
-        outputs = [output.name for output in self.session.get_outputs()]
-        self._audio_output = outputs[:1]
-        self.marks_inside = DURATIONS_OUTPUT in outputs
+        self._outputs = prepared_outputs(self.session)
+        self.marks_inside = DURATIONS_OUTPUT in self._outputs
         """Whether the prepared model gives durations, so ``infer_marked`` can place marks."""
-        self._timed_outputs = [*outputs[:1], DURATIONS_OUTPUT, RAW_DURATIONS_OUTPUT]
-        self._timed = self.marks_inside and RAW_DURATIONS_OUTPUT in outputs
 
     def phonemize(self, text: str) -> str:
         """espeak-ng IPA in Kokoro's symbols, restricted to its vocabulary."""
@@ -188,16 +185,8 @@ class KokoroVoice:
         return trimmed, [min(max(offset, 0), trimmed.size) for offset in offsets]
 
     def _run(self, tokens: list[int], speed: float, run_options: Any) -> tuple[np.ndarray, np.ndarray | None]:
-        """The audio, at the speed asked for even where whole frames kept Kokoro from it (see
-        ``speed_shortfall``), and each token's frames when the model gives them."""
-        if not self._timed:
-            (audio,) = self.session.run(self._audio_output, self._inputs(tokens, speed), run_options)
-            return np.asarray(audio, dtype=np.float32).reshape(-1), None
-        audio, durations, raw = self.session.run(self._timed_outputs, self._inputs(tokens, speed), run_options)
-        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-        if speed != 1.0:
-            audio = time_stretch(audio, speed_shortfall(durations, raw, speed, _whole_frames))
-        return audio, durations
+        """Kokoro rounds its durations to the nearest frame, at least one (``_whole_frames``)."""
+        return run_prepared(self.session, self._outputs, self._inputs(tokens, speed), speed, run_options, _whole_frames)
 
     def _inputs(self, tokens: list[int], speed: float) -> dict[str, np.ndarray]:
         style = self.style[min(len(tokens), len(self.style)) - 1].reshape(1, -1)

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from litettsd.api import EngineContext, VoiceInfo, is_mark
-from litettsd.audio import sample_offsets, speed_shortfall, time_stretch
+from litettsd.audio import sample_offsets
 from litettsd.errors import ErrorCode, RequestError
 from litettsd.g2p import espeak
 from litettsd.hookspecs import hookimpl
-from litettsd.model_prep import DURATIONS_OUTPUT, RAW_DURATIONS_OUTPUT, prepared_model
+from litettsd.model_prep import DURATIONS_OUTPUT, prepared_model, prepared_outputs, run_prepared
 
 ENGINE = "piper"
 _BOS, _EOS, _PAD = "^", "$", "_"
@@ -58,12 +58,9 @@ class PiperVoice:
         self._length_scale = float(inference.get("length_scale", 1.0))
         self._noise_w = float(inference.get("noise_w", 0.8))
         self._has_sid = any(i.name == "sid" for i in self.session.get_inputs())
-        outputs = [output.name for output in self.session.get_outputs()]
-        self._audio_output = outputs[:1]
-        self.marks_inside = DURATIONS_OUTPUT in outputs
+        self._outputs = prepared_outputs(self.session)
+        self.marks_inside = DURATIONS_OUTPUT in self._outputs
         """Whether the prepared model gives durations, so ``infer_marked`` can place marks."""
-        self._timed_outputs = [*outputs[:1], DURATIONS_OUTPUT, RAW_DURATIONS_OUTPUT]
-        self._timed = self.marks_inside and RAW_DURATIONS_OUTPUT in outputs
 
     def phonemize(self, text: str) -> str:
         """espeak-ng IPA, decomposed as Piper's training data was."""
@@ -96,16 +93,8 @@ class PiperVoice:
         return audio, sample_offsets(durations, audio.size, marks)
 
     def _run(self, ids: list[int], speed: float, run_options: Any) -> tuple[np.ndarray, np.ndarray | None]:
-        """The audio, at the speed asked for even where whole frames kept VITS from it (see
-        ``speed_shortfall``), and each id's frames when the model gives them."""
-        if not self._timed:
-            (audio,) = self.session.run(self._audio_output, self._inputs(ids, speed), run_options)
-            return np.asarray(audio, dtype=np.float32).reshape(-1), None
-        audio, durations, raw = self.session.run(self._timed_outputs, self._inputs(ids, speed), run_options)
-        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-        if speed != 1.0:
-            audio = time_stretch(audio, speed_shortfall(durations, raw, speed, np.ceil))
-        return audio, durations
+        """VITS rounds its durations up to whole frames (``w_ceil``)."""
+        return run_prepared(self.session, self._outputs, self._inputs(ids, speed), speed, run_options, np.ceil)
 
     def _ids(self, phonemes: str) -> tuple[list[int], list[int]]:
         """The model's input ids, and for each mark the index of the first id after it (0 for a
