@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,9 @@ _STRETCH_TOLERANCE = 0.02
 """Speed errors below this are left alone: nobody hears 2%, and the stretch is not free."""
 
 
-def speed_shortfall(made: np.ndarray, raw: np.ndarray, speed: float, frames: Any) -> float:
+def speed_shortfall(
+    made: np.ndarray, raw: np.ndarray, speed: float, frames: Callable[[np.ndarray], np.ndarray]
+) -> float:
     """How much slower than asked for a model's speech came out, as a factor to speed it up
     by (1.0 when right, below 1 when it came out too fast).
 
@@ -92,7 +95,9 @@ def time_stretch(audio: np.ndarray, speedup: float) -> np.ndarray:
     length = int(round(audio.size / speedup))
     # Half a frame of zeros in front, so the first output samples are covered by two frames
     # like the rest; enough behind for the last frame and its search.
-    source = np.concatenate([np.zeros(hop, np.float32), audio.astype(np.float32), np.zeros(frame + 2 * tolerance, np.float32)])
+    source = np.concatenate(
+        [np.zeros(hop, np.float32), audio.astype(np.float32), np.zeros(frame + 2 * tolerance, np.float32)]
+    )
     count = (length + hop - 1) // hop + 1
     out = np.zeros(count * hop + frame, dtype=np.float32)
     previous = 0

@@ -253,14 +253,18 @@ def _sentence_chunks(clauses: Iterable[Clause], voice: Voice, first_alone: bool)
             spoken += chunk.tokens
             yield chunk
             pending, pending_tokens = [], 0
-        for piece, piece_tokens in _fit(phonemes, count, voice, limit):
+        pieces = list(_fit(phonemes, count, voice, limit))
+        # A clause cut at its words loses the tokens of the spaces between them: share its
+        # letters by the pieces' own tokens, so that they add up to the clause's.
+        shared = sum(piece_tokens for _, piece_tokens in pieces)
+        for piece, piece_tokens in pieces:
             if pending and pending_tokens + piece_tokens + 1 > limit:
                 chunk = _join(pending, False, pause=False)  # cut between words: no pause there
                 spoken += chunk.tokens
                 yield chunk
                 pending, pending_tokens = [], 0
                 limit = min(voice.max_tokens, max(spoken, _MIN_GROWN_CHUNK)) if grow else limit
-            pending.append((clause.text, piece, piece_tokens, letters * piece_tokens / count))
+            pending.append((clause.text, piece, piece_tokens, letters * piece_tokens / shared))
             pending_tokens += piece_tokens + 1
         if first or clause.ends_sentence:
             first = False

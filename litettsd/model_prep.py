@@ -6,11 +6,11 @@ differ, make the cache unsound and make tests and benchmarks irreproducible. We 
 random node with a slice of one fixed noise table (same distribution, same cost).
 
 Piper's and Kokoro's graphs compute every phoneme's duration in frames and throw it away.
-We add it as an output, ``DURATIONS_OUTPUT`` (and the same before rounding, ``RAW_DURATIONS_OUTPUT``,
-from which the engines tell how far rounding kept them from the speed asked for): with it an SSML ``<mark/>`` inside a
+We add it as an output, ``DURATIONS_OUTPUT``: with it an SSML ``<mark/>`` inside a
 sentence gets its exact sample offset from one inference of the whole sentence, where
 without it the sentence would have to be cut at the mark, which breaks its intonation (and
-Orca marks every word).
+Orca marks every word). The same durations before rounding, ``RAW_DURATIONS_OUTPUT``, tell
+the engines how far rounding to whole frames kept them from the speed asked for.
 
 Both changes are made once and the result kept in the cache folder, keyed by the source
 file and the onnxruntime version.
@@ -23,6 +23,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,12 @@ def prepared_outputs(session: Any) -> list[str]:
 
 
 def run_prepared(
-    session: Any, outputs: list[str], inputs: dict[str, np.ndarray], speed: float, run_options: Any, frames: Any
+    session: Any,
+    outputs: list[str],
+    inputs: dict[str, np.ndarray],
+    speed: float,
+    run_options: Any,
+    frames: Callable[[np.ndarray], np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The audio of one inference at the speed asked for, even where rounding to whole frames
     (``frames``, the graph's own rounding) kept the model from it (``audio.speed_shortfall``),

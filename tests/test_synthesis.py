@@ -117,6 +117,8 @@ def test_audio_frames_say_how_much_of_the_text_is_spoken(daemon):
         audio = [f for f in frames if f["type"] == "audio"]
         progress = [f["progress"] for f in audio]
         assert progress == sorted(progress) and progress[-1] == 1.0, (text, progress)
+        # Every letter here is spoken: the last frame with audio says 1.0, not an empty one after it.
+        assert [f["progress"] for f in audio if f["data"]][-1] == 1.0, (text, progress)
         if text is long_sentence:
             # Within a tenth of where the audio is, frame by frame.
             sent = np.cumsum([len(f["data"]) for f in audio]) / sum(len(f["data"]) for f in audio)

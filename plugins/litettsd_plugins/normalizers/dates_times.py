@@ -130,8 +130,8 @@ _YEAR_MONTH_CUES = frozenset(
 """Words after which "1999-05" is a month of a year; elsewhere it is a span or a reference number."""
 _MONTH_DAY_CUES = frozenset(
     "on until till since due by from before after through thru starting effective expires dated valid ends begins "
-    "closed meeting meetings deadline appointment interview monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat "
-    "sun".split()
+    "closed meeting meetings deadline appointment interview monday tuesday wednesday thursday friday saturday "
+    "sunday mon tue tues wed thu thur thurs fri sat sun".split()
 )
 """Words after which a year-less "5/10" may be a month and a day; elsewhere it is a fraction or a score."""
 _AMOUNT_CUES = frozenset("by from before after".split())

@@ -67,7 +67,8 @@ _DIGIT_STRING_SHAPE = LazyPattern(
 )
 """Digit strings whose shape says they are read digit by digit, whatever comes before them."""
 _DIGIT_STRING_AFTER = LazyPattern(
-    r"(?:(?P<code_word>ISBNs?(?:-1[03])?|[ep]?-?ISSNs?|ZIP|[Zz]ip|[Pp]ostcode|[Pp]ostal code|PIN|pin|SSN|[Rr]outing|[Ss]erial|[Tt]racking"
+    r"(?:(?P<code_word>ISBNs?(?:-1[03])?|[ep]?-?ISSNs?"
+    r"|ZIP|[Zz]ip|[Pp]ostcode|[Pp]ostal code|PIN|pin|SSN|[Rr]outing|[Ss]erial|[Tt]racking"
     r"|[Ee]xtension|[Ee]xt\.?|[Pp]asscode|(?:[Mm]eeting|[Ww]ebinar|[Uu]ser) I\.?D|OTP|O\.T\.P|[Vv]erification code)"
     r"|(?P<noun>[Cc]ard|[Aa]ccount|[Aa]cct|[Oo]rder|[Cc]onfirmation|[Rr]eference|[Ii]nvoice|[Tt]icket))"
     r"(?:(?P<marker> code| number| no\.?)?:?\s| ?(?P<hash>#)\s?)"
@@ -78,7 +79,8 @@ After a word that may also count things ("order 12 copies", "card 3 of 5") only 
 number ("order #12", "account number 12"), a long one (5+ digits) or one in 3+ groups is a code."""
 _NUMBER_SIGN = LazyPattern(r"#(?<![\w&#]#)\s?(?=[0-9])")
 _NUMBERED = LazyPattern(
-    r"(?:#(?<![\w&#]#)|[Nn](?<!\w[Nn])umber)\s?(?P<prefix>[A-Z]{1,3}-|[a-z]-)?(?P<code>[0-9]+(?:-[0-9]+)*)(?![\w/-]|[.,][0-9])"
+    r"(?:#(?<![\w&#]#)|[Nn](?<!\w[Nn])umber)\s?"
+    r"(?P<prefix>[A-Z]{1,3}-|[a-z]-)?(?P<code>[0-9]+(?:-[0-9]+)*)(?![\w/-]|[.,][0-9])"
 )
 """A hyphenated number after "No." (by now "number") or "#": an identifier or a span, see
 ``_numbered``; or one with letters in front, "#A-2291", always an identifier."""
