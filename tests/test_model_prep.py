@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 import onnxruntime
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from litettsd import model_prep
 from litettsd.errors import RequestError
@@ -67,6 +67,34 @@ def test_prepared_graph_is_deterministic_and_keeps_the_distributions(tmp_path):
     # A short input takes the head of the same noise table as a long one.
     short, _ = run(first, 1000)
     assert np.array_equal(short, y1[:1000])
+
+
+def test_each_phoneme_sequence_draws_its_own_window_of_the_noise_table(tmp_path):
+    """Were every sentence to read the table from its head, they would all share one draw's
+    bias; the window follows the ids (their order too), and the same ids keep their window."""
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, [1, "t"])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])
+    nodes = [helper.make_node("RandomNormalLike", ["x"], ["y"])]
+    model = helper.make_model(helper.make_graph(nodes, "voice", [ids, x], [y]), opset_imports=[helper.make_opsetid("", 15)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "voice.onnx"))
+    prepared = prepared_model(tmp_path / "voice.onnx", tmp_path / "cache")
+    session = onnxruntime.InferenceSession(str(prepared), providers=["CPUExecutionProvider"])
+
+    def noise(sequence: list[int]) -> np.ndarray:
+        feed = {"ids": np.array([sequence], dtype=np.int64), "x": np.zeros(500, dtype=np.float32)}
+        return np.asarray(session.run(None, feed)[0])
+
+    (table,) = (numpy_helper.to_array(t) for t in onnx.load(str(prepared)).graph.initializer if t.dims == [model_prep._NOISE_LENGTH])
+    windows = {}
+    for sequence in ([1, 0, 20, 0, 2], [1, 0, 21, 0, 2], [1, 0, 2, 0, 20], [1, 0, 20, 0, 2]):
+        drawn = noise(sequence)
+        assert np.array_equal(drawn, noise(sequence))
+        (start,) = (s for s in np.flatnonzero(table == drawn[0]) if np.array_equal(table[s : s + 500], drawn))
+        windows[tuple(sequence)] = int(start)  # a window of the one table
+    assert len(set(windows.values())) == 3  # a changed id or order moves it; the same ids do not
+    assert 0 not in windows.values()
 
 
 def test_prepared_models_unused_for_a_month_are_pruned_when_a_new_one_is_made(tmp_path):

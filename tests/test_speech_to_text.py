@@ -73,11 +73,16 @@ def test_kokoro_paragraph_in_packed_chunks_is_understood(daemon):
 
 @pytest.mark.parametrize("rate", [16000, 48000])
 def test_resampled_audio_is_understood(daemon, rate):
+    """Resampling changes nothing a listener hears: the same words as at the voice's own rate.
+
+    This sentence is a hard one for the voice: piper-tts's own random noise gets it heard
+    word for word in 7 of 16 draws, "in" heard as "and" in 6; so the text itself is allowed
+    one wrong word of nine, and the native rendering none that resampling adds."""
     sentence = DEFAULT_VOICE_SENTENCES[3]
-    with daemon.connect() as conn:
-        frames = conn.request({"op": "synthesize", "id": 1, "text": sentence, "sample_rate": rate})
-    heard = transcribe(np.frombuffer(audio_of(frames), dtype="<i2"), rate)
-    assert word_error_rate(sentence, heard) <= 0.10, heard
+    native = spoken(daemon, sentence)
+    heard = spoken(daemon, sentence, sample_rate=rate)
+    assert word_error_rate(native, heard) == 0.0, (native, heard)
+    assert word_error_rate(sentence, heard) <= 0.12, heard
 
 
 NORMALIZATION_SENTENCES = [
