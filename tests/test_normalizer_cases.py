@@ -668,6 +668,17 @@ LEFT_BY_THE_REVIEWS = [  # misreadings the reviews listed and left, each fixed l
     ("a 3-4-km walk, a 6-ft 2-in man, a 5-g network", "a three-to-four-kilometer walk, a six-foot two-inch man, a five-g network"),
     ("Party: 8/10, would go again.", "Party: eight out of ten, would go again."),
     ("open 24-7, 10-4, 1/2 hr", "open twenty-four seven, ten four, half an hour"),
+    # a capital "A" that is the letter, which espeak-ng reads as the article unless it is "A-"
+    ("Plan A is good, Vitamin A helps.", "Plan A- is good, Vitamin A- helps."),
+    ("Classes A and B, Exhibit A shows", "Classes A- and B, Exhibit A- shows"),
+    ("I got an A on the test.", "I got an A- on the test."),
+    ("A is for apple, from A to Z.", "A- is for apple, from A- to Z."),
+    ("Chester A. Arthur was president.", "Chester A- Arthur was president."),
+    ("Class A Shares, blood type A patients", "Class A- Shares, blood type A- patients"),
+    # ...and the article left alone: title-case headings, sentence starts, "a" itself
+    ("Schedule A Demo, Type A Message", "Schedule A Demo, Type A Message"),
+    ("A new plan. A to-do list.", "A new plan. A to-do list."),
+    ("Plan a trip. It is plan A.", "Plan a trip. It is plan A."),
 ]
 
 CASES = [
