@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install bytecode run test soak bench typecheck clean system-deps install-user-service
 
+# See `bytecode` below.
+COMPILE_BYTECODE = $(BIN)/python -m compileall -q $$($(BIN)/python -P -c 'import os, litettsd, litettsd_plugins, litettsd_client as c; print(*(os.path.dirname(m.__file__) for m in (litettsd, litettsd_plugins, c)))')
+
 # Strict editable installs: each package becomes a tree of links to its sources, put on sys.path
 # by a plain .pth line. The default editable mode installs an import hook per package instead,
 # which every import in the process then consults: 7% of the daemon's time to READY. Edits show
@@ -19,7 +22,7 @@ $(STAMP): Makefile pyproject.toml client/pyproject.toml plugins/pyproject.toml $
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --quiet --config-settings editable_mode=strict -e ./client -e ./plugins -e '.[kokoro,test]'
-	$(MAKE) --no-print-directory bytecode
+	$(COMPILE_BYTECODE)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,8 +31,8 @@ install: $(STAMP)
 # of an editable install get none, so every start of a process that may not write it (the
 # hardened unit's read-only install, PYTHONDONTWRITEBYTECODE) would compile the modules it
 # imports, and `make bench` would time that. Only what is out of date is compiled.
-bytecode:
-	$(BIN)/python -m compileall -q $$($(BIN)/python -P -c 'import os, litettsd, litettsd_plugins, litettsd_client as c; print(*(os.path.dirname(m.__file__) for m in (litettsd, litettsd_plugins, c)))')
+bytecode: $(STAMP)
+	$(COMPILE_BYTECODE)
 
 run: $(STAMP)
 	$(BIN)/litettsd
@@ -61,7 +64,7 @@ soak: $(STAMP) system-deps
 	LITETTSD_SOAK=1 $(BIN)/pytest tests/test_fuzz.py tests/test_faults_load.py -p no:cacheprovider
 	cat build/soak-report.txt
 
-bench: $(STAMP) bytecode
+bench: bytecode
 	$(BIN)/python benchmarks/run.py
 
 clean:

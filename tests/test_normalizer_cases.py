@@ -674,11 +674,14 @@ LEFT_BY_THE_REVIEWS = [  # misreadings the reviews listed and left, each fixed l
     ("I got an A on the test.", "I got an A- on the test."),
     ("A is for apple, from A to Z.", "A- is for apple, from A- to Z."),
     ("Chester A. Arthur was president.", "Chester A- Arthur was president."),
-    ("Class A Shares, blood type A patients", "Class A- Shares, blood type A- patients"),
-    # ...and the article left alone: title-case headings, sentence starts, "a" itself
+    ("Class A shares, blood type A patients, VITAMIN A DEFICIENCY", "Class A- shares, blood type A- patients, VITAMIN A- DEFICIENCY"),
+    # ...and the article left alone: title case and capitals, sentence starts, "a" itself
     ("Schedule A Demo, Type A Message", "Schedule A Demo, Type A Message"),
-    ("A new plan. A to-do list.", "A new plan. A to-do list."),
+    ("Building A Better Future; WE ARE BUILDING A HOUSE", "Building A Better Future; WE ARE BUILDING A HOUSE"),
+    ("Schedule A 30-Minute Demo", "Schedule A thirty-Minute Demo"),
+    ("A new plan. A to-do list. The USA is big.", "A new plan. A to-do list. The U.S.A is big."),
     ("Plan a trip. It is plan A.", "Plan a trip. It is plan A."),
+    ("Plan B. Then we go. Grade: A. Comments follow.", "Plan B. Then we go. Grade: A. Comments follow."),  # sentence ends, not initials
 ]
 
 CASES = [

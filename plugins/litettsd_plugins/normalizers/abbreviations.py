@@ -121,29 +121,34 @@ _CAPITALISED = LazyPattern(
 _LOWER_BEFORE_NUMBER = LazyPattern(
     "(?P<word>" + _literals(word for word in _BEFORE_NUMBER if word.islower()) + r")(?P<dot>\.)(?= ?[0-9])"
 )
-# Digits may touch a word here: the number rules split them off later, and the result must
-# be read the same way on a second pass ("URL2" -> "U.R.L two").
-_NAMING_NOUNS = (
-    "vitamin", "hepatitis", "class", "section", "category", "exhibit", "appendix", "annex",
-    "terminal", "platform", "gate", "building", "wing", "zone", "tier", "division", "series",
-    "unit", "variant", "version", "scenario", "player", "option", "item", "blood type", "an",
+_ONLY_LETTERS_AFTER = ("vitamin", "hepatitis", "exhibit", "appendix", "annex", "an")
+"""Words the article "a" cannot follow, whatever comes next."""
+_LABELS = (
+    "class", "section", "category", "terminal", "platform", "gate", "building", "wing", "zone",
+    "tier", "division", "series", "unit", "variant", "version", "scenario", "player", "option",
+    "item", "blood type", "plan", "type", "grade", "table", "seat", "room", "side", "step",
+    "line", "form", "group", "list", "schedule", "model", "sample", "point", "track", "block",
+    "box", "size", "figure", "floor", "level", "stage", "phase", "route", "team", "question",
+    "part", "row",
 )
-_ALSO_VERBS = (
-    "plan", "type", "grade", "table", "seat", "room", "side", "step", "line", "form", "group",
-    "list", "schedule", "model", "sample", "point", "track", "block", "box", "size", "figure",
-    "floor", "level", "stage", "phase", "route", "team", "question", "part", "row",
-)
+"""Words that name things by letter ("Class A shares") but may also come before the article
+("Making every class a success", "Plan a trip")."""
 _LETTER_A = LazyPattern(
-    r"(?<![\w-])(?P<noun>(?i:" + "|".join(_NAMING_NOUNS) + r")(?:e?s)?\s+)A(?=\s+\w)"
-    r"|(?<![\w-])(?P<verb>(?i:" + "|".join(_ALSO_VERBS) + r")(?:e?s)?\s+)A(?=\s+[a-z0-9])"
-    r"|(?<![\w-])A(?=\s+(?:is|was|and|or|to|through|of)\b(?!-))"
+    r"(?<![\w-])(?P<always>(?i:" + "|".join(_ONLY_LETTERS_AFTER) + r")(?:e?s)?\s+)A(?=\s+\w)"
+    r"|(?<![\w-])(?P<label>(?i:" + "|".join(_LABELS) + r")(?:e?s)?\s+)A(?=\s+[a-z])"
+    r"|(?<![\w.-])A(?=\s+(?:is|was|and|or|to|through|of)\b(?!-))"
 )
 """A capital "A" that is the letter, which espeak-ng reads as the article ("Plan A is",
 "Vitamin A helps", "an A on", "A is for", "from A to Z"): after a word that names things by
-letter, or "an", or before a word the article never comes before. After a word that is also a
-verb, not when the next word has a capital too: title-case headings ("Schedule A Demo", "Type
-A Message") mean the article. Followed by a period or a comma it is the letter to espeak-ng
-already, and left alone."""
+letter, or "an", or before a word the article never comes before. After a label, only before a
+lower-case word: title-case headings and capitals ("Building A Better Future", "Schedule A
+30-Minute Demo", "WE ARE BUILDING A HOUSE") mean the article. Followed by a period or a comma
+it is the letter to espeak-ng already, and left alone."""
+_LABEL_WORD = LazyPattern(r"(?i:" + "|".join(_ONLY_LETTERS_AFTER + _LABELS) + r")(?:e?s)?\W*")
+"""One of those words, with its punctuation: the capital and period after it are a label that
+ends a sentence ("Plan B. Then"), not an initial."""
+# Digits may touch a word here: the number rules split them off later, and the result must
+# be read the same way on a second pass ("URL2" -> "U.R.L two").
 _ACRONYM = LazyPattern(rf"[A-Z](?<![A-Za-z.][A-Z])[A-Z]{{1,6}}(?!{WORD_LETTER})")
 _MIXED_CASE = tuple(word for word in WORD_ACRONYMS if not word.isupper())
 _MIXED_CASE_ACRONYM = LazyPattern("(?:" + _literals(_MIXED_CASE) + rf")(?!{WORD_LETTER})")
@@ -258,17 +263,17 @@ def _acronym(match: re.Match[str]) -> str:
 
 
 def _initial(match: re.Match[str]) -> str:
-    """``John F. Kennedy``: an initial's period is not a sentence end (but "plan B. Then" is);
+    """``John F. Kennedy``: an initial's period is not a sentence end (but "Plan B. Then" is);
     "Chester A. Arthur" keeps the letter's name as "A-" (see ``_letter_a``)."""
     words = _words_before(match.string, match.start() - 1)
-    if words and not words[-1][:1].isupper():
-        return "."
+    if words and (not words[-1][:1].isupper() or _LABEL_WORD.fullmatch(words[-1])):
+        return "."  # "Plan B. Then", "Grade: A. Comments follow."
     return "-" if match.string[match.start() - 1] == "A" else ""  # "A" alone is the article to espeak-ng
 
 
 def _letter_a(match: re.Match[str]) -> str:
     """"A-": espeak-ng says the letter's name for it (as in "A-10", see ``numbers``)."""
-    return (match.group("noun") or match.group("verb") or "") + "A-"
+    return (match.group("always") or match.group("label") or "") + "A-"
 
 
 def _dotted(match: re.Match[str]) -> str:
