@@ -69,6 +69,7 @@ def test_leaves_no_digits_symbols_or_entities(text: str) -> None:
 @SETTINGS
 @given(TEXTS)
 @example('".°')  # once read '".degrees', which a second pass read as the file name ".degrees"
+@example("0\x1b:O")  # the face stood alone, and was dropped, only once the control character was a space
 def test_is_idempotent(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once

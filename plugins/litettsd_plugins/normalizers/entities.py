@@ -160,14 +160,17 @@ class Entities:
                 text = _BLOCK_TAG.sub("\n\n", text)
                 text = _INLINE_TAG.sub("", text)
                 text = _AUTOLINK.sub(r"\1", text)
-        if context.punctuation in ("none", "some") and (":" in text or ";" in text or "<3" in text):
-            text = _EMOTICON.sub(_emoticon, text)  # before the marks they are made of are tidied
         text = _CONTROL.sub(" ", text)
         if not text.isascii():
             text = _INVISIBLE.sub("", text)
             if not unicodedata.is_normalized("NFC", text):
                 text = unicodedata.normalize("NFC", text)
             text = _TYPOGRAPHIC.sub(lambda match: _TYPOGRAPHY[match.group()], text)
+        # Emoticons after the control and invisible characters are gone (a face behind one
+        # would otherwise stand alone only on a second pass), before the marks they are made
+        # of are tidied.
+        if context.punctuation in ("none", "some") and (":" in text or ";" in text or "<3" in text):
+            text = _EMOTICON.sub(_emoticon, text)
         if context.markup:
             text = _without_markdown(text)
         if "\n" in text or "\r" in text or (context.markup and _LINE_MARKER.match(text)):
