@@ -56,7 +56,7 @@ LITETTS_FAILURES = [
 ENTITIES = [
     ("&lt;b&gt;bold&lt;/b&gt; text", "bold text"),
     ("It&rsquo;s \u201csmart\u201d quoting", 'It\'s "smart" quoting'),
-    ("A&nbsp;B", "A B"),
+    ("A&nbsp;B", "A- B"),  # a space; and "A" before another lone capital is a letter (abbreviations)
     ("caf&eacute;", "caf\u00e9"),
     ("Wait\u2026", "Wait..."),
     ("Really?!?!", "Really?"),
@@ -675,9 +675,12 @@ LEFT_BY_THE_REVIEWS = [  # misreadings the reviews listed and left, each fixed l
     ("A is for apple, from A to Z.", "A- is for apple, from A- to Z."),
     ("Chester A. Arthur was president.", "Chester A- Arthur was president."),
     ("Class A shares, blood type A patients, VITAMIN A DEFICIENCY", "Class A- shares, blood type A- patients, VITAMIN A- DEFICIENCY"),
+    ("the A team, Type \"A\" to continue, A B C", "the A- team, Type \"A-\" to continue, A- B C"),
+    ("Vitamin A (retinol) helps", "Vitamin A- (retinol) helps"),
     # ...and the article left alone: title case and capitals, sentence starts, "a" itself
     ("Schedule A Demo, Type A Message", "Schedule A Demo, Type A Message"),
     ("Building A Better Future; WE ARE BUILDING A HOUSE", "Building A Better Future; WE ARE BUILDING A HOUSE"),
+    ("A Tale of Two Cities, A T-shirt, \"A man\" she said", "A Tale of Two Cities, A T-shirt, \"A man\" she said"),
     ("Schedule A 30-Minute Demo", "Schedule A thirty-Minute Demo"),
     ("A new plan. A to-do list. The USA is big.", "A new plan. A to-do list. The U.S.A is big."),
     ("Plan a trip. It is plan A.", "Plan a trip. It is plan A."),

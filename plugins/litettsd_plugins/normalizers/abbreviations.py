@@ -121,7 +121,7 @@ _CAPITALISED = LazyPattern(
 _LOWER_BEFORE_NUMBER = LazyPattern(
     "(?P<word>" + _literals(word for word in _BEFORE_NUMBER if word.islower()) + r")(?P<dot>\.)(?= ?[0-9])"
 )
-_ONLY_LETTERS_AFTER = ("vitamin", "hepatitis", "exhibit", "appendix", "annex", "an")
+_ONLY_LETTERS_AFTER = ("vitamin", "hepatitis", "exhibit", "appendix", "annex", "an", "the")
 """Words the article "a" cannot follow, whatever comes next."""
 _LABELS = (
     "class", "section", "category", "terminal", "platform", "gate", "building", "wing", "zone",
@@ -134,13 +134,16 @@ _LABELS = (
 """Words that name things by letter ("Class A shares") but may also come before the article
 ("Making every class a success", "Plan a trip")."""
 _LETTER_A = LazyPattern(
-    r"(?<![\w-])(?P<always>(?i:" + "|".join(_ONLY_LETTERS_AFTER) + r")(?:e?s)?\s+)A(?=\s+\w)"
+    r"(?<![\w-])(?P<always>(?i:" + "|".join(_ONLY_LETTERS_AFTER) + r")(?:e?s)?\s+)A(?=\s+[\w(])"
     r"|(?<![\w-])(?P<label>(?i:" + "|".join(_LABELS) + r")(?:e?s)?\s+)A(?=\s+[a-z])"
     r"|(?<![\w.-])A(?=\s+(?:is|was|and|or|to|through|of)\b(?!-))"
+    r"|(?<=[\"'\u2018\u201c])A(?=[\"'\u2019\u201d])"
+    r"|(?<![\w.-])A(?=\s+[B-Z](?:\s|$|[.,;:!?]))"
 )
 """A capital "A" that is the letter, which espeak-ng reads as the article ("Plan A is",
-"Vitamin A helps", "an A on", "A is for", "from A to Z"): after a word that names things by
-letter, or "an", or before a word the article never comes before. After a label, only before a
+"Vitamin A helps", "an A on", "the A team", "A is for", "from A to Z", 'type "A"', "A B C"):
+after a word that names things by letter, or "an" or "the", before a word the article never
+comes before, in quotes, or before another lone capital. After a label, only before a
 lower-case word: title-case headings and capitals ("Building A Better Future", "Schedule A
 30-Minute Demo", "WE ARE BUILDING A HOUSE") mean the article. Followed by a period or a comma
 it is the letter to espeak-ng already, and left alone."""
@@ -300,7 +303,7 @@ class Abbreviations(EnglishStep):
                 text = _LOWER_BEFORE_NUMBER.sub(_abbreviation, text)
             text = _INITIAL_PERIOD.sub(_initial, text)
         text = _ACRONYM.sub(_acronym, text)
-        if "A " in text:
+        if "A" in text:
             text = _LETTER_A.sub(_letter_a, text)
         if any(word in text for word in _MIXED_CASE):
             text = _MIXED_CASE_ACRONYM.sub(_acronym, text)
