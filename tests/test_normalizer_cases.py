@@ -56,7 +56,7 @@ LITETTS_FAILURES = [
 ENTITIES = [
     ("&lt;b&gt;bold&lt;/b&gt; text", "bold text"),
     ("It&rsquo;s \u201csmart\u201d quoting", 'It\'s "smart" quoting'),
-    ("A&nbsp;B", "A- B"),  # a space; and "A" before another lone capital is a letter (abbreviations)
+    ("A&nbsp;B", "A B"),
     ("caf&eacute;", "caf\u00e9"),
     ("Wait\u2026", "Wait..."),
     ("Really?!?!", "Really?"),
@@ -681,6 +681,8 @@ LEFT_BY_THE_REVIEWS = [  # misreadings the reviews listed and left, each fixed l
     ("Schedule A Demo, Type A Message", "Schedule A Demo, Type A Message"),
     ("Building A Better Future; WE ARE BUILDING A HOUSE", "Building A Better Future; WE ARE BUILDING A HOUSE"),
     ("A Tale of Two Cities, A T-shirt, \"A man\" she said", "A Tale of Two Cities, A T-shirt, \"A man\" she said"),
+    ("A CPU is fast. A U.S. citizen. A C compiler, A T cell.", "A C.P.U is fast. A U.S citizen. A C compiler, A T cell."),
+    ("Building A to-do App, Schedule A pH Test", "Building A to-do App, Schedule A pH Test"),
     ("Schedule A 30-Minute Demo", "Schedule A thirty-Minute Demo"),
     ("A new plan. A to-do list. The USA is big.", "A new plan. A to-do list. The U.S.A is big."),
     ("Plan a trip. It is plan A.", "Plan a trip. It is plan A."),

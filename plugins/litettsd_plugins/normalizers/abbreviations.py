@@ -135,17 +135,18 @@ _LABELS = (
 ("Making every class a success", "Plan a trip")."""
 _LETTER_A = LazyPattern(
     r"(?<![\w-])(?P<always>(?i:" + "|".join(_ONLY_LETTERS_AFTER) + r")(?:e?s)?\s+)A(?=\s+[\w(])"
-    r"|(?<![\w-])(?P<label>(?i:" + "|".join(_LABELS) + r")(?:e?s)?\s+)A(?=\s+[a-z])"
+    r"|(?<![\w-])(?P<label>(?i:" + "|".join(_LABELS) + r")(?:e?s)?\s+)A(?=\s+[a-z]+\b(?![-'\u2019]?\w))"
     r"|(?<![\w.-])A(?=\s+(?:is|was|and|or|to|through|of)\b(?!-))"
     r"|(?<=[\"'\u2018\u201c])A(?=[\"'\u2019\u201d])"
-    r"|(?<![\w.-])A(?=\s+[B-Z](?:\s|$|[.,;:!?]))"
+    r"|(?<![\w.-])A(?=\s+[B-Z]\s+[B-Z](?:\s|$|[.,;:!?](?!\w)))"
 )
 """A capital "A" that is the letter, which espeak-ng reads as the article ("Plan A is",
 "Vitamin A helps", "an A on", "the A team", "A is for", "from A to Z", 'type "A"', "A B C"):
 after a word that names things by letter, or "an" or "the", before a word the article never
-comes before, in quotes, or before another lone capital. After a label, only before a
-lower-case word: title-case headings and capitals ("Building A Better Future", "Schedule A
-30-Minute Demo", "WE ARE BUILDING A HOUSE") mean the article. Followed by a period or a comma
+comes before, in quotes, or first of three lone capitals (one may be "a C compiler"). After a
+label, only before a word all in lower case: title-case headings and capitals ("Building A
+Better Future", "Schedule A 30-Minute Demo", "WE ARE BUILDING A HOUSE", "Building A macOS App",
+"Building A to-do App") mean the article. Followed by a period or a comma
 it is the letter to espeak-ng already, and left alone."""
 _LABEL_WORD = LazyPattern(r"(?i:" + "|".join(_ONLY_LETTERS_AFTER + _LABELS) + r")(?:e?s)?\W*")
 """One of those words, with its punctuation: the capital and period after it are a label that
