@@ -660,7 +660,7 @@ LEFT_BY_THE_REVIEWS = [  # misreadings the reviews listed and left, each fixed l
     ("Boeing 707 and Boeing 727", "Boeing seven oh seven and Boeing seven twenty-seven"),
     ("He scored 707 Max points.", "He scored seven hundred seven Max points."),
     ("A320neo and Boeing 777X", "A-three twenty neo and Boeing seven seventy-seven X"),
-    ("Cell A250 and =SUM(A300:A320)", "Cell A two hundred fifty and equals SUM(A three hundred:A three hundred twenty)"),
+    ("Cell A250 and =SUM(A300:A320)", "Cell A-two hundred fifty and equals SUM(A-three hundred:A-three hundred twenty)"),  # cells, not airliners
     ("#COVID-19 cases and #AI-2024", "hashtag Covid nineteen cases and hashtag A.I twenty twenty-four"),
     ("Ticket #a-2291, room number B-12", "Ticket number A-two two nine one, room number B twelve"),
     ("ISSN 1050-124X", "ISSN one zero five zero, one two four X"),
@@ -677,6 +677,8 @@ LEFT_BY_THE_REVIEWS = [  # misreadings the reviews listed and left, each fixed l
     ("Class A shares, blood type A patients, VITAMIN A DEFICIENCY", "Class A- shares, blood type A- patients, VITAMIN A- DEFICIENCY"),
     ("the A team, Type \"A\" to continue, A B C", "the A- team, Type \"A-\" to continue, A- B C"),
     ("Vitamin A (retinol) helps", "Vitamin A- (retinol) helps"),
+    ("A4 paper, Gate A12, Seat 12A is free", "A-four paper, Gate A-twelve, Seat twelve A- is free"),
+    ("an A+ student, A/B testing, Let A = B, A* search", "an A-plus student, A- slash B testing, Let A- equals B, A- star search"),
     # ...and the article left alone: title case and capitals, sentence starts, "a" itself
     ("Schedule A Demo, Type A Message", "Schedule A Demo, Type A Message"),
     ("Building A Better Future; WE ARE BUILDING A HOUSE", "Building A Better Future; WE ARE BUILDING A HOUSE"),

@@ -139,11 +139,13 @@ _LETTER_A = LazyPattern(
     r"|(?<![\w.-])A(?=\s+(?:is|was|and|or|to|through|of)\b(?!-))"
     r"|(?<=[\"'\u2018\u201c])A(?=[\"'\u2019\u201d])"
     r"|(?<![\w.-])A(?=\s+[B-Z]\s+[B-Z](?:\s|$|[.,;:!?](?!\w)))"
+    r"|(?<![\w.-])A(?=[+/*]|\s[+=<>*/]\s)|(?<=[+=<>*/] )A(?![\w'-])|(?<=[+=<>*/])A(?![\w'-])"
 )
 """A capital "A" that is the letter, which espeak-ng reads as the article ("Plan A is",
 "Vitamin A helps", "an A on", "the A team", "A is for", "from A to Z", 'type "A"', "A B C"):
 after a word that names things by letter, or "an" or "the", before a word the article never
-comes before, in quotes, or first of three lone capitals (one may be "a C compiler"). After a
+comes before, in quotes, first of three lone capitals (one may be "a C compiler"), or beside
+an operator ("A+", "A/B testing", "Let A = B", "Shift+A"). After a
 label, only before a word all in lower case: title-case headings and capitals ("Building A
 Better Future", "Schedule A 30-Minute Demo", "WE ARE BUILDING A HOUSE", "Building A macOS App",
 "Building A to-do App") mean the article. Followed by a period or a comma

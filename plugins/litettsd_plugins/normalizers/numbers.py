@@ -156,6 +156,10 @@ _MINUS_BETWEEN = LazyPattern(r"-(?:(?<=[0-9] -)(?= [0-9])|(?<=[0-9]-)(?=[0-9.]+ 
 _DECADE_SPAN = LazyPattern(r"-(?<=0s-)(?=[0-9]+0s\b)")
 """Between two decades, "1990s-2000s": "to"."""
 _SIGN = LazyPattern(r"[-+](?<![^\s(\[\"'=/,;:][-+])(?=\.?[0-9])")
+_LONE_A_BY_DIGITS = LazyPattern(r"(?<![\w.\-/])A(?=[0-9]+(?!\w|[.,][0-9]))|(?<=[0-9])A(?![\w'\u2019-])")
+"""A capital "A" touching a number, "A4", "Gate A12", "Seat 12A": the letter, which once split
+from the number ("A four") espeak-ng would read as the article; "A-" keeps its name ("A-four",
+as ``_letter_prefix`` does for "A-10")."""
 _LETTER_DASH_DIGIT = LazyPattern(r"-(?<=[A-Za-z]-)(?<!(?<![\w-])A-)(?=[0-9])")
 """The hyphen of "F-16" and "COVID-19", a pause at most; but not of a lone "A-10" (see ``_letter_prefix``)."""
 _VARIABLE_MINUS = LazyPattern(r"-(?<=(?<![\w.'-])[a-z]-)(?=[0-9])")
@@ -615,6 +619,8 @@ def _rewrite_region(text: str) -> str:
     text = _LOCAL_PHONE.sub(_local_phone, text)
     if "7" in text or "A" in text:
         text = _AIRCRAFT.sub(_aircraft, text)
+    if "A" in text:
+        text = _LONE_A_BY_DIGITS.sub("A-", text)
     text = _DIGIT_STRING_SHAPE.sub(_digit_string, text)
     text = _DIGIT_STRING_AFTER.sub(_code_after, text)
     if "-" in text:
