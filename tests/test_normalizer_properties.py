@@ -70,6 +70,10 @@ def test_leaves_no_digits_symbols_or_entities(text: str) -> None:
 @given(TEXTS)
 @example('".°')  # once read '".degrees', which a second pass read as the file name ".degrees"
 @example("0\x1b:O")  # the face stood alone, and was dropped, only once the control character was a space
+@example("URL.0")  # "U.R.L. zero", whose period a second pass took for the letters' own and dropped
+@example("URL.:")
+@example("URL...0")  # an ellipsis after dotted letters is not their period
+@example("U.S.... then")
 def test_is_idempotent(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once

@@ -139,28 +139,34 @@ _LETTER_A = LazyPattern(
     r"|(?<![\w.-])A(?=\s+(?:is|was|and|or|to|through|of)\b(?!-))"
     r"|(?<=[\"'\u2018\u201c])A(?=[\"'\u2019\u201d])"
     r"|(?<![\w.-])A(?=\s+[B-Z]\s+[B-Z](?:\s|$|[.,;:!?](?!\w)))"
-    r"|(?<![\w.-])A(?=[+/*]|\s[+=<>*/]\s)|(?<=[+=<>*/] )A(?![\w'-])|(?<=[+=<>*/])A(?![\w'-])"
+    r"|(?<![\w.-])A(?=[+/*]|\s[+=<>*/]\s)"
+    r"|(?<=[+=<>*/])(?<![-=]>)A(?![\w'-])"
+    r"|(?<=[+=<>*/] )(?<![-=]> )A(?=\s*(?:$|[.,;:!?)\]+=<>*/]))"
 )
 """A capital "A" that is the letter, which espeak-ng reads as the article ("Plan A is",
 "Vitamin A helps", "an A on", "the A team", "A is for", "from A to Z", 'type "A"', "A B C"):
 after a word that names things by letter, or "an" or "the", before a word the article never
 comes before, in quotes, first of three lone capitals (one may be "a C compiler"), or beside
-an operator ("A+", "A/B testing", "Let A = B", "Shift+A"). After a
-label, only before a word all in lower case: title-case headings and capitals ("Building A
-Better Future", "Schedule A 30-Minute Demo", "WE ARE BUILDING A HOUSE", "Building A macOS App",
-"Building A to-do App") mean the article. Followed by a period or a comma
-it is the letter to espeak-ng already, and left alone."""
+an operator ("A+", "A/B testing", "Let A = B", "Shift+A", "A*"; after a spaced operator only at
+the end of a phrase: "= A new formula", "-> A new approach" mean the article). After a label,
+only before a word all in lower case: title-case headings and capitals ("Building A Better
+Future", "Schedule A 30-Minute Demo", "WE ARE BUILDING A HOUSE", "Building A macOS App",
+"Building A to-do App") mean the article. Followed by a period or a comma it is the letter to
+espeak-ng already, and left alone."""
 _LABEL_WORD = LazyPattern(r"(?i:" + "|".join(_ONLY_LETTERS_AFTER + _LABELS) + r")(?:e?s)?\W*")
 """One of those words, with its punctuation: the capital and period after it are a label that
 ends a sentence ("Plan B. Then"), not an initial."""
 # Digits may touch a word here: the number rules split them off later, and the result must
 # be read the same way on a second pass ("URL2" -> "U.R.L two").
-_ACRONYM = LazyPattern(rf"[A-Z](?<![A-Za-z.][A-Z])[A-Z]{{1,6}}(?!{WORD_LETTER})")
+_ACRONYM = LazyPattern(rf"[A-Z](?<![A-Za-z.][A-Z])[A-Z]{{1,6}}(?!{WORD_LETTER})(?:\.(?!\.))?")
+"""With a period after it (not an ellipsis), which its dotted letters ("U.R.L.") keep only where
+a sentence ends, as ``_dotted`` decides on a second pass ("URL.:" would be "U.R.L.:", then
+"U.R.L:")."""
 _MIXED_CASE = tuple(word for word in WORD_ACRONYMS if not word.isupper())
 _MIXED_CASE_ACRONYM = LazyPattern("(?:" + _literals(_MIXED_CASE) + rf")(?!{WORD_LETTER})")
 _DOTTED_LETTERS = LazyPattern(r"\.[A-Za-z]\.")
 _PERIOD_BEFORE_NUMBER = LazyPattern(r"\. ?[0-9]")
-_DOTTED = LazyPattern(rf"[A-Za-z](?<![A-Za-z.][A-Za-z])\.(?:[A-Za-z]\.)+(?!{WORD_LETTER})")
+_DOTTED = LazyPattern(rf"[A-Za-z](?<![A-Za-z.][A-Za-z])\.(?:[A-Za-z]\.)+(?!{WORD_LETTER}|\.)")
 _INITIAL_PERIOD = LazyPattern(r"\.(?:(?<=^[A-Z]\.)|(?<=[^A-Za-z.][A-Z]\.))(?= [A-Z])")
 """The period after a single capital ("John F. Kennedy"); the match is the period alone."""
 _ROMAN = LazyPattern(r"[IVXLCDM]+\b")
@@ -259,6 +265,21 @@ def _shouted(match: re.Match[str]) -> bool:
 
 def _acronym(match: re.Match[str]) -> str:
     token = match.group()
+    if not token.endswith("."):
+        return _spoken_acronym(match, token)
+    spoken = _spoken_acronym(match, token[:-1])
+    if "." not in spoken:  # a word ("Nasa.") or lower case keeps its period
+        return spoken + "."
+    return _with_period(spoken, match)
+
+
+def _with_period(spoken: str, match: re.Match[str]) -> str:
+    """Dotted letters with their last period where a sentence ends after them, without it where not."""
+    ends = sentence_ends_after_time if spoken in ("A.M", "P.M") else sentence_ends_after
+    return spoken + "." if ends(match.string, match.end()) else spoken
+
+
+def _spoken_acronym(match: re.Match[str], token: str) -> str:
     if token in SHOUTED_WORDS and _shouted(match):
         the_country = token == "US" and _words_before(match.string, match.start())[-1:] == ["THE"]
         if not the_country:  # "IN THE US"
@@ -283,9 +304,7 @@ def _letter_a(match: re.Match[str]) -> str:
 
 
 def _dotted(match: re.Match[str]) -> str:
-    spoken = letters(match.group())
-    ends = sentence_ends_after_time if spoken in ("A.M", "P.M") else sentence_ends_after
-    return spoken + "." if ends(match.string, match.end()) else spoken
+    return _with_period(letters(match.group()), match)
 
 
 class Abbreviations(EnglishStep):
