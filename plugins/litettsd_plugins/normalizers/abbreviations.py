@@ -158,10 +158,11 @@ _LABEL_WORD = LazyPattern(r"(?i:" + "|".join(_ONLY_LETTERS_AFTER + _LABELS) + r"
 ends a sentence ("Plan B. Then"), not an initial."""
 # Digits may touch a word here: the number rules split them off later, and the result must
 # be read the same way on a second pass ("URL2" -> "U.R.L two").
-_ACRONYM = LazyPattern(rf"[A-Z](?<![A-Za-z.][A-Z])[A-Z]{{1,6}}(?!{WORD_LETTER})(?:\.(?!\.))?")
-"""With a period after it (not an ellipsis), which its dotted letters ("U.R.L.") keep only where
-a sentence ends, as ``_dotted`` decides on a second pass ("URL.:" would be "U.R.L.:", then
-"U.R.L:")."""
+_ACRONYM = LazyPattern(rf"[A-Z](?<![A-Za-z.][A-Z])[A-Z]{{1,6}}(?!{WORD_LETTER})(?:\.(?=[0-9]|[^\w\s.]))?")
+"""With a period glued to a digit or a mark ("URL.0", "URL.:"), which its dotted letters keep only
+where a sentence ends, as ``_dotted`` decides on a second pass ("U.R.L.:" would become
+"U.R.L:"). A period before a space or the end stays as it is: "I work at IBM. Apple hired me"
+is two sentences."""
 _MIXED_CASE = tuple(word for word in WORD_ACRONYMS if not word.isupper())
 _MIXED_CASE_ACRONYM = LazyPattern("(?:" + _literals(_MIXED_CASE) + rf")(?!{WORD_LETTER})")
 _DOTTED_LETTERS = LazyPattern(r"\.[A-Za-z]\.")
