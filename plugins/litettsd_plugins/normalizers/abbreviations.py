@@ -129,14 +129,17 @@ _LABELS = (
     "item", "blood type", "plan", "type", "grade", "table", "seat", "room", "side", "step",
     "line", "form", "group", "list", "schedule", "model", "sample", "point", "track", "block",
     "box", "size", "figure", "floor", "level", "stage", "phase", "route", "team", "question",
-    "part", "row",
+    "part", "row", "press", "hit", "tap", "key", "button", "letter", "answer", "choice", "select",
+    "choose", "pick", "rated", "scored", "is", "was", "are", "were", "be",
 )
-"""Words that name things by letter ("Class A shares") but may also come before the article
-("Making every class a success", "Plan a trip")."""
+"""Words that name things by letter ("Class A shares", "Press A twice", "The answer is A
+because") but may also come before the article ("Making every class a success", "Plan a trip",
+"This Is A Test")."""
 _LETTER_A = LazyPattern(
     r"(?<![\w-])(?P<always>(?i:" + "|".join(_ONLY_LETTERS_AFTER) + r")(?:e?s)?\s+)A(?=\s+[\w(])"
     r"|(?<![\w-])(?P<label>(?i:" + "|".join(_LABELS) + r")(?:e?s)?\s+)A(?=\s+[a-z]+\b(?![-'\u2019]?\w))"
     r"|(?<![\w.-])A(?=\s+(?:is|was|and|or|to|through|of)\b(?!-))"
+    r"|(?<=\b(?:in|of) )A(?=\s+(?:minor|major|flat|sharp)\b)"
     r"|(?<=[\"'\u2018\u201c])A(?=[\"'\u2019\u201d])"
     r"|(?<![\w.-])A(?=\s+[B-Z]\s+[B-Z](?:\s|$|[.,;:!?](?!\w)))"
     r"|(?<![\w.-])A(?=[+/*]|\s[+=<>*/]\s)"
@@ -146,7 +149,8 @@ _LETTER_A = LazyPattern(
 """A capital "A" that is the letter, which espeak-ng reads as the article ("Plan A is",
 "Vitamin A helps", "an A on", "the A team", "A is for", "from A to Z", 'type "A"', "A B C"):
 after a word that names things by letter, or "an" or "the", before a word the article never
-comes before, in quotes, first of three lone capitals (one may be "a C compiler"), or beside
+comes before, a key's name ("in A minor"), in quotes, first of three lone capitals (one may be
+"a C compiler"), or beside
 an operator ("A+", "A/B testing", "Let A = B", "Shift+A", "A*"; after a spaced operator only at
 the end of a phrase: "= A new formula", "-> A new approach" mean the article). After a label,
 only before a word all in lower case: title-case headings and capitals ("Building A Better
