@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -13,6 +12,8 @@ from . import __version__, logs
 from .config import LOG_LEVELS, ConfigError, ConfigInputs, Flag, LoadedConfig, load_settings
 from .cpu import CpuPlan, apply_affinity, main_cpu_plan, plan_cpus, plan_summary
 from .g2p import espeak
+from .launch import import_asyncio_without_tls
+from .prefetch import Prefetch, start_up_key
 from .sdnotify import ListenSocket, listen_fds
 
 CHECK_CONFIG = "check-config"
@@ -57,10 +58,10 @@ def _flags(args: argparse.Namespace) -> list[Flag]:
     return [flag for flag in given if flag.value is not None]
 
 
-async def _serve(loaded: LoadedConfig, plan: CpuPlan, activated: list[ListenSocket]) -> None:
+async def _serve(loaded: LoadedConfig, plan: CpuPlan, activated: list[ListenSocket], ahead: Prefetch | None) -> None:
     from .server import Daemon
 
-    await Daemon(loaded, plan, activated).serve()
+    await Daemon(loaded, plan, activated, ahead=ahead).serve()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +108,17 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("litettsd").info("%s", plan_summary(plan))
         # espeak-ng's child process loads beside the daemon's imports and models (see g2p).
         espeak().start()
-        asyncio.run(_serve(loaded, plan, activated))
+        # The default voice's session opens on a thread while the event loop, the server and
+        # the plugins are imported (see prefetch): so they are imported only after this.
+        settings = loaded.settings
+        key = start_up_key(settings.synthesis.default_voice, settings.voices.preload, plan.threads)
+        ahead = Prefetch.start(settings.cache.path(), key)
+        try:
+            asyncio = import_asyncio_without_tls()
+            asyncio.run(_serve(loaded, plan, activated, ahead))
+        finally:
+            if ahead is not None:
+                ahead.close(wait=True)
     except StartupError as exc:
         logging.getLogger("litettsd").error("%s", exc)
         return 1

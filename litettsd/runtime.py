@@ -15,6 +15,7 @@ from .cache import AudioCache
 from .config import LoadedConfig, Settings
 from .pipeline import Pipeline
 from .plugins import Plugins, build_plugin_manager
+from .prefetch import Prefetch
 from .scheduler import InferenceScheduler
 from .sessions import SessionFactory
 from .voices import VoiceRegistry
@@ -52,15 +53,17 @@ def build_runtime(
     cache: AudioCache,
     threads: int,
     previous: Runtime | None = None,
+    ahead: Prefetch | None = None,
 ) -> Runtime:
-    """Build a runtime, reusing the previous one's plugins and warm voices where they still apply."""
+    """Build a runtime, reusing the previous one's plugins and warm voices where they still apply;
+    at start-up, with the sessions opened ahead (see ``prefetch``)."""
     settings = config.settings
     reuse = previous is not None and _plugin_choice(previous.settings) == _plugin_choice(settings)
     if previous is not None and reuse:
         plugins, engines = previous.plugins, previous.engines
     else:
         plugins, engines = load_engines(settings)
-    sessions = SessionFactory(plugins, settings, threads)
+    sessions = SessionFactory(plugins, settings, threads, ahead)
     if previous is not None:
         sessions.threads.update(previous.sessions.threads)
     context = EngineContext(settings=settings, cache_dir=settings.cache.path(), create_session=sessions)

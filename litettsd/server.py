@@ -36,6 +36,7 @@ from .lexicon import watch_paths as lexicon_watch_paths
 from .messages import MAX_SPEED, SynthesizeRequest, request_id
 from .patterns import compile_pending
 from .pipeline import Audio, Cancellation, Cancelled, Finished, MarkReached, Pipeline, Start
+from .prefetch import Prefetch, remember, start_up_key
 from .preflight import group_id
 from .plugins import Plugins
 from .runtime import build_runtime
@@ -568,7 +569,12 @@ class Daemon:
     """Owns the runtime (plugins, voices, pipeline), the scheduler and the server, from start-up to shutdown."""
 
     def __init__(
-        self, config: LoadedConfig, plan: CpuPlan, activated: Sequence[ListenSocket] = (), notifier: Notifier | None = None
+        self,
+        config: LoadedConfig,
+        plan: CpuPlan,
+        activated: Sequence[ListenSocket] = (),
+        notifier: Notifier | None = None,
+        ahead: Prefetch | None = None,
     ) -> None:
         self.plan = plan
         self._cpu_in_force = config.settings.cpu
@@ -577,7 +583,9 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.scheduler = InferenceScheduler()
         self.cache = AudioCache(config.settings.cache.max_bytes)
-        self.runtime = build_runtime(config, self.scheduler, self.cache, plan.threads)
+        self._ahead = ahead
+        """The sessions start-up opened ahead (see ``prefetch``), until READY."""
+        self.runtime = build_runtime(config, self.scheduler, self.cache, plan.threads, ahead=ahead)
         self.connections: set[Connection] = set()
         self.requests: set[asyncio.Task[None]] = set()
         self.background: set[asyncio.Task[Any]] = set()
@@ -779,6 +787,7 @@ class Daemon:
         log.info("ready (pid %d, voices %s)", os.getpid(), ", ".join(self.voices.loaded))
         self.notifier.ready(self._summary())
         startup_finished()
+        self._remember_start_up()
         interval = watchdog_interval()
         if interval is not None:
             # Pinged from the event loop itself: a blocked loop stops the pings, and systemd
@@ -795,6 +804,18 @@ class Daemon:
         which empties it)."""
         if self.settings.cache.phrases and self.settings.cache.max_bytes:
             self.in_background(self._precache(self.pipeline, self.settings.cache.phrases))
+
+    def _remember_start_up(self) -> None:
+        """Drop the sessions opened ahead that nobody took, and record what this start opened for
+        the next one (in a thread: it writes a file). Taken at READY: a request may load
+        another voice next, and that is not start-up's."""
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
+        settings = self.settings
+        key = start_up_key(settings.synthesis.default_voice, settings.voices.preload, self.plan.threads)
+        opened = list(self.runtime.sessions.opened)
+        self.in_background(asyncio.to_thread(remember, settings.cache.path(), key, opened))
 
     def _warm_up_rest(self) -> None:
         """What start-up leaves lazy to reach READY sooner, done off the event loop before most

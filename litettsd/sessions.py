@@ -10,7 +10,7 @@ by the source model, the onnxruntime version, the CPU (the optimized graph may u
 laid out for this CPU's vector width) and the options that change what the optimizer
 produces.
 
-Memory: every session of the process shares one arena (see ``_share_arena``), and memory
+Memory: every session of the process shares one arena (see ``arena``), and memory
 pattern planning is off. The pattern is planned per input shape, and a speech model sees a
 new shape with almost every chunk; when a shape does repeat, the pattern's one big block
 comes from the arena beside the chunks earlier runs left there, so repeating a text grew
@@ -24,21 +24,19 @@ import logging
 import os
 import platform
 import shutil
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from .arena import share_arena
 from .config import Settings
+from .derived import flush_to_disk, mark_used, prune_unused
 from .model_prep import cache_key
 from .plugins import Plugins
-from .derived import flush_to_disk, mark_used, prune_unused
+from .prefetch import Prefetch, Snapshot, new_options, snapshot
 
 log = logging.getLogger(__name__)
 
-_FIRST_REGION = 64 << 20
-_ARENA_SHARED = False
-_ARENA_LOCK = threading.Lock()
 _GRAPH = "model.onnx"
 _WEIGHTS = "model.data"
 _OPTIMIZER_CONFIG_KEYS = (
@@ -85,19 +83,21 @@ def optimized_model_path(model: Path, options: Any, cache_dir: Path) -> Path:
 class SessionFactory:
     """Builds inference sessions; optimizer plugins adjust the options per engine."""
 
-    def __init__(self, plugins: Plugins, settings: Settings, threads: int) -> None:
+    def __init__(self, plugins: Plugins, settings: Settings, threads: int, ahead: Prefetch | None = None) -> None:
         self._plugins = plugins
         self._settings = settings
         self._threads = threads
+        self._ahead = ahead
         self.threads: dict[str, int] = {}
         """Intra-op thread count in force per engine, for ``status``."""
+        self.opened: list[tuple[Path, Snapshot]] = []
+        """The cached graphs opened, with their options, in order: what the next start may open
+        ahead (see ``prefetch``)."""
 
     def options(self, engine: str) -> Any:
         """Our defaults, then every optimizer plugin's changes."""
-        import onnxruntime
-
-        _share_arena()
-        options = onnxruntime.SessionOptions()
+        share_arena()
+        options = new_options()
         options.enable_mem_pattern = False
         options.add_session_config_entry("session.use_env_allocators", "1")
         self._plugins.call_each(
@@ -121,16 +121,36 @@ class SessionFactory:
         if level == onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL:
             return _session(model, options)
         target = optimized_model_path(model, options, self._settings.cache.path())
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+        recorded = snapshot(options)  # how this start and the next ones open the cached graph
         if target.exists():
-            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
             mark_used(target.parent)  # see prune_unused
             try:
-                return _session(target, options)
+                session = self._opened_ahead(target, recorded) or _session(target, options)
             except Exception as exc:  # a damaged cache entry must never stop a voice from loading
                 log.warning("cached optimized graph %s unusable (%s); rebuilding it", target, exc)
                 shutil.rmtree(target.parent, ignore_errors=True)
-                options.graph_optimization_level = level
-        return self._load_and_save(model, options, target)
+            else:
+                self._note_opened(target, recorded)
+                return session
+        options.graph_optimization_level = level
+        session = self._load_and_save(model, options, target)
+        if target.exists():
+            self._note_opened(target, recorded)
+        return session
+
+    def _note_opened(self, graph: Path, recorded: Snapshot | None) -> None:
+        if recorded is not None:
+            self.opened.append((graph, recorded))
+
+    def _opened_ahead(self, graph: Path, recorded: Snapshot | None) -> Any:
+        """The session start-up opened ahead on ``graph`` with these very options, if there is one."""
+        if self._ahead is None or recorded is None:
+            return None
+        session = self._ahead.take(graph, recorded)
+        if session is not None:
+            log.info("the session on %s was opened ahead, during start-up", graph)
+        return session
 
     def _load_and_save(self, model: Path, options: Any, target: Path) -> Any:
         """Optimize ``model`` and save the result into a private folder, then publish it whole.
@@ -169,32 +189,6 @@ class SessionFactory:
             shutil.rmtree(folder, ignore_errors=True)
         prune_unused(target.parent, (e for e in target.parent.parent.iterdir() if e.is_dir()), "optimized graph")
         return session
-
-
-def _share_arena() -> None:
-    """Register one CPU memory arena for every session of the process, once.
-
-    Each session would otherwise grow an arena of its own to the activations of its longest
-    chunk and keep it: with Piper and Kokoro loaded that is two peaks side by side, though
-    inferences run one at a time (peak RSS 602 MB -> 436 MB after a 20 s text each). The
-    arena grows by regions that double in size, and freed blocks merge only within a region,
-    so the size of the first one decides how scattered the activations get. Daemon peak after
-    ``bench_core``'s 20 s text, Piper voice, by first region: 1 MB (the default) 319 MB, 16 MB
-    314, 32 MB 298, 64 MB 282, 96 MB 294, 128 MB 286, 192 MB 282. An unused region costs
-    address space, not memory.
-    """
-    global _ARENA_SHARED
-    import onnxruntime
-
-    with _ARENA_LOCK:
-        if _ARENA_SHARED:
-            return
-        memory = onnxruntime.OrtMemoryInfo(
-            "Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, onnxruntime.OrtMemType.DEFAULT
-        )
-        arena = onnxruntime.OrtArenaCfg({"initial_chunk_size_bytes": _FIRST_REGION})
-        onnxruntime.create_and_register_allocator(memory, arena)
-        _ARENA_SHARED = True
 
 
 def _session(model: Path, options: Any) -> Any:

@@ -39,11 +39,11 @@ def test_the_installed_packages_add_no_import_hook() -> None:
 
 
 def test_the_daemon_imports_asyncio_without_tls_and_leaves_ssl_importable() -> None:
-    """``launch.main`` imports asyncio while ``ssl`` is blocked (OpenSSL's start-up cost), then unblocks it."""
+    """The daemon imports asyncio while ``ssl`` is blocked (OpenSSL's start-up cost), then unblocks it."""
     probe = """
 import sys
 from litettsd import launch
-launch._import_asyncio_without_tls()
+launch.import_asyncio_without_tls()
 print("ssl" in sys.modules)
 import asyncio.base_events, ssl
 print(asyncio.base_events.ssl is None, ssl.OPENSSL_VERSION.startswith("OpenSSL"))
@@ -66,6 +66,24 @@ from litettsd.plugins import build_plugin_manager
 load_settings()
 build_plugin_manager()
 print(*[name for name in ("importlib.metadata", "prometheus_client", "onnx") if name in sys.modules])
+"""
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == []
+
+
+def test_reading_the_configuration_imports_neither_the_event_loop_nor_onnxruntime() -> None:
+    """Everything the daemon does before it starts opening its voice's session ahead (command
+    line, configuration, CPU plan) stays clear of asyncio, numpy and onnxruntime: whatever
+    they import before that point delays the session (see ``litettsd.prefetch``)."""
+    probe = """
+import sys
+from litettsd import cli
+from litettsd.config import ConfigInputs, load_settings
+from litettsd.cpu import plan_cpus
+
+settings = load_settings(ConfigInputs.capture([], [])).settings
+plan_cpus(settings.cpu.affinity, settings.cpu.threads_setting())
+print(*[name for name in ("asyncio", "numpy", "onnxruntime") if name in sys.modules])
 """
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.split() == []

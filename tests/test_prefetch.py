@@ -1,0 +1,220 @@
+"""Sessions opened ahead at start-up (``litettsd.prefetch``): taken only when they are exactly
+what the session factory would open, with real onnxruntime sessions and real daemons."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+
+from litettsd.prefetch import RECORD, Prefetch, new_options, remember, replay, snapshot, start_up_key
+
+from .conftest import BIN, DaemonProcess, audio_of
+
+KEY = start_up_key("piper:test", [], 2)
+
+
+def _options(entries: dict[str, str] | None = None) -> Any:
+    """Options as the session factory and the threads plugin make them."""
+    options = new_options()
+    options.enable_mem_pattern = False
+    options.intra_op_num_threads = 2
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.add_session_config_entry("session.use_env_allocators", "1")
+    for key, value in (entries or {}).items():
+        options.add_session_config_entry(key, value)
+    return options
+
+
+def _graph(cache: Path, name: str = "entry") -> Path:
+    """A real (tiny) cached graph: y = x + 1."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    one = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
+    node = helper.make_node("Add", ["x", "one"], ["y"])
+    graph = helper.make_graph(
+        [node],
+        "plus_one",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None])],
+        [one],
+    )
+    path = cache / "optimized" / name / "model.onnx"
+    path.parent.mkdir(parents=True)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_options_replay_from_their_snapshot_through_json() -> None:
+    options = _options({"session.intra_op.allow_spinning": "0"})
+    options.log_severity_level = 3
+    recorded = snapshot(options)
+    assert recorded is not None
+    assert recorded["entries"]["session.intra_op.allow_spinning"] == "0"
+    assert recorded["fields"]["graph_optimization_level"] == int(onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    through_json = json.loads(json.dumps(recorded))
+    again = replay(through_json)
+    assert snapshot(again) == recorded
+    assert again.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert again.execution_mode == onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+
+
+def test_options_changed_in_ways_a_snapshot_cannot_hold_are_never_recorded() -> None:
+    """A free dimension override, an initializer, a custom-op library: none can be replayed."""
+    options = _options()
+    options.add_free_dimension_override_by_name("batch", 1)
+    assert snapshot(options) is None
+    assert snapshot(onnxruntime.SessionOptions()) is None  # not made by new_options
+
+
+def test_a_recorded_session_is_opened_ahead_and_taken_only_with_the_same_graph_and_options(tmp_path: Path) -> None:
+    graph = _graph(tmp_path)
+    options = _options()
+    recorded = snapshot(options)
+    assert recorded is not None
+    remember(tmp_path, KEY, [(graph, recorded)])
+    prefetch = Prefetch.start(tmp_path, KEY)
+    assert prefetch is not None
+    other = snapshot(_options({"session.intra_op.allow_spinning": "0"}))
+    assert other is not None
+    assert prefetch.take(graph, other) is None  # different options: the factory opens its own
+    assert prefetch.take(tmp_path / "optimized" / "other" / "model.onnx", recorded) is None
+    session = prefetch.take(graph, recorded)
+    assert session is not None
+    (result,) = session.run(None, {"x": np.array([1.0, 2.0], dtype=np.float32)})
+    assert result.tolist() == [2.0, 3.0]
+    assert prefetch.take(graph, recorded) is None  # taken once
+    prefetch.close()
+
+
+def test_nothing_is_opened_ahead_for_another_start_up_or_a_stale_or_foreign_record(tmp_path: Path) -> None:
+    graph = _graph(tmp_path)
+    recorded = snapshot(_options())
+    assert recorded is not None
+    remember(tmp_path, KEY, [(graph, recorded)])
+    assert Prefetch.start(tmp_path, start_up_key("piper:other", [], 2)) is None
+    assert Prefetch.start(tmp_path, start_up_key("piper:test", [], 1)) is None
+
+    record = json.loads((tmp_path / RECORD).read_text())
+    record["onnxruntime"] = "0.0.0"
+    (tmp_path / RECORD).write_text(json.dumps(record))
+    assert Prefetch.start(tmp_path, KEY) is None
+
+    # A graph outside the cache's own folder of optimized graphs is never opened.
+    elsewhere = _graph(tmp_path / "elsewhere")
+    remember(tmp_path, KEY, [(elsewhere, recorded)])
+    assert Prefetch.start(tmp_path, KEY) is None
+
+    for broken in ("{", "[]", '{"format": 1, "key": {}, "sessions": [{"graph": 3}]}'):
+        (tmp_path / RECORD).write_text(broken)
+        assert Prefetch.start(tmp_path, KEY) is None
+
+
+def test_a_graph_that_fails_to_open_ahead_leaves_the_factory_to_open_it(tmp_path: Path) -> None:
+    graph = _graph(tmp_path)
+    recorded = snapshot(_options())
+    assert recorded is not None
+    remember(tmp_path, KEY, [(graph, recorded)])
+    graph.write_bytes(b"not a graph")
+    prefetch = Prefetch.start(tmp_path, KEY)
+    assert prefetch is not None
+    assert prefetch.take(graph, recorded) is None
+
+
+def test_the_record_is_removed_when_start_up_opened_nothing_it_can_hold(tmp_path: Path) -> None:
+    graph = _graph(tmp_path)
+    recorded = snapshot(_options())
+    assert recorded is not None
+    remember(tmp_path, KEY, [(graph, recorded)])
+    assert (tmp_path / RECORD).exists()
+    remember(tmp_path, KEY, [])
+    assert not (tmp_path / RECORD).exists()
+
+
+def _record_after(daemon: DaemonProcess, cache: Path, previous: str) -> str:
+    """The record once the daemon wrote it (after READY, on a thread): its text differs from
+    ``previous`` or the daemon's log says start-up opened what the record holds."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = (cache / RECORD).read_text() if (cache / RECORD).exists() else ""
+        if text and (text != previous or "opened ahead" in daemon.log.read_text()):
+            return text
+        time.sleep(0.05)
+    raise AssertionError(f"no record written:\n{daemon.log.read_text()}")
+
+
+def _speak(daemon: DaemonProcess, text: str) -> bytes:
+    with daemon.connect() as conn:
+        frames = conn.request({"op": "synthesize", "id": 1, "text": text, "cache": False})
+    assert frames[-1]["type"] == "end", frames[-1]
+    return audio_of(frames)
+
+
+def test_the_next_start_takes_the_default_voice_opened_ahead_and_speaks_the_same(start_daemon: Any, model_cache: Path) -> None:
+    """Start, stop, start again: the second start opens the voice's session ahead and the
+    factory takes it; its audio is the same, sample for sample. Changed session options
+    (``[cpu] spin``) are not taken; the start after that, with them recorded, takes them."""
+    text = "The quick brown fox jumps over the lazy dog."
+    record = (model_cache / RECORD).read_text() if (model_cache / RECORD).exists() else ""
+
+    first = start_daemon()
+    record = _record_after(first, model_cache, record)
+    heard = _speak(first, text)
+    first.stop()
+
+    second = start_daemon()
+    _record_after(second, model_cache, record)
+    assert "was opened ahead, during start-up" in second.log.read_text()
+    assert _speak(second, text) == heard
+    second.stop()
+
+    changed = start_daemon("[cpu]\nspin = false\n")
+    record = _record_after(changed, model_cache, record)
+    assert "opened ahead" not in changed.log.read_text()
+    assert json.loads(record)["sessions"][0]["options"]["entries"]["session.intra_op.allow_spinning"] == "0"
+    assert _speak(changed, text) == heard
+    changed.stop()
+
+    again = start_daemon("[cpu]\nspin = false\n")
+    _record_after(again, model_cache, record)
+    assert "was opened ahead, during start-up" in again.log.read_text()
+    assert _speak(again, text) == heard
+
+
+def test_a_broken_record_does_not_stop_the_daemon_and_is_replaced(start_daemon: Any, model_cache: Path) -> None:
+    (model_cache / RECORD).write_text('{"format": 1, "key": ')
+    daemon = start_daemon()
+    record = _record_after(daemon, model_cache, '{"format": 1, "key": ')
+    assert json.loads(record)["sessions"], record
+    assert "Traceback" not in daemon.log.read_text()
+
+
+def test_a_start_that_fails_while_a_session_opens_ahead_exits_with_its_own_status(
+    start_daemon: Any, model_cache: Path, tmp_path: Path
+) -> None:
+    """A broken lexicon stops start-up (exit 2) while the voice's session is still opening on
+    the prefetch thread; the process waits for it rather than aborting in onnxruntime."""
+    daemon = start_daemon()
+    _record_after(daemon, model_cache, "")
+    daemon.stop()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[words]\nfoo = 3\n")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[lexicon]\nfiles = ["{bad}"]\n[cache]\ndir = "{model_cache}"\n')
+    for _ in range(3):
+        result = subprocess.run(
+            [str(BIN / "litettsd"), "--socket", str(tmp_path / "s.sock"), "--config", str(config), "--log-level", "debug"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2, result.stderr
+        assert "words.foo" in result.stderr and "terminate called" not in result.stderr
