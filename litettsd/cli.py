@@ -108,11 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("litettsd").info("%s", plan_summary(plan))
         # espeak-ng's child process loads beside the daemon's imports and models (see g2p).
         espeak().start()
-        # The default voice's session opens on a thread while the event loop, the server and
+        # The start-up voices' sessions open on a thread while the event loop, the server and
         # the plugins are imported (see prefetch): so they are imported only after this.
         settings = loaded.settings
-        key = start_up_key(settings.synthesis.default_voice, settings.voices.preload, plan.threads)
-        ahead = Prefetch.start(settings.cache.path(), key)
+        ahead = Prefetch.start(settings.cache.path(), start_up_key(settings, plan.threads))
         try:
             asyncio = import_asyncio_without_tls()
             asyncio.run(_serve(loaded, plan, activated, ahead))

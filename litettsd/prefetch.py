@@ -19,22 +19,29 @@ stale or broken, start-up goes the ordinary way.
 Options are compared through ``RecordedOptions``: ``SessionOptions`` that note each config
 entry set on them, and become opaque (never matched, never recorded) when anything else that
 could change the session is called on them, such as adding an initializer or a custom-op
-library, which cannot be written down and replayed.
+library, which cannot be written down and replayed. Options that would make opening a session
+write files (profiling, saving the optimized graph) are never recorded either, so a record
+cannot make the daemon write anywhere.
+
+A session opened ahead and then not taken is not free: its memory stays with the process
+(~13 MB for Piper). So the record is keyed on the settings that decide what start-up opens and
+with what options (``start_up_key``), and a change to any of them means one ordinary start.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .arena import share_arena
+from .config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +64,18 @@ def _fields() -> tuple[str, ...]:
     return tuple(sorted(name for name, value in vars(onnxruntime.SessionOptions).items() if isinstance(value, property)))
 
 
-@functools.cache
+_CLASS_LOCK = threading.Lock()
+
+
 def _options_class() -> type[Any]:
-    """``RecordedOptions``, made on first use: onnxruntime is imported only when a session is needed."""
+    """``RecordedOptions``, made once, on first use: onnxruntime is imported only when a session
+    is needed. Made twice (by two threads at once), options of one would not be of the other."""
+    with _CLASS_LOCK:
+        return _made_options_class()
+
+
+@functools.cache
+def _made_options_class() -> type[Any]:
     import onnxruntime
 
     fields = frozenset(_fields())
@@ -90,14 +106,16 @@ def new_options() -> Any:
 
 
 def snapshot(options: Any) -> Snapshot | None:
-    """What ``options`` are, as plain values; None when they cannot be replayed from that."""
+    """What ``options`` are, as plain values; None when they cannot be replayed from that, or
+    would write files when a session opens."""
     if not isinstance(options, _options_class()) or options.opaque:
         return None
     values = {}
     for name in _fields():
         value = getattr(options, name)
         values[name] = value if isinstance(value, (bool, int, float, str)) else int(value)  # enums as numbers
-    return {"fields": values, "entries": dict(options.entries)}
+    recorded = {"fields": values, "entries": dict(options.entries)}
+    return recorded if _is_snapshot(recorded) else None
 
 
 def replay(recorded: Snapshot) -> Any:
@@ -111,13 +129,13 @@ def replay(recorded: Snapshot) -> Any:
     return options
 
 
-@dataclass
+@dataclasses.dataclass
 class _Ahead:
     """One session being opened ahead."""
 
     graph: Path
     options: Snapshot
-    opened: threading.Event = field(default_factory=threading.Event)
+    opened: threading.Event = dataclasses.field(default_factory=threading.Event)
     session: Any = None
     error: str = ""
     taken: bool = False
@@ -126,49 +144,54 @@ class _Ahead:
 class Prefetch:
     """Sessions opened ahead of the engines that will ask for them."""
 
-    def __init__(self, ahead: list[_Ahead]) -> None:
+    def __init__(self, ahead: list[_Ahead], onnxruntime_version: str) -> None:
         self._ahead = ahead
+        self._onnxruntime = onnxruntime_version
         self._lock = threading.Lock()
         self._closed = False
+        self._begun = threading.Event()
+        """Set once onnxruntime is imported on the thread (or could not be)."""
         self._thread = threading.Thread(target=self._open_all, name="litettsd-prefetch", daemon=True)
 
     @classmethod
     def start(cls, cache_dir: Path, key: dict[str, Any]) -> Prefetch | None:
         """Open on a thread what the last start with the same ``key`` (``start_up_key``) opened;
-        None when there is nothing to open. Never raises: this is only a head start."""
-        try:
-            return cls._start(cache_dir, key)
-        except Exception as exc:  # e.g. onnxruntime failing to import: the ordinary path will say why
-            log.debug("not opening sessions ahead: %s", exc)
-            return None
+        None when there is nothing to open.
 
-    @classmethod
-    def _start(cls, cache_dir: Path, key: dict[str, Any]) -> Prefetch | None:
-        recorded = _read(cache_dir / RECORD)
-        if recorded is None or recorded.get("key") != key:
+        Returns once onnxruntime is imported (on the thread), as the first session begins to
+        open: imports made meanwhile on this thread would only take turns with that one.
+        onnxruntime is imported there because a Ctrl-C in the middle of importing numpy comes
+        out as an ImportError, which must not look like a broken install here.
+        """
+        recorded = _recorded_sessions(cache_dir, key)
+        if recorded is None:
             return None
-        optimized = cache_dir / "optimized"  # as the session factory names it
-        ahead = []
-        for entry in recorded["sessions"]:
-            graph = Path(entry["graph"])
-            # Only our own cached graphs: the record must not be a way to open any file.
-            if graph.parent.parent == optimized and graph.is_file():
-                ahead.append(_Ahead(graph, entry["options"]))
-        if not ahead:
-            return None
-        import onnxruntime
-
-        if recorded.get("onnxruntime") != onnxruntime.__version__:
-            return None
-        share_arena()  # before any session: they all allocate from it
-        _options_class()  # made here, once: made on two threads at once, there could be two
-        prefetch = cls(ahead)
+        prefetch = cls(*recorded)
         prefetch._thread.start()
-        return prefetch
+        try:
+            prefetch._begun.wait()
+        except BaseException:  # Ctrl-C: the thread must not be left in onnxruntime at exit
+            prefetch.close(wait=True)
+            raise
+        return None if prefetch._closed else prefetch  # closed: onnxruntime differs, or is broken
 
     def _open_all(self) -> None:
-        import onnxruntime
+        try:
+            import onnxruntime
 
+            if self._onnxruntime != onnxruntime.__version__:
+                raise RuntimeError(f"recorded with onnxruntime {self._onnxruntime}")
+            share_arena()  # before any session: they all allocate from it
+            _options_class()
+        except Exception as exc:  # the ordinary path will say what is wrong, if anything
+            log.debug("not opening sessions ahead: %s", exc)
+            with self._lock:
+                self._closed = True
+            for ahead in self._ahead:
+                ahead.opened.set()
+            return
+        finally:
+            self._begun.set()
         for ahead in self._ahead:
             if not self._dropped(ahead):
                 try:
@@ -208,20 +231,47 @@ class Prefetch:
         process aborts (``terminate called without an active exception``) instead of exiting
         with its own status, as a start that fails before READY would."""
         with self._lock:
+            already = self._closed
             self._closed = True
             unused = [a for a in self._ahead if not a.taken]
         if wait and self._thread.ident is not None:
-            self._thread.join()  # the session it is opening, if any: it opens no other
+            self._thread.join()  # after the session it is opening, it opens only those taken
         for ahead in unused:
             ahead.session = None
-        if unused:
+        if unused and not already:
             log.debug("sessions opened ahead and not used: %s", ", ".join(str(a.graph) for a in unused))
 
 
-def start_up_key(default_voice: str, preload: list[str], threads: int) -> dict[str, Any]:
-    """The settings that decide which sessions start-up opens: a record made under others
-    would only be work thrown away."""
-    return {"voices": [default_voice, *preload], "threads": threads}
+def start_up_key(settings: Settings, threads: int) -> dict[str, Any]:
+    """The settings that decide which sessions start-up opens and with what options: the
+    voices, the thread count, ``[cpu]`` (spinning) and which plugins load. A record made under
+    others would be memory thrown away. (A third-party optimizer plugin reading other settings
+    is still caught by the comparison of the options themselves.)"""
+    return {
+        "voices": [settings.synthesis.default_voice, *settings.voices.preload],
+        "threads": threads,
+        "cpu": dataclasses.asdict(settings.cpu),
+        "plugins": dataclasses.asdict(settings.plugins),
+    }
+
+
+def _recorded_sessions(cache_dir: Path, key: dict[str, Any]) -> tuple[list[_Ahead], str] | None:
+    """The sessions recorded under ``key`` that are still there to open, and the onnxruntime
+    version that opened them; None when there are none."""
+    recorded = _read(cache_dir / RECORD)
+    if recorded is None or recorded.get("key") != key:
+        return None
+    optimized = (cache_dir / "optimized").resolve()  # as the session factory names it
+    ahead = []
+    for entry in recorded["sessions"]:
+        graph = Path(entry["graph"])
+        try:  # only our own cached graphs: the record must not be a way to open any other file
+            ours = graph.resolve().parent.parent == optimized and graph.is_file()
+        except (OSError, ValueError, RuntimeError):  # a NUL in the path, a symlink loop
+            ours = False
+        if ours:
+            ahead.append(_Ahead(graph, entry["options"]))
+    return (ahead, str(recorded.get("onnxruntime"))) if ahead else None
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -239,11 +289,14 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 def _is_snapshot(value: Any) -> bool:
+    """Whether ``value`` has a snapshot's shape, and opening a session with it writes no file."""
+    if not (isinstance(value, dict) and isinstance(value.get("fields"), dict) and isinstance(value.get("entries"), dict)):
+        return False
+    fields, entries = value["fields"], value["entries"]
     return (
-        isinstance(value, dict)
-        and isinstance(value.get("fields"), dict)
-        and isinstance(value.get("entries"), dict)
-        and all(isinstance(v, str) for v in value["entries"].values())
+        all(isinstance(v, str) for v in entries.values())
+        and not fields.get("enable_profiling")
+        and not fields.get("optimized_model_filepath")
     )
 
 
@@ -253,26 +306,26 @@ def remember(cache_dir: Path, key: dict[str, Any], opened: list[tuple[Path, Snap
     Written only when it changed; with nothing to record, an old record is removed, so the
     next start does not open sessions it will throw away.
     """
-    import onnxruntime
-
     path = cache_dir / RECORD
     if not opened:
         with contextlib.suppress(OSError):
             path.unlink()
         return
+    import onnxruntime
+
     recorded = {
         "format": _FORMAT,
         "onnxruntime": onnxruntime.__version__,
         "key": key,
         "sessions": [{"graph": str(graph), "options": options} for graph, options in opened],
     }
-    text = json.dumps(recorded, indent=1, sort_keys=True) + "\n"
+    text = (json.dumps(recorded, indent=1, sort_keys=True) + "\n").encode()
     with contextlib.suppress(OSError):
-        if path.read_text() == text:
+        if path.read_bytes() == text:
             return
     staged = path.with_name(f"{RECORD}.tmp{os.getpid()}")
     try:
-        staged.write_text(text)
+        staged.write_bytes(text)
         staged.replace(path)  # in one step: a daemon starting meanwhile reads the old record or the new
     except OSError as exc:  # a read-only cache folder: every start goes the ordinary way
         log.debug("cannot record the sessions opened at start-up: %s", exc)

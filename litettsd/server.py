@@ -36,7 +36,7 @@ from .lexicon import watch_paths as lexicon_watch_paths
 from .messages import MAX_SPEED, SynthesizeRequest, request_id
 from .patterns import compile_pending
 from .pipeline import Audio, Cancellation, Cancelled, Finished, MarkReached, Pipeline, Start
-from .prefetch import Prefetch, remember, start_up_key
+from .prefetch import Prefetch, Snapshot, remember, start_up_key
 from .preflight import group_id
 from .plugins import Plugins
 from .runtime import build_runtime
@@ -777,17 +777,20 @@ class Daemon:
         self.scheduler.start()
         await self._listen()
         self.notifier.status("loading voices")
+        opened: list[tuple[Path, Snapshot]] = []  # by these voices, not by requests served before READY
         for voice_id in [self.settings.synthesis.default_voice, *self.settings.voices.preload]:
+            before = len(self.runtime.sessions.opened)
             try:
                 await self._warm(self.voices, voice_id)
             except RequestError as exc:
                 if voice_id == self.settings.synthesis.default_voice:
                     raise StartupError(f"default voice {voice_id!r} cannot be loaded: {exc.message}") from None
                 log.error("preloading %s failed: %s", voice_id, exc.message)
+            opened += self.runtime.sessions.opened[before:]
         log.info("ready (pid %d, voices %s)", os.getpid(), ", ".join(self.voices.loaded))
         self.notifier.ready(self._summary())
         startup_finished()
-        self._remember_start_up()
+        self._remember_start_up(opened)
         interval = watchdog_interval()
         if interval is not None:
             # Pinged from the event loop itself: a blocked loop stops the pings, and systemd
@@ -805,16 +808,14 @@ class Daemon:
         if self.settings.cache.phrases and self.settings.cache.max_bytes:
             self.in_background(self._precache(self.pipeline, self.settings.cache.phrases))
 
-    def _remember_start_up(self) -> None:
-        """Drop the sessions opened ahead that nobody took, and record what this start opened for
-        the next one (in a thread: it writes a file). Taken at READY: a request may load
-        another voice next, and that is not start-up's."""
+    def _remember_start_up(self, opened: list[tuple[Path, Snapshot]]) -> None:
+        """Drop the sessions opened ahead that nobody took, and record what start-up ``opened``
+        for the next start (in a thread: it writes a file)."""
         if self._ahead is not None:
             self._ahead.close()
             self._ahead = None
         settings = self.settings
-        key = start_up_key(settings.synthesis.default_voice, settings.voices.preload, self.plan.threads)
-        opened = list(self.runtime.sessions.opened)
+        key = start_up_key(settings, self.plan.threads)
         self.in_background(asyncio.to_thread(remember, settings.cache.path(), key, opened))
 
     def _warm_up_rest(self) -> None:

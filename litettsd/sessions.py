@@ -108,36 +108,43 @@ class SessionFactory:
     def __call__(self, model: Path, engine: str) -> Any:
         options = self.options(engine)
         started = time.perf_counter()
-        session = self._load(model, options)
+        session, ahead = self._load(model, options)
         self.threads[engine] = options.intra_op_num_threads
-        log.info("loaded %s model %s in %.2fs", engine, session._model_path, time.perf_counter() - started)
+        log.info(
+            "loaded %s model %s in %.2fs%s", engine, session._model_path, time.perf_counter() - started,
+            " (opened ahead, during start-up)" if ahead else "",
+        )  # fmt: skip
         return session
 
-    def _load(self, model: Path, options: Any) -> Any:
-        """A session on the cached optimized graph, or on ``model`` (caching its graph on the way)."""
+    def _load(self, model: Path, options: Any) -> tuple[Any, bool]:
+        """A session on the cached optimized graph, or on ``model`` (caching its graph on the way),
+        and whether start-up had opened it ahead."""
         import onnxruntime
 
         level = options.graph_optimization_level
         if level == onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL:
-            return _session(model, options)
+            return _session(model, options), False
         target = optimized_model_path(model, options, self._settings.cache.path())
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
         recorded = snapshot(options)  # how this start and the next ones open the cached graph
         if target.exists():
             mark_used(target.parent)  # see prune_unused
             try:
-                session = self._opened_ahead(target, recorded) or _session(target, options)
+                session = self._opened_ahead(target, recorded)
+                ahead = session is not None
+                if session is None:
+                    session = _session(target, options)
             except Exception as exc:  # a damaged cache entry must never stop a voice from loading
                 log.warning("cached optimized graph %s unusable (%s); rebuilding it", target, exc)
                 shutil.rmtree(target.parent, ignore_errors=True)
             else:
                 self._note_opened(target, recorded)
-                return session
+                return session, ahead
         options.graph_optimization_level = level
         session = self._load_and_save(model, options, target)
         if target.exists():
             self._note_opened(target, recorded)
-        return session
+        return session, False
 
     def _note_opened(self, graph: Path, recorded: Snapshot | None) -> None:
         if recorded is not None:
@@ -147,10 +154,7 @@ class SessionFactory:
         """The session start-up opened ahead on ``graph`` with these very options, if there is one."""
         if self._ahead is None or recorded is None:
             return None
-        session = self._ahead.take(graph, recorded)
-        if session is not None:
-            log.info("the session on %s was opened ahead, during start-up", graph)
-        return session
+        return self._ahead.take(graph, recorded)
 
     def _load_and_save(self, model: Path, options: Any, target: Path) -> Any:
         """Optimize ``model`` and save the result into a private folder, then publish it whole.

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
+from typing import Any
 
 
 def test_the_command_and_python_m_go_through_launch() -> None:
@@ -71,7 +75,7 @@ print(*[name for name in ("importlib.metadata", "prometheus_client", "onnx") if 
     assert result.stdout.split() == []
 
 
-def test_reading_the_configuration_imports_neither_the_event_loop_nor_onnxruntime() -> None:
+def test_reading_the_configuration_imports_neither_the_event_loop_nor_onnxruntime(tmp_path: Path) -> None:
     """Everything the daemon does before it starts opening its voice's session ahead (command
     line, configuration, CPU plan) stays clear of asyncio, numpy and onnxruntime: whatever
     they import before that point delays the session (see ``litettsd.prefetch``)."""
@@ -85,5 +89,18 @@ settings = load_settings(ConfigInputs.capture([], [])).settings
 plan_cpus(settings.cpu.affinity, settings.cpu.threads_setting())
 print(*[name for name in ("asyncio", "numpy", "onnxruntime") if name in sys.modules])
 """
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    # This machine's own configuration files stay out of it.
+    environment = {**os.environ, "LITETTSD_SYSTEM_CONFIG_DIR": str(tmp_path / "etc"), "XDG_CONFIG_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=environment)
     assert result.stdout.split() == []
+
+
+def test_the_running_daemon_has_not_loaded_tls(daemon: Any) -> None:
+    """The daemon itself imports asyncio the way ``import_asyncio_without_tls`` does: the ``_ssl``
+    extension (and with it OpenSSL) is nowhere in its memory, READY and pre-caching done."""
+    tls = importlib.util.find_spec("_ssl")
+    assert tls is not None and tls.origin is not None and Path(tls.origin).is_file(), tls  # else this proves nothing
+    with daemon.connect() as conn:
+        assert conn.request({"op": "synthesize", "id": 1, "text": "Hello."})[-1]["type"] == "end"
+    mapped = Path(f"/proc/{daemon.proc.pid}/maps").read_text()
+    assert tls.origin not in mapped and "libssl" not in mapped

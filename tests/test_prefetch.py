@@ -4,6 +4,7 @@ what the session factory would open, with real onnxruntime sessions and real dae
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -11,12 +12,14 @@ from typing import Any
 
 import numpy as np
 import onnxruntime
+import pytest
 
-from litettsd.prefetch import RECORD, Prefetch, new_options, remember, replay, snapshot, start_up_key
+from litettsd.prefetch import RECORD, Prefetch, Snapshot, new_options, remember, replay, snapshot
 
 from .conftest import BIN, DaemonProcess, audio_of
 
-KEY = start_up_key("piper:test", [], 2)
+KEY = {"voices": ["piper:test"], "threads": 2}
+"""A start-up key (``start_up_key`` makes them from the settings; any JSON value will do here)."""
 
 
 def _options(entries: dict[str, str] | None = None) -> Any:
@@ -53,6 +56,15 @@ def _graph(cache: Path, name: str = "entry") -> Path:
     return path
 
 
+def _recorded(cache: Path) -> tuple[Path, Snapshot]:
+    """A cached graph in ``cache``, and a record saying start-up opened it with ``_options()``."""
+    graph = _graph(cache)
+    recorded = snapshot(_options())
+    assert recorded is not None
+    remember(cache, KEY, [(graph, recorded)])
+    return graph, recorded
+
+
 def test_options_replay_from_their_snapshot_through_json() -> None:
     options = _options({"session.intra_op.allow_spinning": "0"})
     options.log_severity_level = 3
@@ -68,19 +80,34 @@ def test_options_replay_from_their_snapshot_through_json() -> None:
 
 
 def test_options_changed_in_ways_a_snapshot_cannot_hold_are_never_recorded() -> None:
-    """A free dimension override, an initializer, a custom-op library: none can be replayed."""
+    """A free dimension override or an initializer cannot be replayed from fields and entries."""
     options = _options()
     options.add_free_dimension_override_by_name("batch", 1)
+    assert snapshot(options) is None
+    options = _options()
+    options.add_initializer("one", onnxruntime.OrtValue.ortvalue_from_numpy(np.ones(1, dtype=np.float32)))
     assert snapshot(options) is None
     assert snapshot(onnxruntime.SessionOptions()) is None  # not made by new_options
 
 
+def test_options_that_make_opening_a_session_write_files_are_never_recorded(tmp_path: Path) -> None:
+    """Profiling and saving the optimized graph write files: a record must not be able to ask
+    for either, so neither is recorded, and a record holding them is not opened."""
+    profiling = _options()
+    profiling.enable_profiling = True
+    saving = _options()
+    saving.optimized_model_filepath = str(tmp_path / "written.onnx")
+    assert snapshot(profiling) is None and snapshot(saving) is None
+    _recorded(tmp_path)
+    record = json.loads((tmp_path / RECORD).read_text())
+    record["sessions"][0]["options"]["fields"]["optimized_model_filepath"] = str(tmp_path / "written.onnx")
+    (tmp_path / RECORD).write_text(json.dumps(record))
+    assert Prefetch.start(tmp_path, KEY) is None
+    assert not (tmp_path / "written.onnx").exists()
+
+
 def test_a_recorded_session_is_opened_ahead_and_taken_only_with_the_same_graph_and_options(tmp_path: Path) -> None:
-    graph = _graph(tmp_path)
-    options = _options()
-    recorded = snapshot(options)
-    assert recorded is not None
-    remember(tmp_path, KEY, [(graph, recorded)])
+    graph, recorded = _recorded(tmp_path)
     prefetch = Prefetch.start(tmp_path, KEY)
     assert prefetch is not None
     other = snapshot(_options({"session.intra_op.allow_spinning": "0"}))
@@ -96,12 +123,9 @@ def test_a_recorded_session_is_opened_ahead_and_taken_only_with_the_same_graph_a
 
 
 def test_nothing_is_opened_ahead_for_another_start_up_or_a_stale_or_foreign_record(tmp_path: Path) -> None:
-    graph = _graph(tmp_path)
-    recorded = snapshot(_options())
-    assert recorded is not None
-    remember(tmp_path, KEY, [(graph, recorded)])
-    assert Prefetch.start(tmp_path, start_up_key("piper:other", [], 2)) is None
-    assert Prefetch.start(tmp_path, start_up_key("piper:test", [], 1)) is None
+    graph, recorded = _recorded(tmp_path)
+    assert Prefetch.start(tmp_path, {**KEY, "voices": ["piper:other"]}) is None
+    assert Prefetch.start(tmp_path, {**KEY, "threads": 1}) is None
 
     record = json.loads((tmp_path / RECORD).read_text())
     record["onnxruntime"] = "0.0.0"
@@ -112,28 +136,49 @@ def test_nothing_is_opened_ahead_for_another_start_up_or_a_stale_or_foreign_reco
     elsewhere = _graph(tmp_path / "elsewhere")
     remember(tmp_path, KEY, [(elsewhere, recorded)])
     assert Prefetch.start(tmp_path, KEY) is None
+    sneaky = tmp_path / "optimized" / ".." / "elsewhere" / "optimized" / "entry" / "model.onnx"
+    remember(tmp_path, KEY, [(sneaky, recorded)])
+    assert Prefetch.start(tmp_path, KEY) is None
 
-    for broken in ("{", "[]", '{"format": 1, "key": {}, "sessions": [{"graph": 3}]}'):
-        (tmp_path / RECORD).write_text(broken)
-        assert Prefetch.start(tmp_path, KEY) is None
+    good = {"graph": str(graph), "options": recorded}
+    for broken in (
+        "{",
+        "[]",
+        b"\xff\xfe{",
+        {"format": 2, "key": KEY, "sessions": [good]},
+        {"format": 1, "key": KEY, "sessions": [good, {"graph": 3, "options": recorded}]},
+        {"format": 1, "key": KEY, "sessions": [good, {"graph": str(graph), "options": {"fields": {}}}]},
+        {"format": 1, "key": KEY, "sessions": [{"graph": str(graph), "options": {"fields": {}, "entries": {"a": 1}}}]},
+        {"format": 1, "key": KEY, "sessions": [{"graph": "/nul\u0000/model.onnx", "options": recorded}]},
+    ):
+        if isinstance(broken, bytes):
+            (tmp_path / RECORD).write_bytes(broken)
+        else:
+            (tmp_path / RECORD).write_text(broken if isinstance(broken, str) else json.dumps(broken))
+        assert Prefetch.start(tmp_path, KEY) is None, broken
+    # ... and the next record replaces a broken one, even one that is not text.
+    remember(tmp_path, KEY, [(graph, recorded)])
+    assert json.loads((tmp_path / RECORD).read_text())["sessions"] == [good]
 
 
-def test_a_graph_that_fails_to_open_ahead_leaves_the_factory_to_open_it(tmp_path: Path) -> None:
-    graph = _graph(tmp_path)
+def test_a_graph_that_fails_to_open_ahead_leaves_the_factory_to_open_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken, sound = _graph(tmp_path, "broken"), _graph(tmp_path, "sound")
     recorded = snapshot(_options())
     assert recorded is not None
-    remember(tmp_path, KEY, [(graph, recorded)])
-    graph.write_bytes(b"not a graph")
+    remember(tmp_path, KEY, [(broken, recorded), (sound, recorded)])
+    broken.write_bytes(b"not a graph")
     prefetch = Prefetch.start(tmp_path, KEY)
     assert prefetch is not None
-    assert prefetch.take(graph, recorded) is None
+    assert prefetch.take(broken, recorded) is None
+    assert f"opening {broken} ahead failed" in caplog.text
+    session = prefetch.take(sound, recorded)  # the one after it still opened
+    assert session is not None and session.get_inputs()[0].name == "x"
 
 
 def test_the_record_is_removed_when_start_up_opened_nothing_it_can_hold(tmp_path: Path) -> None:
-    graph = _graph(tmp_path)
-    recorded = snapshot(_options())
-    assert recorded is not None
-    remember(tmp_path, KEY, [(graph, recorded)])
+    graph, recorded = _recorded(tmp_path)
     assert (tmp_path / RECORD).exists()
     remember(tmp_path, KEY, [])
     assert not (tmp_path / RECORD).exists()
@@ -172,7 +217,7 @@ def test_the_next_start_takes_the_default_voice_opened_ahead_and_speaks_the_same
 
     second = start_daemon()
     _record_after(second, model_cache, record)
-    assert "was opened ahead, during start-up" in second.log.read_text()
+    assert "(opened ahead, during start-up)" in second.log.read_text()
     assert _speak(second, text) == heard
     second.stop()
 
@@ -185,7 +230,7 @@ def test_the_next_start_takes_the_default_voice_opened_ahead_and_speaks_the_same
 
     again = start_daemon("[cpu]\nspin = false\n")
     _record_after(again, model_cache, record)
-    assert "was opened ahead, during start-up" in again.log.read_text()
+    assert "(opened ahead, during start-up)" in again.log.read_text()
     assert _speak(again, text) == heard
 
 
@@ -200,21 +245,26 @@ def test_a_broken_record_does_not_stop_the_daemon_and_is_replaced(start_daemon: 
 def test_a_start_that_fails_while_a_session_opens_ahead_exits_with_its_own_status(
     start_daemon: Any, model_cache: Path, tmp_path: Path
 ) -> None:
-    """A broken lexicon stops start-up (exit 2) while the voice's session is still opening on
-    the prefetch thread; the process waits for it rather than aborting in onnxruntime."""
+    """A broken lexicon stops start-up (exit 2) while sessions are still opening ahead; the
+    process waits for the one being opened rather than aborting in onnxruntime. The record
+    names the default voice's graph twenty times, so the thread is surely still at work."""
     daemon = start_daemon()
-    _record_after(daemon, model_cache, "")
+    record = json.loads(_record_after(daemon, model_cache, ""))
     daemon.stop()
+    record["sessions"] *= 20
+    (model_cache / RECORD).write_text(json.dumps(record))
     bad = tmp_path / "bad.toml"
     bad.write_text("[words]\nfoo = 3\n")
     config = tmp_path / "c.toml"
     config.write_text(f'[lexicon]\nfiles = ["{bad}"]\n[cache]\ndir = "{model_cache}"\n')
-    for _ in range(3):
-        result = subprocess.run(
-            [str(BIN / "litettsd"), "--socket", str(tmp_path / "s.sock"), "--config", str(config), "--log-level", "debug"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 2, result.stderr
-        assert "words.foo" in result.stderr and "terminate called" not in result.stderr
+    environment = {**os.environ, "LITETTSD_SYSTEM_CONFIG_DIR": str(tmp_path / "etc"), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    result = subprocess.run(
+        [str(BIN / "litettsd"), "--socket", str(tmp_path / "s.sock"), "--config", str(config), "--log-level", "debug"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "words.foo" in result.stderr and "terminate called" not in result.stderr
+    assert "sessions opened ahead and not used" in result.stderr  # it was at work
