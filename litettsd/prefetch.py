@@ -213,6 +213,7 @@ class Prefetch:
 
     def take(self, graph: Path, options: Snapshot) -> Any:
         """The session opened ahead on ``graph`` with exactly ``options``, once it is open; else None."""
+        graph = graph.resolve()  # as recorded entries are: the cache folder may be reached through a link
         with self._lock:
             ahead = next(
                 (a for a in self._ahead if not a.taken and a.graph == graph and a.options == options and not self._closed),
@@ -250,12 +251,13 @@ def start_up_key(settings: Settings, threads: int) -> dict[str, Any]:
     voices, the thread count, ``[cpu]`` (spinning) and which plugins load. A record made under
     others would be memory thrown away. (A third-party optimizer plugin reading other settings
     is still caught by the comparison of the options themselves.)"""
-    return {
+    key = {
         "voices": [settings.synthesis.default_voice, *settings.voices.preload],
         "threads": threads,
         "cpu": dataclasses.asdict(settings.cpu),
         "plugins": dataclasses.asdict(settings.plugins),
     }
+    return dict(json.loads(json.dumps(key, default=str)))  # as it will read back from the record
 
 
 def _recorded_sessions(cache_dir: Path, key: dict[str, Any]) -> tuple[list[_Ahead], str] | None:
@@ -273,7 +275,7 @@ def _recorded_sessions(cache_dir: Path, key: dict[str, Any]) -> tuple[list[_Ahea
         except (OSError, ValueError, RuntimeError):  # a NUL in the path, a symlink loop
             ours = False
         if ours:
-            ahead.append(_Ahead(graph, entry["options"]))
+            ahead.append(_Ahead(graph.resolve(), entry["options"]))
     return (ahead, str(recorded.get("onnxruntime"))) if ahead else None
 
 

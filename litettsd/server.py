@@ -42,6 +42,7 @@ from .plugins import Plugins
 from .runtime import build_runtime
 from .scheduler import InferenceScheduler
 from .sdnotify import ListenSocket, Notifier, run_watchdog, watchdog_interval
+from .sessions import START_UP
 from .voices import VoiceRegistry
 from .watch import ConfigWatcher
 
@@ -777,20 +778,21 @@ class Daemon:
         self.scheduler.start()
         await self._listen()
         self.notifier.status("loading voices")
-        opened: list[tuple[Path, Snapshot]] = []  # by these voices, not by requests served before READY
-        for voice_id in [self.settings.synthesis.default_voice, *self.settings.voices.preload]:
-            before = len(self.runtime.sessions.opened)
-            try:
-                await self._warm(self.voices, voice_id)
-            except RequestError as exc:
-                if voice_id == self.settings.synthesis.default_voice:
-                    raise StartupError(f"default voice {voice_id!r} cannot be loaded: {exc.message}") from None
-                log.error("preloading %s failed: %s", voice_id, exc.message)
-            opened += self.runtime.sessions.opened[before:]
+        start_up = START_UP.set(True)  # for the loads started here, not for requests' (see sessions)
+        try:
+            for voice_id in [self.settings.synthesis.default_voice, *self.settings.voices.preload]:
+                try:
+                    await self._warm(self.voices, voice_id)
+                except RequestError as exc:
+                    if voice_id == self.settings.synthesis.default_voice:
+                        raise StartupError(f"default voice {voice_id!r} cannot be loaded: {exc.message}") from None
+                    log.error("preloading %s failed: %s", voice_id, exc.message)
+        finally:
+            START_UP.reset(start_up)
         log.info("ready (pid %d, voices %s)", os.getpid(), ", ".join(self.voices.loaded))
         self.notifier.ready(self._summary())
         startup_finished()
-        self._remember_start_up(opened)
+        self._remember_start_up(list(self.runtime.sessions.opened))
         interval = watchdog_interval()
         if interval is not None:
             # Pinged from the event loop itself: a blocked loop stops the pings, and systemd

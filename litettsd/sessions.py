@@ -20,6 +20,7 @@ the peak RSS by about 85 MB, with no measurable speed gain.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import platform
@@ -36,6 +37,11 @@ from .plugins import Plugins
 from .prefetch import Prefetch, Snapshot, new_options, snapshot
 
 log = logging.getLogger(__name__)
+
+START_UP: contextvars.ContextVar[bool] = contextvars.ContextVar("litettsd_start_up", default=False)
+"""True while start-up loads its own voices. Loading tasks and their threads inherit it, so a
+session opened for a request served before READY (which may finish first) is not taken for
+start-up's."""
 
 _GRAPH = "model.onnx"
 _WEIGHTS = "model.data"
@@ -91,8 +97,8 @@ class SessionFactory:
         self.threads: dict[str, int] = {}
         """Intra-op thread count in force per engine, for ``status``."""
         self.opened: list[tuple[Path, Snapshot]] = []
-        """The cached graphs opened, with their options, in order: what the next start may open
-        ahead (see ``prefetch``)."""
+        """The cached graphs opened for start-up's own voices (``START_UP``), with their options,
+        in order: what the next start may open ahead (see ``prefetch``)."""
 
     def options(self, engine: str) -> Any:
         """Our defaults, then every optimizer plugin's changes."""
@@ -147,7 +153,7 @@ class SessionFactory:
         return session, False
 
     def _note_opened(self, graph: Path, recorded: Snapshot | None) -> None:
-        if recorded is not None:
+        if recorded is not None and START_UP.get():
             self.opened.append((graph, recorded))
 
     def _opened_ahead(self, graph: Path, recorded: Snapshot | None) -> Any:

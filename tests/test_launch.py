@@ -97,7 +97,7 @@ print(*[name for name in ("asyncio", "numpy", "onnxruntime") if name in sys.modu
 
 def test_the_running_daemon_has_not_loaded_tls(daemon: Any) -> None:
     """The daemon itself imports asyncio the way ``import_asyncio_without_tls`` does: the ``_ssl``
-    extension (and with it OpenSSL) is nowhere in its memory, READY and pre-caching done."""
+    extension (and with it OpenSSL) is nowhere in its memory once it has spoken."""
     tls = importlib.util.find_spec("_ssl")
     assert tls is not None and tls.origin is not None and Path(tls.origin).is_file(), tls  # else this proves nothing
     with daemon.connect() as conn:

@@ -23,7 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 from litettsd import model_prep
 from litettsd.errors import RequestError
 from litettsd.model_prep import prepared_model
-from litettsd.sessions import SessionFactory, optimized_model_path
+from litettsd.sessions import START_UP, SessionFactory, optimized_model_path
 from litettsd_plugins.engines import kokoro
 from litettsd_plugins.optimizers import cpu_threads
 
@@ -458,3 +458,21 @@ def test_kokoro_join_reaches_the_disk_before_it_is_published(tmp_path, monkeypat
     model = kokoro.assemble_model(tmp_path / "cache")
     temporary = str(model.with_suffix(f".tmp{os.getpid()}"))
     assert disk.flushed_before_renamed(temporary) == {temporary}
+
+
+def test_only_the_sessions_start_up_opens_are_recorded_for_the_next_start(tmp_path, piper_model):
+    """A request served before READY may open another voice's session meanwhile; only loads
+    made under ``START_UP`` (start-up's own voices) go into the record (see ``prefetch``)."""
+    cache = tmp_path / "cache"
+    factory = _factory(cache)
+    factory(piper_model, "piper")  # optimizes and caches the graph
+    factory(piper_model, "piper")  # from the cache, for a request
+    assert factory.opened == []
+    start_up = START_UP.set(True)
+    try:
+        factory(piper_model, "piper")
+    finally:
+        START_UP.reset(start_up)
+    ((graph, recorded),) = factory.opened
+    assert graph == optimized_model_path(piper_model, factory.options("piper"), cache)
+    assert recorded["fields"]["graph_optimization_level"] == int(onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL)

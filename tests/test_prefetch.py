@@ -139,6 +139,9 @@ def test_nothing_is_opened_ahead_for_another_start_up_or_a_stale_or_foreign_reco
     sneaky = tmp_path / "optimized" / ".." / "elsewhere" / "optimized" / "entry" / "model.onnx"
     remember(tmp_path, KEY, [(sneaky, recorded)])
     assert Prefetch.start(tmp_path, KEY) is None
+    (tmp_path / "optimized" / "link").symlink_to(elsewhere.parent)  # an entry that leads outside
+    remember(tmp_path, KEY, [(tmp_path / "optimized" / "link" / "model.onnx", recorded)])
+    assert Prefetch.start(tmp_path, KEY) is None
 
     good = {"graph": str(graph), "options": recorded}
     for broken in (
@@ -175,6 +178,17 @@ def test_a_graph_that_fails_to_open_ahead_leaves_the_factory_to_open_it(
     assert f"opening {broken} ahead failed" in caplog.text
     session = prefetch.take(sound, recorded)  # the one after it still opened
     assert session is not None and session.get_inputs()[0].name == "x"
+    prefetch.close(wait=True)
+
+
+def test_a_cache_folder_reached_through_a_link_is_the_same_folder(tmp_path: Path) -> None:
+    """Opened ahead under one name of the folder, taken under the other."""
+    graph, recorded = _recorded(tmp_path / "real")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    prefetch = Prefetch.start(tmp_path / "link", KEY)
+    assert prefetch is not None
+    assert prefetch.take(tmp_path / "link" / graph.relative_to(tmp_path / "real"), recorded) is not None
+    prefetch.close(wait=True)
 
 
 def test_the_record_is_removed_when_start_up_opened_nothing_it_can_hold(tmp_path: Path) -> None:
@@ -205,8 +219,8 @@ def _speak(daemon: DaemonProcess, text: str) -> bytes:
 
 def test_the_next_start_takes_the_default_voice_opened_ahead_and_speaks_the_same(start_daemon: Any, model_cache: Path) -> None:
     """Start, stop, start again: the second start opens the voice's session ahead and the
-    factory takes it; its audio is the same, sample for sample. Changed session options
-    (``[cpu] spin``) are not taken; the start after that, with them recorded, takes them."""
+    factory takes it; its audio is the same, sample for sample. A changed ``[cpu] spin`` is
+    another start-up (nothing is opened ahead); the start after it takes what it recorded."""
     text = "The quick brown fox jumps over the lazy dog."
     record = (model_cache / RECORD).read_text() if (model_cache / RECORD).exists() else ""
 
@@ -248,11 +262,19 @@ def test_a_start_that_fails_while_a_session_opens_ahead_exits_with_its_own_statu
     """A broken lexicon stops start-up (exit 2) while sessions are still opening ahead; the
     process waits for the one being opened rather than aborting in onnxruntime. The record
     names the default voice's graph twenty times, so the thread is surely still at work."""
+    (model_cache / RECORD).unlink(missing_ok=True)  # so the record read below is this start's
     daemon = start_daemon()
     record = json.loads(_record_after(daemon, model_cache, ""))
     daemon.stop()
     record["sessions"] *= 20
     (model_cache / RECORD).write_text(json.dumps(record))
+    try:
+        _start_with_a_broken_lexicon(model_cache, tmp_path)
+    finally:
+        (model_cache / RECORD).unlink()  # twenty sessions would be opened by every later start
+
+
+def _start_with_a_broken_lexicon(model_cache: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[words]\nfoo = 3\n")
     config = tmp_path / "c.toml"
