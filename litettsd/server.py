@@ -584,8 +584,6 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.scheduler = InferenceScheduler()
         self.cache = AudioCache(config.settings.cache.max_bytes)
-        self._ahead = ahead
-        """The sessions start-up opened ahead (see ``prefetch``), until READY."""
         self.runtime = build_runtime(config, self.scheduler, self.cache, plan.threads, ahead=ahead)
         self.connections: set[Connection] = set()
         self.requests: set[asyncio.Task[None]] = set()
@@ -813,9 +811,7 @@ class Daemon:
     def _remember_start_up(self, opened: list[tuple[Path, Snapshot]]) -> None:
         """Drop the sessions opened ahead that nobody took, and record what start-up ``opened``
         for the next start (in a thread: it writes a file)."""
-        if self._ahead is not None:
-            self._ahead.close()
-            self._ahead = None
+        self.runtime.sessions.close_ahead()
         settings = self.settings
         key = start_up_key(settings, self.plan.threads)
         self.in_background(asyncio.to_thread(remember, settings.cache.path(), key, opened))

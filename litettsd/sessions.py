@@ -156,6 +156,12 @@ class SessionFactory:
         if recorded is not None and START_UP.get():
             self.opened.append((graph, recorded))
 
+    def close_ahead(self) -> None:
+        """Start-up is over: drop the sessions opened ahead that nobody took."""
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
+
     def _opened_ahead(self, graph: Path, recorded: Snapshot | None) -> Any:
         """The session start-up opened ahead on ``graph`` with these very options, if there is one."""
         if self._ahead is None or recorded is None:
