@@ -21,6 +21,29 @@ CPU_PLAN = "cpu-plan"
 INSTALL_UNITS = "install-units"
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, told the terminal's width. Left to find it, argparse imports
+    ``shutil``, and with it ``bz2`` and ``lzma`` (~3 ms), on every start of the daemon, which
+    prints no help."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_columns() - 2)
+
+
+def _terminal_columns() -> int:
+    """The width ``shutil.get_terminal_size`` would give: ``COLUMNS``, else stdout's terminal, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0 and sys.__stdout__ is not None:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (ValueError, OSError):  # not a terminal, or closed
+            columns = 0
+    return columns if columns > 0 else 80
+
+
 def _parser() -> argparse.ArgumentParser:
     # check-config is an optional positional rather than a subparser: it takes the same
     # options as the daemon (they are layers too), before or after it, and a subparser would
@@ -29,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="litettsd",
         description="Local neural text-to-speech daemon: warm voices served over a Unix socket.",
         epilog="Configuration layers and every key: docs/configuration.md.",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument(
         "command",
@@ -64,6 +88,19 @@ async def _serve(loaded: LoadedConfig, plan: CpuPlan, activated: list[ListenSock
     await Daemon(loaded, plan, activated, ahead=ahead).serve()
 
 
+def settle_native_libraries() -> None:
+    """Set, unless the environment already does, how the native libraries the daemon is about
+    to load behave; they read it when they load."""
+    # onnxruntime 1.32 records telemetry under ~/.cache and can upload it; a local speech
+    # daemon has no business doing either (the systemd units set this too).
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    # numpy's OpenBLAS starts a thread per further CPU as numpy loads, each spinning ~100 ms
+    # for work that never comes (the daemon's numpy work is element-wise; inference runs in
+    # onnxruntime's own pool): a third busy thread on two cores during start-up. With one
+    # thread it starts none, and exec to READY took 0.97x as long (11 alternating starts).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse flags, load settings, run the daemon until SIGTERM; exit codes: 0 ok, 1 start-up failed, 2 bad config."""
     argv = sys.argv[1:] if argv is None else argv
@@ -89,9 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == CPU_PLAN:
         return main_cpu_plan(cpu_settings.affinity, cpu_settings.threads_setting())
     logs.setup(loaded.settings.log.level)
-    # onnxruntime 1.32 records telemetry under ~/.cache and can upload it; a local speech
-    # daemon has no business doing either (the systemd units set this too).
-    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    settle_native_libraries()
 
     from .errors import StartupError
 

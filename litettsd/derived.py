@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -49,6 +48,8 @@ def prune_unused(keep: Path, candidates: Iterable[Path], what: str) -> None:
 
     Entries being written carry a ``.tmp`` suffix and are fresh anyway.
     """
+    import shutil  # here: with its archive formats (bz2, lzma) it costs every start ~3 ms
+
     cutoff = time.time() - UNUSED_SECONDS
     for entry in candidates:
         try:

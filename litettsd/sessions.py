@@ -5,10 +5,11 @@ start. So the first load saves onnxruntime's optimized graph into the cache fold
 later starts load that with optimizations off: a Piper voice loads in about 0.1 s instead
 of 0.3 s on the 2-core CI machine, with bit-identical audio. The weights are saved beside
 the graph as external data, which onnxruntime maps from the file instead of parsing and
-copying them (another 0.05-0.1 s, and ~10 MB less resident memory). The cache entry is keyed
-by the source model, the onnxruntime version, the CPU (the optimized graph may use kernels
-laid out for this CPU's vector width) and the options that change what the optimizer
-produces.
+copying them (another 0.05-0.1 s, and ~10 MB less resident memory). The graph is saved
+without the inferred shapes of its intermediate values, which only slow the next load down
+(``_drop_shape_annotations``). The cache entry is keyed by the source model, the onnxruntime
+version, the CPU (the optimized graph may use kernels laid out for this CPU's vector width),
+the options that change what the optimizer produces and how we save it.
 
 Memory: every session of the process shares one arena (see ``arena``), and memory
 pattern planning is off. The pattern is planned per input shape, and a speech model sees a
@@ -24,7 +25,6 @@ import contextvars
 import logging
 import os
 import platform
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,8 @@ _OPTIMIZER_CONFIG_KEYS = (
     "session.disable_aot_function_inlining",
 )
 """Session config entries an optimizer plugin might set that change the optimized graph."""
+_SAVED_FORMAT = "2"
+"""How we write a graph into the cache (2: without ``value_info``); older entries are not reused."""
 
 
 def cpu_identity() -> str:
@@ -72,7 +74,7 @@ def cpu_identity() -> str:
 
 def optimizer_identity(options: Any) -> list[str]:
     """What, besides the model, decides the graph onnxruntime's optimizer produces."""
-    parts = [f"level={int(options.graph_optimization_level)}", cpu_identity()]
+    parts = [f"level={int(options.graph_optimization_level)}", cpu_identity(), f"saved={_SAVED_FORMAT}"]
     for key in _OPTIMIZER_CONFIG_KEYS:
         try:
             parts.append(f"{key}={options.get_session_config_entry(key)}")
@@ -141,6 +143,8 @@ class SessionFactory:
                 if session is None:
                     session = _session(target, options)
             except Exception as exc:  # a damaged cache entry must never stop a voice from loading
+                import shutil
+
                 log.warning("cached optimized graph %s unusable (%s); rebuilding it", target, exc)
                 shutil.rmtree(target.parent, ignore_errors=True)
             else:
@@ -175,6 +179,8 @@ class SessionFactory:
         sees either no entry or a complete one; if one was published first, ours is dropped.
         Files are never rewritten in place: a daemon may have the weights mapped.
         """
+        import shutil  # here: with its archive formats (bz2, lzma) it costs every start ~3 ms
+
         folder = target.parent.with_name(f"{target.parent.name}.tmp{os.getpid()}")
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -184,6 +190,7 @@ class SessionFactory:
             # the CPU is part of the cache key, so the warning is noise in our log.
             options.log_severity_level = 3
             session = _session(model, options)
+            _drop_shape_annotations(folder / _GRAPH)
         except Exception as exc:  # e.g. a read-only cache folder: load without caching
             log.warning("cannot cache the optimized graph of %s: %s", model, exc)
             shutil.rmtree(folder, ignore_errors=True)
@@ -205,6 +212,22 @@ class SessionFactory:
             shutil.rmtree(folder, ignore_errors=True)
         prune_unused(target.parent, (e for e in target.parent.parent.iterdir() if e.is_dir()), "optimized graph")
         return session
+
+
+def _drop_shape_annotations(graph: Path) -> None:
+    """Remove the inferred shapes of intermediate values that onnxruntime saved with ``graph``.
+
+    They are hints: loading the graph infers every value's type and shape again, and the
+    audio is bit for bit the same without them (Piper's and Kokoro's graphs). Parsing them is
+    not free: the constructor of ``InferenceSession`` on Piper's graph took 22 ms instead of 28
+    (4 fresh processes each), and it holds the interpreter lock that start-up's imports, on
+    the other thread, wait for (see ``prefetch``).
+    """
+    import onnx
+
+    model = onnx.load(str(graph), load_external_data=False)  # the weights stay where they are
+    del model.graph.value_info[:]
+    onnx.save(model, str(graph))
 
 
 def _session(model: Path, options: Any) -> Any:

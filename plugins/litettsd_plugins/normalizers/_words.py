@@ -14,7 +14,6 @@ espeak-ng then says each letter's name, even "A", which it reads as the article 
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from collections.abc import Callable
@@ -211,12 +210,14 @@ def unicode_name_words(ch: str) -> str:
 
 def decode_entities(text: str) -> str:
     """HTML entities, including doubly escaped ones, as the characters they stand for."""
+    if "&" not in text:
+        return text
+    import html  # here: its table of 2,000 entities would cost every start ~1 ms
+
     for _ in range(_ENTITY_ROUNDS):
-        if "&" not in text:
-            break
         decoded = html.unescape(text)
-        if decoded == text:
-            break
+        if decoded == text or "&" not in decoded:
+            return decoded
         text = decoded
     return text
 

@@ -5,10 +5,14 @@ among the CPUs the process is pinned to (systemd's ``CPUAffinity=``, ``taskset``
 ``[cpu] affinity`` narrow them), capped by the cgroup quota, not every CPU in the machine.
 
 Spinning follows ``[cpu] spin``. Measured on the 2-core CI machine (onnxruntime 1.32):
-spinning workers make a Piper synthesis about 5% faster, then spin for roughly 40 ms of CPU
-after the last run of a burst and sleep; over 5 s of idleness the process used 1.2 ms of
-CPU with spinning and without. So spinning costs nothing while idle and is on by default.
-Inter-op threads are unused (sequential execution) and never spin.
+without it, Piper's corpus took 1.09x as long, so it is on by default. But a worker left to
+itself spins for tens of milliseconds whenever it runs out of work: ~60 ms from the moment
+the pool is created, while start-up still imports and opens the session on both cores (a
+third busy thread on two cores), and ~27 ms of CPU after every request. So a worker spins at
+most 1 ms (``spin_duration_us``), which is plenty between the parallel sections of one run,
+and stops as soon as a run returns (``force_spinning_stop``). With the spin bounded, exec to
+READY took 0.93x as long (13 alternating starts, median 244 -> 226 ms) and the corpus as long
+(0.99-1.00x, 9 rounds). Inter-op threads are unused (sequential execution) and never spin.
 
 Kokoro's weights are pre-packed on all intra-op threads (``session.prepack.enable_parallel``):
 its int8 matrices take ~80 ms to pack, and packing them on two threads made its lazy first
@@ -24,6 +28,9 @@ from litettsd.config import Settings
 from litettsd.hookspecs import hookimpl
 
 _PARALLEL_PREPACK_ENGINES = frozenset({"kokoro"})
+_SPIN_MICROSECONDS = "1000"
+"""Longest an idle intra-op worker spins before it sleeps (an onnxruntime without the entry
+ignores it, and spins as before)."""
 
 
 @hookimpl
@@ -35,6 +42,8 @@ def litettsd_session_options(engine: str, options: Any, settings: Settings, thre
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings.cpu.spin else "0")
+    options.add_session_config_entry("session.intra_op.spin_duration_us", _SPIN_MICROSECONDS)
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     if engine in _PARALLEL_PREPACK_ENGINES and threads > 1:
         options.add_session_config_entry("session.prepack.enable_parallel", "1")
