@@ -39,7 +39,7 @@ def _terminal_columns() -> int:
     if columns <= 0 and sys.__stdout__ is not None:
         try:
             columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (ValueError, OSError):  # not a terminal, or closed
+        except (AttributeError, ValueError, OSError):  # not a terminal, closed, or no file at all
             columns = 0
     return columns if columns > 0 else 80
 

@@ -18,7 +18,8 @@ Orca marks every word). The same durations before rounding, ``RAW_DURATIONS_OUTP
 the engines how far rounding to whole frames kept them from the speed asked for.
 
 Both changes are made once and the result kept in the cache folder, keyed by the source
-file and the onnxruntime version.
+file and the onnxruntime version. ``drop_shape_annotations`` also edits a graph with ``onnx``,
+for the session factory's cache, in a child process for the same reason.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ DURATIONS_OUTPUT = "litettsd_durations"
 """The added output: frames per input id, shaped like the input ids."""
 RAW_DURATIONS_OUTPUT = "litettsd_raw_durations"
 """The durations before the graph rounds them to whole frames (``audio.speed_shortfall``)."""
+_DROP_SHAPES = "--drop-shape-annotations"
+"""The child's first argument when it strips a graph rather than preparing a model."""
 
 
 def cache_key(source: Path, *extra: str) -> str:
@@ -121,21 +124,54 @@ def prepared_model(source: Path, cache_dir: Path) -> Path:
                 f"cannot write to the cache folder {target.parent}: {exc.strerror}; "
                 "set [cache] dir (or CACHE_DIRECTORY) to a writable folder"
             ) from None
-        child = subprocess.run(
-            [sys.executable, "-m", __name__, str(source), str(target)],
-            capture_output=True, text=True, check=False, env=child_environment(),
-        )  # fmt: skip
-        if child.returncode != 0:
-            # The traceback's last line says what went wrong; the rest is for debugging.
-            log.debug("preparing %s failed:\n%s", source, child.stderr)
-            lines = child.stderr.strip().splitlines() or ["(no message)"]
-            raise RuntimeError(f"cannot prepare {source}: {lines[-1]}")
+        try:
+            _in_child(str(source), str(target))
+        except RuntimeError as exc:
+            raise RuntimeError(f"cannot prepare {source}: {exc}") from None
         log.info("prepared %s", target if target.exists() else f"{source} (nothing to change, used as is)")
         made = target if target.exists() else unchanged
         # (not the source itself, which may live in the same folder: Kokoro's joined model)
         siblings = [path for path in target.parent.glob(f"{source.stem}.*") if path != source]
         prune_unused(made, siblings, "prepared model")
     return target if target.exists() else source
+
+
+def drop_shape_annotations(graph: Path) -> None:
+    """Remove the inferred shapes of intermediate values (``value_info``) saved with ``graph``.
+
+    They are hints: loading the graph infers every value's type and shape again, and the
+    audio is bit for bit the same without them (Piper's and Kokoro's graphs). Parsing them is
+    not free: the constructor of ``InferenceSession`` on Piper's graph took 21-24 ms instead
+    of 27-29 (4 fresh processes each), and it holds the interpreter lock that start-up's
+    imports, on the other thread, wait for (see ``prefetch``). Done in a child process, as
+    ``onnx`` would otherwise stay in the daemon's memory; the graph is replaced in one step,
+    so a failure leaves it as it was. Raises ``RuntimeError`` when the child fails.
+    """
+    _in_child(_DROP_SHAPES, str(graph))
+
+
+def _in_child(*arguments: str) -> None:
+    """Run this module with ``arguments`` in a child process; when it fails, raise
+    ``RuntimeError`` with the last line of its traceback, which says what went wrong (the
+    rest is logged for debugging)."""
+    child = subprocess.run(
+        [sys.executable, "-m", __name__, *arguments],
+        capture_output=True, text=True, check=False, env=child_environment(),
+    )  # fmt: skip
+    if child.returncode != 0:
+        log.debug("%s %s failed:\n%s", __name__, " ".join(arguments), child.stderr)
+        lines = child.stderr.strip().splitlines() or ["(no message)"]
+        raise RuntimeError(lines[-1])
+
+
+def _drop_shape_annotations_here(graph: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(graph), load_external_data=False)  # the weights stay where they are
+    del model.graph.value_info[:]
+    temporary = graph.with_name(f"{graph.name}.tmp{os.getpid()}")
+    onnx.save(model, str(temporary))
+    os.replace(temporary, graph)
 
 
 def _prepare(source: Path, target: Path) -> None:
@@ -287,4 +323,7 @@ def _noise_key_nodes(graph: Any, constants: dict[str, np.ndarray]) -> list[Any]:
 
 
 if __name__ == "__main__":
-    _prepare(Path(sys.argv[1]), Path(sys.argv[2]))
+    if sys.argv[1] == _DROP_SHAPES:
+        _drop_shape_annotations_here(Path(sys.argv[2]))
+    else:
+        _prepare(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -7,9 +7,9 @@ of 0.3 s on the 2-core CI machine, with bit-identical audio. The weights are sav
 the graph as external data, which onnxruntime maps from the file instead of parsing and
 copying them (another 0.05-0.1 s, and ~10 MB less resident memory). The graph is saved
 without the inferred shapes of its intermediate values, which only slow the next load down
-(``_drop_shape_annotations``). The cache entry is keyed by the source model, the onnxruntime
-version, the CPU (the optimized graph may use kernels laid out for this CPU's vector width),
-the options that change what the optimizer produces and how we save it.
+(``model_prep.drop_shape_annotations``). The cache entry is keyed by the source model, the
+onnxruntime version, the CPU (the optimized graph may use kernels laid out for this CPU's
+vector width), the options that change what the optimizer produces and how we save it.
 
 Memory: every session of the process shares one arena (see ``arena``), and memory
 pattern planning is off. The pattern is planned per input shape, and a speech model sees a
@@ -32,7 +32,7 @@ from typing import Any
 from .arena import share_arena
 from .config import Settings
 from .derived import flush_to_disk, mark_used, prune_unused
-from .model_prep import cache_key
+from .model_prep import cache_key, drop_shape_annotations
 from .plugins import Plugins
 from .prefetch import Prefetch, Snapshot, new_options, snapshot
 
@@ -73,7 +73,7 @@ def cpu_identity() -> str:
 
 
 def optimizer_identity(options: Any) -> list[str]:
-    """What, besides the model, decides the graph onnxruntime's optimizer produces."""
+    """What, besides the model, decides the graph onnxruntime's optimizer produces and we cache."""
     parts = [f"level={int(options.graph_optimization_level)}", cpu_identity(), f"saved={_SAVED_FORMAT}"]
     for key in _OPTIMIZER_CONFIG_KEYS:
         try:
@@ -143,7 +143,7 @@ class SessionFactory:
                 if session is None:
                     session = _session(target, options)
             except Exception as exc:  # a damaged cache entry must never stop a voice from loading
-                import shutil
+                import shutil  # here: with its archive formats (bz2, lzma) it costs every start ~3 ms
 
                 log.warning("cached optimized graph %s unusable (%s); rebuilding it", target, exc)
                 shutil.rmtree(target.parent, ignore_errors=True)
@@ -190,12 +190,15 @@ class SessionFactory:
             # the CPU is part of the cache key, so the warning is noise in our log.
             options.log_severity_level = 3
             session = _session(model, options)
-            _drop_shape_annotations(folder / _GRAPH)
         except Exception as exc:  # e.g. a read-only cache folder: load without caching
             log.warning("cannot cache the optimized graph of %s: %s", model, exc)
             shutil.rmtree(folder, ignore_errors=True)
             options.optimized_model_filepath = ""
             return _session(model, options)
+        try:
+            drop_shape_annotations(folder / _GRAPH)
+        except (OSError, RuntimeError) as exc:  # hints only: the graph is cached as saved
+            log.warning("the optimized graph of %s keeps its shape annotations: %s", model, exc)
         try:
             flush_to_disk(folder)
         except OSError as exc:  # an entry that may not survive a power cut is not published
@@ -212,22 +215,6 @@ class SessionFactory:
             shutil.rmtree(folder, ignore_errors=True)
         prune_unused(target.parent, (e for e in target.parent.parent.iterdir() if e.is_dir()), "optimized graph")
         return session
-
-
-def _drop_shape_annotations(graph: Path) -> None:
-    """Remove the inferred shapes of intermediate values that onnxruntime saved with ``graph``.
-
-    They are hints: loading the graph infers every value's type and shape again, and the
-    audio is bit for bit the same without them (Piper's and Kokoro's graphs). Parsing them is
-    not free: the constructor of ``InferenceSession`` on Piper's graph took 22 ms instead of 28
-    (4 fresh processes each), and it holds the interpreter lock that start-up's imports, on
-    the other thread, wait for (see ``prefetch``).
-    """
-    import onnx
-
-    model = onnx.load(str(graph), load_external_data=False)  # the weights stay where they are
-    del model.graph.value_info[:]
-    onnx.save(model, str(graph))
 
 
 def _session(model: Path, options: Any) -> Any:

@@ -10,6 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 
 def test_the_command_and_python_m_go_through_launch() -> None:
     (script,) = metadata.entry_points(group="console_scripts", name="litettsd")
@@ -102,24 +104,46 @@ print(*[name for name in ("asyncio", "numpy", "onnxruntime") if name in sys.modu
     assert result.stdout.split() == []
 
 
-def test_numpy_starts_no_threads_of_its_own_in_the_daemon() -> None:
-    """OpenBLAS's threads spin as numpy loads; the daemon keeps it to the thread that loads it."""
+def test_the_daemon_settles_openblas_before_numpy_loads(tmp_path: Path) -> None:
+    """``cli.main`` sets ``OPENBLAS_NUM_THREADS=1`` before anything imports numpy: by the time
+    the sessions start opening ahead (where numpy first loads), it is set and numpy is not in."""
     probe = """
 import os, sys
-if sys.argv[1] == "settled":
-    from litettsd.cli import settle_native_libraries
-    settle_native_libraries()
-import numpy
-print(len(os.listdir("/proc/self/task")))
+from litettsd import cli
+
+def opening_ahead(cache, key):
+    print(os.environ.get("OPENBLAS_NUM_THREADS"), "numpy" in sys.modules, flush=True)
+    os._exit(0)
+
+cli.Prefetch.start = opening_ahead
+cli.main(sys.argv[1:])
 """
+    config = tmp_path / "litettsd.toml"
+    config.write_text(f'[cache]\ndir = "{tmp_path / "cache"}"\n')
     environment = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}
+    environment.update(LITETTSD_SYSTEM_CONFIG_DIR=str(tmp_path / "etc"), XDG_CONFIG_HOME=str(tmp_path))
+    arguments = ["--socket", str(tmp_path / "s.sock"), "--config", str(config)]
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *arguments], capture_output=True, text=True, env=environment, timeout=60
+    )
+    assert result.stdout.split() == ["1", "False"], result.stderr
 
-    def threads(how: str) -> int:
-        result = subprocess.run([sys.executable, "-c", probe, how], capture_output=True, text=True, check=True, env=environment)
-        return int(result.stdout)
 
-    assert len(os.sched_getaffinity(0)) > 1 and threads("as is") > 1  # else this proves nothing
-    assert threads("settled") == 1
+def test_openblas_told_one_thread_starts_none() -> None:
+    """What the setting above is for: OpenBLAS otherwise starts a thread per further CPU as
+    numpy loads, and each spins ~100 ms during the daemon's start-up."""
+    probe = "import os, numpy; print(len(os.listdir('/proc/self/task')))"
+    told = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS")
+    environment = {name: value for name, value in os.environ.items() if name not in told}
+
+    def threads(**extra: str) -> int:
+        run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env={**environment, **extra})
+        return int(run.stdout)
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU: OpenBLAS starts no threads of its own to compare with")
+    assert threads() > 1  # else this proves nothing
+    assert threads(OPENBLAS_NUM_THREADS="1") == 1
 
 
 def test_the_running_daemon_has_not_loaded_tls(daemon: Any) -> None:

