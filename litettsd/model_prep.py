@@ -170,8 +170,12 @@ def _drop_shape_annotations_here(graph: Path) -> None:
     model = onnx.load(str(graph), load_external_data=False)  # the weights stay where they are
     del model.graph.value_info[:]
     temporary = graph.with_name(f"{graph.name}.tmp{os.getpid()}")
-    onnx.save(model, str(temporary))
-    os.replace(temporary, graph)
+    try:
+        onnx.save(model, str(temporary))
+        os.replace(temporary, graph)
+    except BaseException:  # the graph stays as it was, and nothing is left beside it
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def _prepare(source: Path, target: Path) -> None:

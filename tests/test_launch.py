@@ -140,9 +140,8 @@ def test_openblas_told_one_thread_starts_none() -> None:
         run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env={**environment, **extra})
         return int(run.stdout)
 
-    if len(os.sched_getaffinity(0)) < 2:
-        pytest.skip("one CPU: OpenBLAS starts no threads of its own to compare with")
-    assert threads() > 1  # else this proves nothing
+    if threads() == 1:
+        pytest.skip("numpy starts no threads here anyway (one CPU, or a BLAS other than OpenBLAS)")
     assert threads(OPENBLAS_NUM_THREADS="1") == 1
 
 

@@ -317,6 +317,36 @@ def test_a_graph_whose_annotations_cannot_be_dropped_is_cached_as_saved(tmp_path
     assert Path(factory(piper_model, "piper")._model_path) == cached
 
 
+def test_a_child_that_fails_says_why_and_leaves_the_files_as_they_were(tmp_path):
+    """Both child modes: the last line of the child's traceback reaches the caller, and a
+    graph that cannot be rewritten is left untouched, with nothing beside it."""
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a graph at all")
+    with pytest.raises(RuntimeError, match="DecodeError"):
+        model_prep.drop_shape_annotations(bad)
+    assert bad.read_bytes() == b"not a graph at all"
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.onnx"]
+    with pytest.raises(RuntimeError, match=r"cannot prepare .*bad\.onnx: .*DecodeError"):
+        prepared_model(bad, tmp_path / "cache")
+
+
+def test_a_rewrite_cut_short_leaves_nothing_beside_the_graph(tmp_path, piper_model, monkeypatch):
+    """A disk that fills up mid-write: the graph is as it was, and no partial file stays in
+    the cache entry that is then published (this runs the child's side in this process)."""
+    graph = tmp_path / "model.onnx"
+    graph.write_bytes(piper_model.read_bytes())
+
+    def partial_save(model: Any, path: str) -> None:
+        Path(path).write_bytes(b"half a graph")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(onnx, "save", partial_save)
+    with pytest.raises(OSError):
+        model_prep._drop_shape_annotations_here(graph)
+    assert graph.read_bytes() == piper_model.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
 def test_optimized_graph_key_follows_model_level_and_onnxruntime(tmp_path, piper_model):
     cache = tmp_path / "cache"
     factory = _factory(cache)
