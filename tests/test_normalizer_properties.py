@@ -44,7 +44,10 @@ TEXTS = st.one_of(
     st.lists(PIECES, max_size=12).map(" ".join),
     st.lists(PIECES, max_size=12).map("".join),
 )
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+"""The same 300 texts on every run: a CI run fails for the change it tests, not for a rare
+text a random draw happened on. Deeper searches run by hand (``max_examples=20000``) find
+those; what they found and was fixed stays below as ``@example``."""
 
 DIGIT = re.compile(r"[0-9]")
 HANDLED_SYMBOLS = re.compile(r"[$€£¥%&@#+=<>]")
@@ -74,6 +77,7 @@ def test_leaves_no_digits_symbols_or_entities(text: str) -> None:
 @example("URL.:")
 @example("URL...0")  # an ellipsis after dotted letters is not their period
 @example("U.S.... then")
+@example("0.aA")  # "zero .aA": the name after the dot was seen only once the digit was a word
 def test_is_idempotent(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once

@@ -54,7 +54,7 @@ _PATTERNS = {
     "windows": r"(?<!\w)[A-Za-z]:\\(?:[\w.-]+(?:\\[\w.-]+)*\\?)?",
     "file": rf"(?<!{WORD_LETTER})(?:[\w-]{{2,}}|[0-9])(?:\.[\w-]+)*\.(?:{_EXTENSIONS}|[A-Z]{{2,4}})"
     rf"(?!{WORD_LETTER}|-{WORD_LETTER})",
-    "dotted_name": rf"(?<![\w.])\.(?![A-Z][a-z])[A-Za-z][\w-]+(?:\.[A-Za-z0-9][\w-]*)*(?!{WORD_LETTER}|[.-][\w])",
+    "dotted_name": rf"(?<!{WORD_LETTER}|\.)\.(?![A-Z][a-z])[A-Za-z][\w-]+(?:\.[A-Za-z0-9][\w-]*)*(?!{WORD_LETTER}|[.-][\w])",
     "version": r"(?<![\w.])v[0-9]+(?:\.[0-9]+)*(?:-(?:alpha|beta|rc|dev|pre)(?:\.?[0-9]+)?)?(?![\w-]|\.[0-9])",
     "ip": r"(?<![\w.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![\w-]|\.[0-9])",
     "handle": r"(?<![\w@.])@[A-Za-z_][A-Za-z0-9_]{0,30}(?![\w@]|\.[A-Za-z])",
