@@ -16,8 +16,10 @@ only if the graph file and every option are what it would use itself (``Prefetch
 Sessions nobody took are dropped at READY. The record is only a hint: when it is missing,
 stale or broken, start-up goes the ordinary way. Exec to READY with the default voice was
 0.90-0.92 of the ordinary start's (three runs of 11-13 alternating starts; 240-257 ms against
-266-290 ms): the session cannot hide wholly behind the imports, as the parse takes turns with
-them for the lock.
+266-290 ms). The session cannot hide wholly behind the imports: its constructor holds the
+lock. Since OpenBLAS's and onnxruntime's spinning threads are gone (see ``cli`` and the
+``cpu_threads`` optimizer), the imports end ~20 ms before the session is open, so it is the
+session that start-up waits for.
 
 Options are compared through ``RecordedOptions``: ``SessionOptions`` that note each config
 entry set on them, and become opaque (never matched, never recorded) when anything else that
