@@ -101,6 +101,7 @@ class SynthesisSettings:
 @dataclass(frozen=True)
 class CpuSettings:
     spin: bool
+    huge_pages: bool
     affinity: str = dataclasses.field(metadata=constraint(check=_affinity_syntax))
     threads: int = dataclasses.field(metadata=constraint(0, 1024))
 

@@ -123,7 +123,9 @@ class JobStream(_Job, Generic[T]):
 class InferenceScheduler:
     """Runs callables on the inference thread, most urgent first, FIFO within a priority."""
 
-    def __init__(self) -> None:
+    def __init__(self, before_each: Callable[[], None] | None = None) -> None:
+        self._before_each = before_each
+        """Called on the inference thread before each job (``huge_pages`` advising new memory)."""
         self._queue: queue.PriorityQueue[tuple[float, int, _Job | None]] = queue.PriorityQueue()
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
@@ -195,6 +197,8 @@ class InferenceScheduler:
                 self._running = (priority, job.preempt)
             self.busy = True
             try:
+                if self._before_each is not None:
+                    self._before_each()
                 result = job.body()
             except BaseException as exc:  # handed to the waiting coroutine, which decides
                 outcome: tuple[Any, BaseException | None] = (None, exc)

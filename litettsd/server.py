@@ -30,6 +30,7 @@ from .api import NormalizeContext, RequestRecord
 from .cache import AudioCache
 from .config import ConfigError, LoadedConfig, Settings, load_settings, watch_paths
 from .cpu import CpuPlan
+from .huge_pages import HugePages
 from .errors import ErrorCode, RequestError, StartupError
 from .launch import startup_finished
 from .lexicon import watch_paths as lexicon_watch_paths
@@ -582,7 +583,7 @@ class Daemon:
         """The [cpu] table the plan was made from: a reload cannot re-pin a running daemon."""
         self.activated = list(activated)
         self.notifier = notifier or Notifier()
-        self.scheduler = InferenceScheduler()
+        self.scheduler = InferenceScheduler(HugePages().advise_new if config.settings.cpu.huge_pages else None)
         self.cache = AudioCache(config.settings.cache.max_bytes)
         self.runtime = build_runtime(config, self.scheduler, self.cache, plan.threads, ahead=ahead)
         self.connections: set[Connection] = set()

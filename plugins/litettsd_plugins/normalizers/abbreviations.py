@@ -172,8 +172,9 @@ _MIXED_CASE_ACRONYM = LazyPattern("(?:" + _literals(_MIXED_CASE) + rf")(?!{WORD_
 _DOTTED_LETTERS = LazyPattern(r"\.[A-Za-z]\.")
 _PERIOD_BEFORE_NUMBER = LazyPattern(r"\. ?[0-9]")
 _DOTTED = LazyPattern(rf"[A-Za-z](?<![A-Za-z.][A-Za-z])\.(?:[A-Za-z]\.)+(?!{WORD_LETTER}|\.)")
-_INITIAL_PERIOD = LazyPattern(r"\.(?:(?<=^[A-Z]\.)|(?<=[^A-Za-z.][A-Z]\.))(?= [A-Z])")
-"""The period after a single capital ("John F. Kennedy"); the match is the period alone."""
+_INITIAL_PERIOD = LazyPattern(rf"\.(?<=[A-Z]\.)(?<!{WORD_LETTER}[A-Z]\.)(?<!\.[A-Z]\.)(?= [A-Z])")
+"""The period after a single capital ("John F. Kennedy"); the match is the period alone. A
+capital ending a longer word is no initial, whatever letters come before it ("ÉµX. Next")."""
 _ROMAN = LazyPattern(r"[IVXLCDM]+\b")
 _YEAR_ALONE = LazyPattern(r"\s?(?:1[0-9]|20)[0-9]{2}(?=[.,;!?)]|\s*$)")
 """A year that ends its phrase: "est. 1999," but not "est. 2000 protesters" or "est. 2010: 5 million"."""
@@ -297,7 +298,9 @@ def _spoken_acronym(match: re.Match[str], token: str) -> str:
 def _initial(match: re.Match[str]) -> str:
     """``John F. Kennedy``: an initial's period is not a sentence end (but "Plan B. Then" is);
     "Chester A. Arthur" keeps the letter's name as "A-" (see ``_letter_a``)."""
-    words = _words_before(match.string, match.start() - 1)
+    # Marks standing apart ("|X. N") are no words: a later step drops them, and a second
+    # pass must find what this one did.
+    words = [word for word in _words_before(match.string, match.start() - 1) if any(c.isalnum() for c in word)]
     if words and (not words[-1][:1].isupper() or _LABEL_WORD.fullmatch(words[-1])):
         return "."  # "Plan B. Then", "Grade: A. Comments follow."
     return "-" if match.string[match.start() - 1] == "A" else ""  # "A" alone is the article to espeak-ng
