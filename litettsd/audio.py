@@ -11,10 +11,12 @@ _FADE_SECONDS = 0.004
 
 
 def fade_edges(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Raised-cosine ramps at both ends, so chunk joins and inserted silences never click."""
+    """Raised-cosine ramps at both ends, so chunk joins and inserted silences never click.
+
+    Always a new array, which the caller may change in place."""
     length = min(int(_FADE_SECONDS * sample_rate), audio.size // 2)
     if length <= 1:
-        return audio
+        return audio.copy()
     ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, length, dtype=np.float32))).astype(np.float32)
     audio = audio.copy()
     audio[:length] *= ramp
@@ -29,8 +31,10 @@ def silence(seconds: float, sample_rate: int) -> np.ndarray:
 
 def to_int16(audio: np.ndarray) -> np.ndarray:
     """Clip to [-1, 1] and convert; NaN (a broken model) becomes silence rather than noise."""
-    clean = np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0)
-    return (np.clip(clean, -1.0, 1.0) * 32767.0).astype(np.int16)
+    clean = np.nan_to_num(audio, nan=0.0, posinf=1.0, neginf=-1.0)  # a copy: the rest is done in it
+    np.clip(clean, -1.0, 1.0, out=clean)
+    clean *= np.float32(32767.0)
+    return clean.astype(np.int16)
 
 
 class Resampler:

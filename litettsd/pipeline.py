@@ -434,7 +434,8 @@ class Pipeline:
             audio = time_stretch(shift_pitch(audio, rate, pitch), pace / (speed * pitch))
             offsets = [round(offset * audio.size / synthesized) for offset in offsets] if synthesized else offsets
         # The request's volume is held to 0..4; SSML prosody multiplies into it, so bound the product too.
-        audio = fade_edges(audio, rate) * np.float32(min(MAX_VOLUME, request.volume * step.prosody.volume))
+        audio = fade_edges(audio, rate)
+        audio *= np.float32(min(MAX_VOLUME, request.volume * step.prosody.volume))
         lead = 0
         if render.pause:
             pause = silence(render.pause, rate)

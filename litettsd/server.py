@@ -30,8 +30,8 @@ from .api import NormalizeContext, RequestRecord
 from .cache import AudioCache
 from .config import ConfigError, LoadedConfig, Settings, load_settings, watch_paths
 from .cpu import CpuPlan
-from .huge_pages import HugePages
 from .errors import ErrorCode, RequestError, StartupError
+from .huge_pages import HugePages
 from .launch import startup_finished
 from .lexicon import watch_paths as lexicon_watch_paths
 from .messages import MAX_SPEED, SynthesizeRequest, request_id

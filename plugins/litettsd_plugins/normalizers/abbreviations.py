@@ -298,9 +298,7 @@ def _spoken_acronym(match: re.Match[str], token: str) -> str:
 def _initial(match: re.Match[str]) -> str:
     """``John F. Kennedy``: an initial's period is not a sentence end (but "Plan B. Then" is);
     "Chester A. Arthur" keeps the letter's name as "A-" (see ``_letter_a``)."""
-    # Marks standing apart ("|X. N") are no words: a later step drops them, and a second
-    # pass must find what this one did.
-    words = [word for word in _words_before(match.string, match.start() - 1) if any(c.isalnum() for c in word)]
+    words = _words_before(match.string, match.start() - 1)
     if words and (not words[-1][:1].isupper() or _LABEL_WORD.fullmatch(words[-1])):
         return "."  # "Plan B. Then", "Grade: A. Comments follow."
     return "-" if match.string[match.start() - 1] == "A" else ""  # "A" alone is the article to espeak-ng
