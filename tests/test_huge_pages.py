@@ -96,27 +96,23 @@ def test_large_anonymous_mappings_are_advised_and_small_ones_are_not() -> None:
         region.close()
 
 
-def test_a_mapping_right_above_a_guard_page_is_not_advised() -> None:
-    """A thread's stack sits right above its guard page; merged with a neighbour it may be large."""
-    region, (guard_at,) = _fenced((mmap.PAGESIZE + 2 * MIN_BYTES, READ_WRITE))
+def test_a_stack_right_above_its_guard_page_is_left_out() -> None:
+    """A thread's stack sits right above its guard page, and the kernel may merge it with the
+    mapping above it: the stack's own size above the guard is not advised, the rest is."""
+    advisor = HugePages()
+    stack_bytes = advisor._stack_bytes
+    region, (guard_at,) = _fenced((mmap.PAGESIZE + stack_bytes + 2 * MIN_BYTES, READ_WRITE))
     _mprotect(guard_at, mmap.PAGESIZE, 0)  # PROT_NONE
     stack_at = guard_at + mmap.PAGESIZE
+    top = stack_at + stack_bytes + 2 * MIN_BYTES - 1
     try:
-        HugePages().advise_new()
-        assert not _advised(stack_at)
+        advisor.advise_new()
         assert not _advised(guard_at)
+        assert not _advised(stack_at)
+        assert not _advised(stack_at + stack_bytes - 1)
+        assert _advised(top)
     finally:
         region.close()
-
-
-def _in_child(body: str) -> list[str]:
-    """Run ``body`` in a fresh interpreter (its own mappings and peak memory); its printed words."""
-    script = f"import ctypes, mmap, sys\nsys.path[:0] = {sys.path!r}\n" + textwrap.dedent(body)
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parent.parent
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.split()
 
 
 def test_a_mapping_made_after_a_scan_is_advised_at_the_next() -> None:
@@ -150,11 +146,22 @@ def test_a_mapping_gone_before_its_advice_does_not_end_the_advising() -> None:
         advisor.advise_new()
         assert failures, "no mapping was found to advise"
         assert advisor._madvise is vanished, "advising was given up over one vanished mapping"
+        assert advisor._size == -1, "the next call would not look again"
         advisor._madvise = real_madvise
         advisor.advise_new()  # nothing was mapped since: only the failure makes it look again
         assert _advised(at)
     finally:
         region.close()
+
+
+def _in_child(body: str) -> list[str]:
+    """Run ``body`` in a fresh interpreter, with its own mappings; the words it printed."""
+    script = f"import ctypes, mmap, sys\nsys.path[:0] = {sys.path!r}\n" + textwrap.dedent(body)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=Path(__file__).parent.parent
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
 
 
 def test_a_reserved_heap_keeps_the_advice_as_it_is_opened_up() -> None:

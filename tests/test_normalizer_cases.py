@@ -615,6 +615,8 @@ REVIEWED_AGAIN = [  # misreadings a second review found, each fixed
     ("ship via UPS", "ship via U.P.S"),
     ("THE UPS AND DOWNS", "THE ups AND DOWNS"),
     ("Thank you!!! :) See you ;-) bye", "Thank you! See you bye"),  # faces dropped, as emoji are
+    ("f();o.x=1 and i++;p++", "f();o.x equals one and i plus plus;p plus plus"),  # code, not faces
+    ("We end with a Q & A. Then lunch.", "We end with a Q and A. Then lunch."),  # the "&" is a word
     ("I <3 you, at 10:30", "I heart you, at ten thirty"),
     ("Malcolm X spoke; Pius X ruled.", "Malcolm X spoke; Pius the tenth ruled."),
     ("Apt 4B, Ste 200, incl. tax", "Apartment four B, Suite two hundred, including tax"),

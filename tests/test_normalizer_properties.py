@@ -80,6 +80,8 @@ def test_leaves_no_digits_symbols_or_entities(text: str) -> None:
 @example("0.aA")  # "zero .aA": the name after the dot was seen only once the digit was a word
 @example(",./;'[]")  # "slash ;'[]": the face stood alone only once the "/" was read as a word
 @example("…ü|ÉµX\x81\rN±")  # "ÉµX. N": a second pass took the X ending the word for an initial
+@example("|X. N")  # "X. N": the "|" was taken for the word before the initial, then dropped
+@example("a |:) b")  # "a :) b": the face stood alone only once the "|" was dropped
 def test_is_idempotent(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once

@@ -65,14 +65,14 @@ _QUOTE = LazyPattern(r"(?:>[ \t]*)+(?![\s0-9=>])")
 _AUTOLINK = LazyPattern(r"<((?:https?|ftp)://[^\s<>]+|mailto:[^\s<>]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)>")
 """An address in angle brackets, as e-mail headers and Markdown write them: the brackets are silent."""
 _EMOTICON = LazyPattern(
-    r"[:;<](?:(?<=^[:;<])|(?<=[\s(][:;<])|(?<=[/*^][:;]))"
+    r"[:;<](?:(?<=^[:;<])|(?<=[\s(][:;<])|(?<=[/*^|~`\\_©®™§¶†‡][:;]))"
     r"(?:(?<=[:;])['-]?[)(\]\[DPpOo|/\\*]+|(?<=<)3+)(?=$|[\s.,!?)])"
 )
 """A text emoticon standing alone, ":)", ";-)", ":D", "<3" (not "10:30", "x:y" or "a <3 b"... see ``_emoticon``).
 
-A face right after "/", "*" or "^" stands alone too: the symbols step reads those as words
-("slash"), and a second pass would find the face alone then and drop it. Not after other
-marks: "f();o.x", "i++;p++" and '{"a":[]}' are code, not faces."""
+A face right after a mark the punctuation step reads as a word ("/" is "slash") or drops
+("|", "~") stands alone too: a second pass would find it alone then and drop it. Not after
+other marks: "f();o.x", "i++;p++" and '{"a":[]}' are code, not faces."""
 _NUMBERED_ITEM = LazyPattern(r"[0-9]{1,3}[.)]\s")
 _WRAPPED_LINE = 40
 """Lines at least this long followed by a single break are taken for wrapped prose (e-mail
