@@ -43,13 +43,18 @@ def mark_used(path: Path) -> None:
         os.utime(path, ns=(time.time_ns(), path.stat().st_mtime_ns))
 
 
+def remove_tree(folder: Path) -> None:
+    """Delete ``folder`` and everything in it, as far as possible."""
+    import shutil  # here: with its archive formats (bz2, lzma) it costs every start ~3 ms
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def prune_unused(keep: Path, candidates: Iterable[Path], what: str) -> None:
     """Delete each of ``candidates`` but ``keep`` that was not used for ``UNUSED_SECONDS``.
 
     Entries being written carry a ``.tmp`` suffix and are fresh anyway.
     """
-    import shutil  # here: with its archive formats (bz2, lzma) it costs every start ~3 ms
-
     cutoff = time.time() - UNUSED_SECONDS
     for entry in candidates:
         try:
@@ -61,7 +66,7 @@ def prune_unused(keep: Path, candidates: Iterable[Path], what: str) -> None:
             continue
         log.info("removing %s %s, unused for %d days", what, entry, UNUSED_SECONDS // 86400)
         if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
+            remove_tree(entry)
         else:
             with contextlib.suppress(OSError):
                 entry.unlink()

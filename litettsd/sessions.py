@@ -31,7 +31,7 @@ from typing import Any
 
 from .arena import share_arena
 from .config import Settings
-from .derived import flush_to_disk, mark_used, prune_unused
+from .derived import flush_to_disk, mark_used, prune_unused, remove_tree
 from .model_prep import cache_key, drop_shape_annotations
 from .plugins import Plugins
 from .prefetch import Prefetch, Snapshot, new_options, snapshot
@@ -143,10 +143,8 @@ class SessionFactory:
                 if session is None:
                     session = _session(target, options)
             except Exception as exc:  # a damaged cache entry must never stop a voice from loading
-                import shutil  # here: with its archive formats (bz2, lzma) it costs every start ~3 ms
-
                 log.warning("cached optimized graph %s unusable (%s); rebuilding it", target, exc)
-                shutil.rmtree(target.parent, ignore_errors=True)
+                remove_tree(target.parent)
             else:
                 self._note_opened(target, recorded)
                 return session, ahead
@@ -179,8 +177,6 @@ class SessionFactory:
         sees either no entry or a complete one; if one was published first, ours is dropped.
         Files are never rewritten in place: a daemon may have the weights mapped.
         """
-        import shutil  # here: with its archive formats (bz2, lzma) it costs every start ~3 ms
-
         folder = target.parent.with_name(f"{target.parent.name}.tmp{os.getpid()}")
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -192,7 +188,7 @@ class SessionFactory:
             session = _session(model, options)
         except Exception as exc:  # e.g. a read-only cache folder: load without caching
             log.warning("cannot cache the optimized graph of %s: %s", model, exc)
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_tree(folder)
             options.optimized_model_filepath = ""
             return _session(model, options)
         try:
@@ -203,16 +199,16 @@ class SessionFactory:
             flush_to_disk(folder)
         except OSError as exc:  # an entry that may not survive a power cut is not published
             log.warning("cannot write the optimized graph of %s to disk: %s", model, exc)
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_tree(folder)
             return session
         try:
             folder.rename(target.parent)
         except OSError:  # another process published first, or a broken entry is in the way
             if not target.exists():
-                shutil.rmtree(target.parent, ignore_errors=True)
+                remove_tree(target.parent)
                 with contextlib.suppress(OSError):
                     folder.rename(target.parent)
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_tree(folder)
         prune_unused(target.parent, (e for e in target.parent.parent.iterdir() if e.is_dir()), "optimized graph")
         return session
 

@@ -30,6 +30,7 @@ from ._words import (
     sentence_ends_after_time,
     starts_name,
 )
+from .screen_reader import DROPPED_MARKS
 
 _PHRASES = {
     "e.g.": "for example", "i.e.": "that is", "etc.": "et cetera", "a.k.a.": "also known as",
@@ -295,16 +296,12 @@ def _spoken_acronym(match: re.Match[str], token: str) -> str:
     return WORD_ACRONYMS.get(token, token)
 
 
-_DROPPED_MARKS = "|~`\\"
-"""Marks the punctuation step replaces with a space at the "some" and "none" levels."""
-
-
 def _initial(match: re.Match[str]) -> str:
     """``John F. Kennedy``: an initial's period is not a sentence end (but "Plan B. Then" is);
     "Chester A. Arthur" keeps the letter's name as "A-" (see ``_letter_a``)."""
     # Marks the punctuation step drops ("|X. N") are no word before it: a second pass must
     # find what this one did. Marks it reads ("Q & A. Then") are words.
-    words = [word for word in _words_before(match.string, match.start() - 1) if word.strip(_DROPPED_MARKS)]
+    words = [word for word in _words_before(match.string, match.start() - 1) if word.strip(DROPPED_MARKS)]
     if words and (not words[-1][:1].isupper() or _LABEL_WORD.fullmatch(words[-1])):
         return "."  # "Plan B. Then", "Grade: A. Comments follow."
     return "-" if match.string[match.start() - 1] == "A" else ""  # "A" alone is the article to espeak-ng

@@ -69,6 +69,10 @@ _INSERTED = frozenset("!,.?:;")
 """Marks that keep their pause after their name; the others are replaced by it."""
 _PROSODY = frozenset(".,;:!?'\"()[]{}-")
 """Marks kept (unspoken) below their level: espeak-ng turns them into pauses and intonation."""
+DROPPED_MARKS = "".join(
+    sorted(mark for mark, level in PUNCTUATION_LEVELS.items() if level > LEVELS["some"] and mark not in _PROSODY)
+)
+"""Marks this step replaces with a space at the "some" and "none" levels."""
 _WORD_JOINERS = frozenset("-'.")
 _ELLIPSIS = "\u2026"
 _ASCII_PUNCTUATION = "".join(chr(code) for code in range(33, 127) if not chr(code).isalnum())
