@@ -27,8 +27,6 @@ from pathlib import Path
 
 from .config import ConfigError
 
-AFFINITY_CLASSES = ("all", "performance", "efficiency")
-
 _SAME_SPEED = 0.85
 """Cores within 15% of the fastest maximum frequency count as performance cores.
 
