@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import numpy as np
-    import onnxruntime
+
+    from .ort_capi import InferenceSession, RunOptions
 
     from .config import Settings
 
@@ -71,7 +72,7 @@ class Voice(Protocol):
     def tokens(self, phonemes: str) -> list[int]:
         """Model input ids for phonemes, without any padding the engine adds itself."""
 
-    def infer(self, phonemes: str, speed: float, run_options: onnxruntime.RunOptions) -> np.ndarray:
+    def infer(self, phonemes: str, speed: float, run_options: RunOptions) -> np.ndarray:
         """Float32 mono audio in [-1, 1] for one chunk; may be aborted through ``run_options``."""
 
 
@@ -93,7 +94,7 @@ class MarkingVoice(Voice, Protocol):
     """True when ``infer_marked`` works for this voice (its model gives durations)."""
 
     def infer_marked(
-        self, phonemes: str, speed: float, run_options: onnxruntime.RunOptions
+        self, phonemes: str, speed: float, run_options: RunOptions
     ) -> tuple[np.ndarray, list[int]]:
         """The audio ``infer`` would give, and the sample offset of each mark in ``phonemes``."""
 
@@ -114,7 +115,7 @@ class EngineContext:
     settings: Settings
     cache_dir: Path
     """Writable folder for derived files (assembled or prepared models)."""
-    create_session: Callable[[Path, str], onnxruntime.InferenceSession]
+    create_session: Callable[[Path, str], InferenceSession]
     """Build an inference session for a model file, with the optimizer hooks applied."""
 
 

@@ -22,14 +22,10 @@ def share_arena() -> None:
     address space, not memory.
     """
     global _SHARED
-    import onnxruntime
+    from . import ort_capi
 
     with _LOCK:
         if _SHARED:
             return
-        memory = onnxruntime.OrtMemoryInfo(
-            "Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, onnxruntime.OrtMemType.DEFAULT
-        )
-        arena = onnxruntime.OrtArenaCfg({"initial_chunk_size_bytes": _FIRST_REGION})
-        onnxruntime.create_and_register_allocator(memory, arena)
+        ort_capi.share_arena(_FIRST_REGION)
         _SHARED = True

@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("litettsd").info("%s", plan_summary(plan))
         # espeak-ng's child process loads beside the daemon's imports and models (see g2p).
         espeak().start()
-        # The start-up voices' sessions open on a thread while the event loop, the server and
-        # the plugins are imported (see prefetch): so they are imported only after this.
+        # The start-up voices' sessions open on a thread while numpy, the event loop, the
+        # server and the plugins are imported (see prefetch): so they are imported only after this.
         settings = loaded.settings
         ahead = Prefetch.start(settings.cache.path(), start_up_key(settings, plan.threads))
         try:

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    import onnxruntime
-
     from .api import EncoderFactory, Engine, NormalizeContext, Normalizer, RequestRecord
     from .config import Settings
+    from .ort_capi import SessionOptions
 
 hookspec = pluggy.HookspecMarker("litettsd")
 hookimpl = pluggy.HookimplMarker("litettsd")
@@ -46,7 +45,7 @@ def litettsd_register_encoders() -> Iterable[EncoderFactory] | None:
 
 @hookspec
 def litettsd_session_options(
-    engine: str, options: onnxruntime.SessionOptions, settings: Settings, threads: int
+    engine: str, options: SessionOptions, settings: Settings, threads: int
 ) -> None:
     """Adjust onnxruntime session options for an engine's model; ``threads`` is the CPU plan's intra-op count."""
 

@@ -63,11 +63,11 @@ def cache_key(source: Path, *extra: str) -> str:
     derivation changes (``PREP_VERSION``); ``extra`` carries whatever else the derived file
     depends on.
     """
-    import onnxruntime
+    from .ort_capi import version
 
     stat = source.stat()
     ident = "|".join(
-        (str(source.resolve()), str(stat.st_size), str(stat.st_mtime_ns), onnxruntime.__version__, PREP_VERSION, *extra)
+        (str(source.resolve()), str(stat.st_size), str(stat.st_mtime_ns), version(), PREP_VERSION, *extra)
     )
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
 
@@ -142,8 +142,8 @@ def drop_shape_annotations(graph: Path) -> None:
     They are hints: loading the graph infers every value's type and shape again, and the
     audio is bit for bit the same without them (Piper's and Kokoro's graphs). Parsing them is
     not free: the constructor of ``InferenceSession`` on Piper's graph took 21-24 ms instead
-    of 27-29 (4 fresh processes each), and it holds the interpreter lock that start-up's
-    imports, on the other thread, wait for (see ``prefetch``). Done in a child process, as
+    of 27-29 (4 fresh processes each, through onnxruntime's Python module), and start-up
+    waits for that session (see ``prefetch``). Done in a child process, as
     ``onnx`` would otherwise stay in the daemon's memory; the graph is replaced in one step,
     so a failure leaves it as it was. Raises ``RuntimeError`` when the child fails.
     """

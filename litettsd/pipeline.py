@@ -58,10 +58,10 @@ class Cancellation:
     """Cancels one request: stops queued chunks and aborts the inference in progress."""
 
     def __init__(self) -> None:
-        import onnxruntime
+        from .ort_capi import RunOptions
 
         self.cancelled = False
-        self.run_options = onnxruntime.RunOptions()
+        self.run_options = RunOptions()
         self.on_progress: Callable[[], None] | None = None
         """Called on the event loop after each chunk: the server's request deadline counts from the last one."""
 

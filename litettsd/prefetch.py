@@ -1,12 +1,12 @@
 """Opening the last start's voice sessions on a thread while the daemon imports the rest.
 
-Start-up to READY is two kinds of work. Importing the event loop, the server and the plugins
-is Python, and holds the interpreter lock. Opening a voice's onnxruntime session is mostly
-native work that does not: on a 2-core Sapphire Rapids, parsing the Piper graph takes ~35 ms
-with the lock taken in turns, and initialising the session ~40 ms without it. One after the
-other, READY waited for both. The session could not start sooner the ordinary way, because
-which graph to open, and with what options, is decided by the engine and optimizer plugins,
-which load last.
+Start-up to READY is two kinds of work. Importing numpy, the event loop, the server and the
+plugins is Python, and holds the interpreter lock. Opening a voice's onnxruntime session is
+native work that does not (through ``ort_capi``, whose calls release the lock): ~80 ms for
+the Piper voice on the 2-core CI machine, parsing its graph and initialising the session.
+One after the other, READY waited for both. The session could not start sooner the ordinary
+way, because which graph to open, and with what options, is decided by the engine and
+optimizer plugins, which load last.
 
 So each start records in the cache folder which cached graphs it opened before READY, and
 with what session options (``remember``). The next start reads that record as soon as its
@@ -14,19 +14,12 @@ configuration is loaded, and opens the same sessions on a thread (``Prefetch.sta
 an engine then asks the session factory for a session, the factory takes the one opened ahead
 only if the graph file and every option are what it would use itself (``Prefetch.take``).
 Sessions nobody took are dropped at READY. The record is only a hint: when it is missing,
-stale or broken, start-up goes the ordinary way. Exec to READY with the default voice was
-0.90-0.92 of the ordinary start's (three runs of 11-13 alternating starts; 240-257 ms against
-266-290 ms). The session cannot hide wholly behind the imports: its constructor holds the
-lock. Since OpenBLAS's and onnxruntime's spinning threads are gone (see ``cli`` and the
-``cpu_threads`` optimizer), the imports end ~20 ms before the session is open, so it is the
-session that start-up waits for.
+stale or broken, start-up goes the ordinary way.
 
-Options are compared through ``RecordedOptions``: ``SessionOptions`` that note each config
-entry set on them, and become opaque (never matched, never recorded) when anything else that
-could change the session is called on them, such as adding an initializer or a custom-op
-library, which cannot be written down and replayed. Options that would make opening a session
-write files (profiling, saving the optimized graph) are never recorded either, so a record
-cannot make the daemon write anywhere.
+Options are compared as what they are, plain fields and config entries (see
+``ort_capi.SessionOptions``). Options that would make opening a session write files
+(profiling, saving the optimized graph) are never recorded, and a record holding them is not
+read, so a record cannot make the daemon write anywhere.
 
 A session opened ahead and then not taken is not free: its memory stays with the process
 (~13 MB for Piper). So the record is keyed on the settings that decide what start-up opens and
@@ -37,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import json
 import logging
 import os
@@ -45,90 +37,49 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from . import ort_capi
 from .arena import share_arena
 from .config import Settings
+from .ort_capi import SessionOptions
 
 log = logging.getLogger(__name__)
 
 RECORD = "prefetch.json"
 """The record's name in the cache folder."""
-_FORMAT = 1
-_PLAIN_METHODS = frozenset({"add_session_config_entry", "get_session_config_entry", "has_providers"})
-"""SessionOptions methods that leave the options as their fields and entries describe them."""
-_OWN_ATTRIBUTES = frozenset({"entries", "opaque"})
+_FORMAT = 2
+"""2: options are ``ort_capi.SessionOptions`` fields (1 recorded the Python module's)."""
 
 Snapshot = dict[str, Any]
 """Every field and config entry of a session's options, as plain JSON values."""
+_PLAIN = (bool, int, float, str)
+"""The types a field is recorded as (an enum as its number)."""
 
 
-@functools.cache
-def _fields() -> tuple[str, ...]:
-    """The settable fields of onnxruntime's SessionOptions (its properties), whatever its version."""
-    import onnxruntime
-
-    return tuple(sorted(name for name, value in vars(onnxruntime.SessionOptions).items() if isinstance(value, property)))
+def new_options() -> SessionOptions:
+    """Empty session options, which can be compared and replayed (see ``snapshot``)."""
+    return SessionOptions()
 
 
-_CLASS_LOCK = threading.Lock()
-
-
-def _options_class() -> type[Any]:
-    """``RecordedOptions``, made once, on first use: onnxruntime is imported only when a session
-    is needed. Made twice (by two threads at once), options of one would not be of the other."""
-    with _CLASS_LOCK:
-        return _made_options_class()
-
-
-@functools.cache
-def _made_options_class() -> type[Any]:
-    import onnxruntime
-
-    fields = frozenset(_fields())
-
-    class RecordedOptions(onnxruntime.SessionOptions):  # type: ignore[misc]
-        """Session options that keep their config entries, and say when they cannot be written down."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.entries: dict[str, str] = {}
-            self.opaque = False
-
-        def add_session_config_entry(self, key: str, value: str) -> None:
-            super().add_session_config_entry(key, value)
-            self.entries[key] = value
-
-        def __getattribute__(self, name: str) -> Any:
-            if not name.startswith("_") and name not in fields and name not in _PLAIN_METHODS and name not in _OWN_ATTRIBUTES:
-                object.__setattr__(self, "opaque", True)
-            return super().__getattribute__(name)
-
-    return RecordedOptions
-
-
-def new_options() -> Any:
-    """Empty session options that can be compared and replayed (see ``snapshot``)."""
-    return _options_class()()
-
-
-def snapshot(options: Any) -> Snapshot | None:
-    """What ``options`` are, as plain values; None when they cannot be replayed from that, or
-    would write files when a session opens."""
-    if not isinstance(options, _options_class()) or options.opaque:
-        return None
-    values = {}
-    for name in _fields():
+def snapshot(options: SessionOptions) -> Snapshot | None:
+    """What ``options`` are, as plain values; None when opening a session with them would
+    write files (profiling, saving the optimized graph)."""
+    fields = {}
+    for name in SessionOptions.fields():
         value = getattr(options, name)
-        values[name] = value if isinstance(value, (bool, int, float, str)) else int(value)  # enums as numbers
-    recorded = {"fields": values, "entries": dict(options.entries)}
+        if type(value) not in _PLAIN:
+            if not isinstance(value, int):  # a plugin's Path, say: taken as it is, never recorded
+                return None
+            value = int(value)  # an enum
+        fields[name] = value
+    recorded = {"fields": fields, "entries": options.entries}
     return recorded if _is_snapshot(recorded) else None
 
 
-def replay(recorded: Snapshot) -> Any:
+def replay(recorded: Snapshot) -> SessionOptions:
     """Session options equal to the ones ``recorded`` was taken from."""
     options = new_options()
     for name, value in recorded["fields"].items():
-        current = getattr(options, name)
-        setattr(options, name, value if isinstance(current, (bool, int, float, str)) else type(current)(value))
+        setattr(options, name, value)
     for key, value in recorded["entries"].items():
         options.add_session_config_entry(key, value)
     return options
@@ -141,7 +92,7 @@ class _Ahead:
     graph: Path
     options: Snapshot
     opened: threading.Event = dataclasses.field(default_factory=threading.Event)
-    session: Any = None
+    session: ort_capi.InferenceSession | None = None
     error: str = ""
     taken: bool = False
 
@@ -154,40 +105,25 @@ class Prefetch:
         self._onnxruntime = onnxruntime_version
         self._lock = threading.Lock()
         self._closed = False
-        self._begun = threading.Event()
-        """Set once onnxruntime is imported on the thread (or could not be)."""
         self._thread = threading.Thread(target=self._open_all, name="litettsd-prefetch", daemon=True)
 
     @classmethod
     def start(cls, cache_dir: Path, key: dict[str, Any]) -> Prefetch | None:
         """Open on a thread what the last start with the same ``key`` (``start_up_key``) opened;
-        None when there is nothing to open.
-
-        Returns once onnxruntime is imported (on the thread), as the first session begins to
-        open: imports made meanwhile on this thread would only take turns with that one.
-        onnxruntime is imported there because a Ctrl-C in the middle of importing numpy comes
-        out as an ImportError, which must not look like a broken install here.
-        """
+        None when there is nothing to open. Returns at once: loading onnxruntime's library and
+        opening the sessions hold the interpreter lock only in moments (see ``ort_capi``)."""
         recorded = _recorded_sessions(cache_dir, key)
         if recorded is None:
             return None
         prefetch = cls(*recorded)
         prefetch._thread.start()
-        try:
-            prefetch._begun.wait()
-        except BaseException:  # Ctrl-C: the thread must not be left in onnxruntime at exit
-            prefetch.close(wait=True)
-            raise
-        return None if prefetch._closed else prefetch  # closed: onnxruntime differs, or is broken
+        return prefetch
 
     def _open_all(self) -> None:
         try:
-            import onnxruntime
-
-            if self._onnxruntime != onnxruntime.__version__:
+            if self._onnxruntime != ort_capi.version():
                 raise RuntimeError(f"recorded with onnxruntime {self._onnxruntime}")
             share_arena()  # before any session: they all allocate from it
-            _options_class()
         except Exception as exc:  # the ordinary path will say what is wrong, if anything
             log.debug("not opening sessions ahead: %s", exc)
             with self._lock:
@@ -195,12 +131,10 @@ class Prefetch:
             for ahead in self._ahead:
                 ahead.opened.set()
             return
-        finally:
-            self._begun.set()
         for ahead in self._ahead:
             if not self._dropped(ahead):
                 try:
-                    ahead.session = onnxruntime.InferenceSession(
+                    ahead.session = ort_capi.InferenceSession(
                         str(ahead.graph), sess_options=replay(ahead.options), providers=["CPUExecutionProvider"]
                     )
                 except Exception as exc:  # a damaged graph, an option this onnxruntime refuses
@@ -213,7 +147,7 @@ class Prefetch:
         with self._lock:
             return self._closed and not ahead.taken
 
-    def take(self, graph: Path, options: Snapshot) -> Any:
+    def take(self, graph: Path, options: Snapshot) -> ort_capi.InferenceSession | None:
         """The session opened ahead on ``graph`` with exactly ``options``, once it is open; else None."""
         graph = graph.resolve()  # as recorded entries are: the cache folder may be reached through a link
         with self._lock:
@@ -301,7 +235,9 @@ def _is_snapshot(value: Any) -> bool:
         return False
     fields, entries = value["fields"], value["entries"]
     return (
-        all(isinstance(v, str) for v in entries.values())
+        set(fields) <= set(SessionOptions.fields())
+        and all(type(v) in _PLAIN for v in fields.values())
+        and all(isinstance(v, str) for v in entries.values())
         and not fields.get("enable_profiling")
         and not fields.get("optimized_model_filepath")
     )
@@ -318,11 +254,9 @@ def remember(cache_dir: Path, key: dict[str, Any], opened: list[tuple[Path, Snap
         with contextlib.suppress(OSError):
             path.unlink()
         return
-    import onnxruntime
-
     recorded = {
         "format": _FORMAT,
-        "onnxruntime": onnxruntime.__version__,
+        "onnxruntime": ort_capi.version(),
         "key": key,
         "sessions": [{"graph": str(graph), "options": options} for graph, options in opened],
     }

@@ -27,12 +27,12 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any
 
 from .arena import share_arena
 from .config import Settings
 from .derived import flush_to_disk, mark_used, prune_unused, remove_tree
 from .model_prep import cache_key, drop_shape_annotations
+from .ort_capi import GraphOptimizationLevel, InferenceSession, OrtError, SessionOptions
 from .plugins import Plugins
 from .prefetch import Prefetch, Snapshot, new_options, snapshot
 
@@ -72,18 +72,18 @@ def cpu_identity() -> str:
     return f"{platform.machine()} {platform.processor()}"
 
 
-def optimizer_identity(options: Any) -> list[str]:
+def optimizer_identity(options: SessionOptions) -> list[str]:
     """What, besides the model, decides the graph onnxruntime's optimizer produces and we cache."""
     parts = [f"level={int(options.graph_optimization_level)}", cpu_identity(), f"saved={_SAVED_FORMAT}"]
     for key in _OPTIMIZER_CONFIG_KEYS:
         try:
             parts.append(f"{key}={options.get_session_config_entry(key)}")
-        except Exception:  # onnxruntime raises when the entry was never set
+        except OrtError:  # never set
             continue
     return parts
 
 
-def optimized_model_path(model: Path, options: Any, cache_dir: Path) -> Path:
+def optimized_model_path(model: Path, options: SessionOptions, cache_dir: Path) -> Path:
     """The cached optimized graph of ``model`` under ``options`` (it may not exist yet)."""
     return cache_dir / "optimized" / f"{model.stem}.{cache_key(model, *optimizer_identity(options))}" / _GRAPH
 
@@ -102,7 +102,7 @@ class SessionFactory:
         """The cached graphs opened for start-up's own voices (``START_UP``), with their options,
         in order: what the next start may open ahead (see ``prefetch``)."""
 
-    def options(self, engine: str) -> Any:
+    def options(self, engine: str) -> SessionOptions:
         """Our defaults, then every optimizer plugin's changes."""
         share_arena()
         options = new_options()
@@ -113,7 +113,7 @@ class SessionFactory:
         )
         return options
 
-    def __call__(self, model: Path, engine: str) -> Any:
+    def __call__(self, model: Path, engine: str) -> InferenceSession:
         options = self.options(engine)
         started = time.perf_counter()
         session, ahead = self._load(model, options)
@@ -124,16 +124,14 @@ class SessionFactory:
         )  # fmt: skip
         return session
 
-    def _load(self, model: Path, options: Any) -> tuple[Any, bool]:
+    def _load(self, model: Path, options: SessionOptions) -> tuple[InferenceSession, bool]:
         """A session on the cached optimized graph, or on ``model`` (caching its graph on the way),
         and whether start-up had opened it ahead."""
-        import onnxruntime
-
         level = options.graph_optimization_level
-        if level == onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL:
+        if level == GraphOptimizationLevel.ORT_DISABLE_ALL:
             return _session(model, options), False
         target = optimized_model_path(model, options, self._settings.cache.path())
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+        options.graph_optimization_level = GraphOptimizationLevel.ORT_DISABLE_ALL
         recorded = snapshot(options)  # how this start and the next ones open the cached graph
         if target.exists():
             mark_used(target.parent)  # see prune_unused
@@ -164,13 +162,13 @@ class SessionFactory:
             self._ahead.close()
             self._ahead = None
 
-    def _opened_ahead(self, graph: Path, recorded: Snapshot | None) -> Any:
+    def _opened_ahead(self, graph: Path, recorded: Snapshot | None) -> InferenceSession | None:
         """The session start-up opened ahead on ``graph`` with these very options, if there is one."""
         if self._ahead is None or recorded is None:
             return None
         return self._ahead.take(graph, recorded)
 
-    def _load_and_save(self, model: Path, options: Any, target: Path) -> Any:
+    def _load_and_save(self, model: Path, options: SessionOptions, target: Path) -> InferenceSession:
         """Optimize ``model`` and save the result into a private folder, then publish it whole.
 
         The folder is renamed into place in one step, so another daemon starting meanwhile
@@ -213,7 +211,5 @@ class SessionFactory:
         return session
 
 
-def _session(model: Path, options: Any) -> Any:
-    import onnxruntime
-
-    return onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+def _session(model: Path, options: SessionOptions) -> InferenceSession:
+    return InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])

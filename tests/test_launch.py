@@ -106,7 +106,8 @@ print(*[name for name in ("asyncio", "numpy", "onnxruntime") if name in sys.modu
 
 def test_the_daemon_settles_openblas_before_numpy_loads(tmp_path: Path) -> None:
     """``cli.main`` sets ``OPENBLAS_NUM_THREADS=1`` before anything imports numpy: by the time
-    the sessions start opening ahead (where numpy first loads), it is set and numpy is not in."""
+    the sessions start opening ahead (numpy loads right after, with the server), it is set and
+    numpy is not in."""
     probe = """
 import os, sys
 from litettsd import cli

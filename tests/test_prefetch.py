@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime
 import pytest
 
+from litettsd import ort_capi
+from litettsd.ort_capi import ExecutionMode, GraphOptimizationLevel
 from litettsd.prefetch import RECORD, Prefetch, Snapshot, new_options, remember, replay, snapshot
 
 from .conftest import BIN, DaemonProcess, audio_of
@@ -28,8 +29,8 @@ def _options(entries: dict[str, str] | None = None) -> Any:
     options.enable_mem_pattern = False
     options.intra_op_num_threads = 2
     options.inter_op_num_threads = 1
-    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.execution_mode = ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = GraphOptimizationLevel.ORT_DISABLE_ALL
     options.add_session_config_entry("session.use_env_allocators", "1")
     for key, value in (entries or {}).items():
         options.add_session_config_entry(key, value)
@@ -71,23 +72,28 @@ def test_options_replay_from_their_snapshot_through_json() -> None:
     recorded = snapshot(options)
     assert recorded is not None
     assert recorded["entries"]["session.intra_op.allow_spinning"] == "0"
-    assert recorded["fields"]["graph_optimization_level"] == int(onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    assert recorded["fields"]["graph_optimization_level"] == int(GraphOptimizationLevel.ORT_DISABLE_ALL)
     through_json = json.loads(json.dumps(recorded))
     again = replay(through_json)
     assert snapshot(again) == recorded
     assert again.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    assert again.execution_mode == onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    assert again.execution_mode == ExecutionMode.ORT_SEQUENTIAL
 
 
-def test_options_changed_in_ways_a_snapshot_cannot_hold_are_never_recorded() -> None:
-    """A free dimension override or an initializer cannot be replayed from fields and entries."""
+def test_options_refuse_what_they_cannot_hold_and_records_naming_it_are_not_opened(tmp_path: Path) -> None:
+    """Options are only fields and config entries, so a snapshot holds all of them; anything
+    else onnxruntime's Python module offers (a free dimension override, an initializer) is
+    refused when set, not silently dropped, and a record naming a field we lack is ignored."""
     options = _options()
-    options.add_free_dimension_override_by_name("batch", 1)
-    assert snapshot(options) is None
-    options = _options()
-    options.add_initializer("one", onnxruntime.OrtValue.ortvalue_from_numpy(np.ones(1, dtype=np.float32)))
-    assert snapshot(options) is None
-    assert snapshot(onnxruntime.SessionOptions()) is None  # not made by new_options
+    with pytest.raises(AttributeError):
+        options.add_free_dimension_override_by_name("batch", 1)  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        options.use_deterministic_compute = True  # type: ignore[attr-defined]
+    _recorded(tmp_path)
+    record = json.loads((tmp_path / RECORD).read_text())
+    record["sessions"][0]["options"]["fields"]["use_deterministic_compute"] = True
+    (tmp_path / RECORD).write_text(json.dumps(record))
+    assert Prefetch.start(tmp_path, KEY) is None
 
 
 def test_options_that_make_opening_a_session_write_files_are_never_recorded(tmp_path: Path) -> None:
@@ -130,7 +136,9 @@ def test_nothing_is_opened_ahead_for_another_start_up_or_a_stale_or_foreign_reco
     record = json.loads((tmp_path / RECORD).read_text())
     record["onnxruntime"] = "0.0.0"
     (tmp_path / RECORD).write_text(json.dumps(record))
-    assert Prefetch.start(tmp_path, KEY) is None
+    stale = Prefetch.start(tmp_path, KEY)  # the version is checked on the thread
+    assert stale is not None and stale.take(graph, recorded) is None
+    stale.close(wait=True)
 
     # A graph outside the cache's own folder of optimized graphs is never opened.
     elsewhere = _graph(tmp_path / "elsewhere")
@@ -148,11 +156,11 @@ def test_nothing_is_opened_ahead_for_another_start_up_or_a_stale_or_foreign_reco
         "{",
         "[]",
         b"\xff\xfe{",
-        {"format": 2, "key": KEY, "sessions": [good]},
-        {"format": 1, "key": KEY, "sessions": [good, {"graph": 3, "options": recorded}]},
-        {"format": 1, "key": KEY, "sessions": [good, {"graph": str(graph), "options": {"fields": {}}}]},
-        {"format": 1, "key": KEY, "sessions": [{"graph": str(graph), "options": {"fields": {}, "entries": {"a": 1}}}]},
-        {"format": 1, "key": KEY, "sessions": [{"graph": "/nul\u0000/model.onnx", "options": recorded}]},
+        {"format": 1, "key": KEY, "sessions": [good]},  # an older format
+        {"format": 2, "key": KEY, "sessions": [good, {"graph": 3, "options": recorded}]},
+        {"format": 2, "key": KEY, "sessions": [good, {"graph": str(graph), "options": {"fields": {}}}]},
+        {"format": 2, "key": KEY, "sessions": [{"graph": str(graph), "options": {"fields": {}, "entries": {"a": 1}}}]},
+        {"format": 2, "key": KEY, "sessions": [{"graph": "/nul\u0000/model.onnx", "options": recorded}]},
     ):
         if isinstance(broken, bytes):
             (tmp_path / RECORD).write_bytes(broken)

@@ -35,12 +35,12 @@ ignores it, and spins as before)."""
 
 @hookimpl
 def litettsd_session_options(engine: str, options: Any, settings: Settings, threads: int) -> None:
-    import onnxruntime
+    from litettsd.ort_capi import ExecutionMode, GraphOptimizationLevel
 
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = GraphOptimizationLevel.ORT_ENABLE_ALL
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if settings.cpu.spin else "0")
     options.add_session_config_entry("session.intra_op.spin_duration_us", _SPIN_MICROSECONDS)
     options.add_session_config_entry("session.force_spinning_stop", "1")
