@@ -103,7 +103,7 @@ _ELEMENT_TYPES = {
     10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
 }  # fmt: skip
 """ONNXTensorElementDataType values and the numpy types they are."""
-_DEVICE_ALLOCATOR, _ARENA_ALLOCATOR, _MEM_TYPE_DEFAULT = 0, 1, 0
+_ARENA_ALLOCATOR, _MEM_TYPE_DEFAULT = 1, 0
 _LOG_WARNING = 2
 
 
