@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import numpy as np
 
-    from .ort_capi import InferenceSession, RunOptions
-
     from .config import Settings
+    from .ort_capi import InferenceSession, RunOptions
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,8 @@ class EngineContext:
     cache_dir: Path
     """Writable folder for derived files (assembled or prepared models)."""
     create_session: Callable[[Path, str], InferenceSession]
-    """Build an inference session for a model file, with the optimizer hooks applied."""
+    """Build an inference session for a model file, with the optimizer hooks applied: an
+    ``ort_capi.InferenceSession`` (``run``, ``get_inputs``, ``get_outputs``; numeric tensors)."""
 
 
 class Engine(Protocol):

@@ -5,8 +5,8 @@ for ~70 ms on the 2-core CI machine (numpy, then pybind11 registering its types)
 session could begin to open before it was done: exec to READY was that import, then the
 session, with the daemon's own imports squeezed in beside the session. The wheel (1.19 and
 later) ships the same runtime as a C library, ``onnxruntime/capi/libonnxruntime.so.<version>``.
-Its long calls (loading it, ``CreateEnv``, ``CreateSession``, ``Run``) are made without the
-interpreter lock (``_UNLOCKED``), so the start-up voice's session opens on a thread (see
+Its long calls (loading it, see ``_dlopen_unlocked``; ``CreateEnv``, ``CreateSession``,
+``Run``, ``ReleaseSession``: ``_UNLOCKED``) are made without the interpreter lock, so the start-up voice's session opens on a thread (see
 ``prefetch``) while the daemon imports numpy, the event loop and its plugins. Nothing here
 imports numpy until a session runs. Exec to READY with the default voice took 0.857 of the
 time it took through the Python module (13 alternating starts: 200 against 236 ms), and 0.93
@@ -184,6 +184,36 @@ def _dlopen_unlocked(path: Path) -> None:
     dlopen(os.fsencode(path), os.RTLD_NOW | os.RTLD_LOCAL)  # as CDLL's mode; a failure is CDLL's to report
 
 
+def _c_int(name: str, value: Any) -> int:
+    """``value`` as a C int, refused rather than wrapped when it does not fit."""
+    number = int(value)
+    if ctypes.c_int(number).value != number:
+        raise OrtError(f"{name} = {value!r} is out of range")
+    return number
+
+
+def _c_path(path: str | os.PathLike[str]) -> bytes:
+    """``path`` for the C API, refused when a NUL would cut it short."""
+    encoded = os.fsencode(path)
+    if b"\0" in encoded:
+        raise OrtError(f"a path with a NUL character: {path!r}")
+    return encoded
+
+
+class _Native:
+    """Owns one onnxruntime handle, released once. A copy would share the handle and release
+    it a second time, so copies and pickles are refused."""
+
+    def __copy__(self) -> Any:
+        raise TypeError(f"{type(self).__name__} cannot be copied")
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        raise TypeError(f"{type(self).__name__} cannot be copied")
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError(f"{type(self).__name__} cannot be pickled")
+
+
 _LIBRARY: _Library | None = None
 _LOCK = threading.Lock()
 
@@ -277,18 +307,19 @@ class SessionOptions:
         handle = ctypes.c_void_p()
         lib.check(lib.CreateSessionOptions(ctypes.byref(handle)))
         try:
-            lib.check(lib.SetIntraOpNumThreads(handle, int(self.intra_op_num_threads)))
-            lib.check(lib.SetInterOpNumThreads(handle, int(self.inter_op_num_threads)))
-            lib.check(lib.SetSessionExecutionMode(handle, int(self.execution_mode)))
-            lib.check(lib.SetSessionGraphOptimizationLevel(handle, int(self.graph_optimization_level)))
+            lib.check(lib.SetIntraOpNumThreads(handle, _c_int("intra_op_num_threads", self.intra_op_num_threads)))
+            lib.check(lib.SetInterOpNumThreads(handle, _c_int("inter_op_num_threads", self.inter_op_num_threads)))
+            lib.check(lib.SetSessionExecutionMode(handle, _c_int("execution_mode", self.execution_mode)))
+            level = _c_int("graph_optimization_level", self.graph_optimization_level)
+            lib.check(lib.SetSessionGraphOptimizationLevel(handle, level))
             lib.check((lib.EnableMemPattern if self.enable_mem_pattern else lib.DisableMemPattern)(handle))
             lib.check((lib.EnableCpuMemArena if self.enable_cpu_mem_arena else lib.DisableCpuMemArena)(handle))
             if self.log_severity_level >= 0:
-                lib.check(lib.SetSessionLogSeverityLevel(handle, int(self.log_severity_level)))
+                lib.check(lib.SetSessionLogSeverityLevel(handle, _c_int("log_severity_level", self.log_severity_level)))
             if self.optimized_model_filepath:
-                lib.check(lib.SetOptimizedModelFilePath(handle, os.fsencode(self.optimized_model_filepath)))
+                lib.check(lib.SetOptimizedModelFilePath(handle, _c_path(self.optimized_model_filepath)))
             if self.enable_profiling:
-                lib.check(lib.EnableProfiling(handle, os.fsencode(self.profile_file_prefix)))
+                lib.check(lib.EnableProfiling(handle, _c_path(self.profile_file_prefix)))
             for key, value in self._entries.items():
                 lib.check(lib.AddSessionConfigEntry(handle, key.encode(), value.encode()))
         except BaseException:
@@ -297,7 +328,7 @@ class SessionOptions:
         return handle
 
 
-class RunOptions:
+class RunOptions(_Native):
     """Per-run options; setting ``terminate`` from any thread aborts the run in progress."""
 
     def __init__(self) -> None:
@@ -331,7 +362,7 @@ class NodeArg(NamedTuple):
     name: str
 
 
-class InferenceSession:
+class InferenceSession(_Native):
     """A model loaded for inference on the CPU (the subset of onnxruntime's class we use)."""
 
     def __init__(self, path: str | Path, sess_options: SessionOptions | None = None, providers: Sequence[str] = ()) -> None:
@@ -342,7 +373,7 @@ class InferenceSession:
         self._handle = ctypes.c_void_p()
         options = (sess_options or SessionOptions())._open(lib)
         try:
-            lib.check(lib.CreateSession(lib.env, os.fsencode(self._model_path), options, ctypes.byref(self._handle)))
+            lib.check(lib.CreateSession(lib.env, _c_path(self._model_path), options, ctypes.byref(self._handle)))
         finally:
             lib.ReleaseSessionOptions(options)
         self._inputs = self._names(lib.SessionGetInputCount, lib.SessionGetInputName)

@@ -2,7 +2,7 @@
 
 Start-up to READY is two kinds of work. Importing numpy, the event loop, the server and the
 plugins is Python, and holds the interpreter lock. Opening a voice's onnxruntime session is
-native work that does not (through ``ort_capi``, whose calls release the lock): ~80 ms for
+native work that does not (``ort_capi`` makes its long calls without the lock): ~80 ms for
 the Piper voice on the 2-core CI machine, parsing its graph and initialising the session.
 One after the other, READY waited for both. The session could not start sooner the ordinary
 way, because which graph to open, and with what options, is decided by the engine and
@@ -55,14 +55,10 @@ _PLAIN = (bool, int, float, str)
 """The types a field is recorded as (an enum as its number)."""
 
 
-def new_options() -> SessionOptions:
-    """Empty session options, which can be compared and replayed (see ``snapshot``)."""
-    return SessionOptions()
-
-
 def snapshot(options: SessionOptions) -> Snapshot | None:
-    """What ``options`` are, as plain values; None when opening a session with them would
-    write files (profiling, saving the optimized graph)."""
+    """What ``options`` are, as plain values; None when a field is no plain value (a plugin's
+    ``Path``, say), or when opening a session with them would write files (profiling, saving
+    the optimized graph)."""
     fields = {}
     for name in SessionOptions.fields():
         value = getattr(options, name)
@@ -77,7 +73,7 @@ def snapshot(options: SessionOptions) -> Snapshot | None:
 
 def replay(recorded: Snapshot) -> SessionOptions:
     """Session options equal to the ones ``recorded`` was taken from."""
-    options = new_options()
+    options = SessionOptions()
     for name, value in recorded["fields"].items():
         setattr(options, name, value)
     for key, value in recorded["entries"].items():
@@ -133,6 +129,7 @@ class Prefetch:
             return
         for ahead in self._ahead:
             if not self._dropped(ahead):
+                log.debug("opening %s ahead", ahead.graph)
                 try:
                     ahead.session = ort_capi.InferenceSession(
                         str(ahead.graph), sess_options=replay(ahead.options), providers=["CPUExecutionProvider"]

@@ -34,7 +34,7 @@ from .derived import flush_to_disk, mark_used, prune_unused, remove_tree
 from .model_prep import cache_key, drop_shape_annotations
 from .ort_capi import GraphOptimizationLevel, InferenceSession, OrtError, SessionOptions
 from .plugins import Plugins
-from .prefetch import Prefetch, Snapshot, new_options, snapshot
+from .prefetch import Prefetch, Snapshot, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class SessionFactory:
     def options(self, engine: str) -> SessionOptions:
         """Our defaults, then every optimizer plugin's changes."""
         share_arena()
-        options = new_options()
+        options = SessionOptions()
         options.enable_mem_pattern = False
         options.add_session_config_entry("session.use_env_allocators", "1")
         self._plugins.call_each(

@@ -141,8 +141,8 @@ def _resident_bytes() -> int:
 
 
 def test_runs_release_what_they_allocate(tmp_path: Path) -> None:
-    """Every run creates an OrtValue per input and output; each must be released. A leak of
-    the outputs alone would hold 300 x 400 KB here."""
+    """Every run creates an OrtValue per output, holding onnxruntime's own copy of its data;
+    each must be released once copied out. A leak would hold 300 x 400 KB here."""
     session = ort_capi.InferenceSession(_graph(tmp_path))
     feed = {**FEED, "x": np.ones((100_000 // 3, 3), np.float32)}
     for _ in range(20):
@@ -161,3 +161,24 @@ def test_the_daemon_runs_on_the_c_library_and_never_loads_the_python_module(daem
     maps = Path(f"/proc/{daemon.proc.pid}/maps").read_text()
     assert "libonnxruntime.so" in maps
     assert "onnxruntime_pybind11_state" not in maps
+
+
+def test_what_would_crash_or_mislead_the_c_library_is_refused(tmp_path: Path) -> None:
+    """A copied session would release its handle twice; a thread count past a C int would
+    wrap; a NUL would cut a path short. Each is refused before it reaches onnxruntime."""
+    import copy
+    import pickle
+
+    session = ort_capi.InferenceSession(_graph(tmp_path))
+    for duplicate in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(TypeError):
+            duplicate(session)
+        with pytest.raises(TypeError):
+            duplicate(ort_capi.RunOptions())
+    options = ort_capi.SessionOptions()
+    options.intra_op_num_threads = 2**32 + 1
+    with pytest.raises(ort_capi.OrtError, match="out of range"):
+        ort_capi.InferenceSession(tmp_path / "two.onnx", options)
+    with pytest.raises(ort_capi.OrtError, match="NUL"):
+        ort_capi.InferenceSession(str(tmp_path / "two.onnx") + "\0junk")
+    assert session.run(["count"], FEED)[0] == 5
