@@ -103,6 +103,7 @@ _ELEMENT_TYPES = {
     10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
 }  # fmt: skip
 """ONNXTensorElementDataType values and the numpy types they are."""
+_ELEMENT_CODES = {name: code for code, name in _ELEMENT_TYPES.items()}
 _ARENA_ALLOCATOR, _MEM_TYPE_DEFAULT = 1, 0
 _LOG_WARNING = 2
 
@@ -201,8 +202,18 @@ def _c_path(path: str | os.PathLike[str]) -> bytes:
 
 
 class _Native:
-    """Owns one onnxruntime handle, released once. A copy would share the handle and release
-    it a second time, so copies and pickles are refused."""
+    """Owns one onnxruntime handle (``_handle``), released once by ``_RELEASE``. A copy would
+    share the handle and release it a second time, so copies and pickles are refused."""
+
+    _RELEASE: str
+    """The name of the function of the table that releases the handle."""
+    _lib: _Library
+    _handle: ctypes.c_void_p
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None):  # not set when __init__ failed early
+            getattr(self._lib, self._RELEASE)(self._handle)
+            self._handle = ctypes.c_void_p()
 
     def __copy__(self) -> Any:
         raise TypeError(f"{type(self).__name__} cannot be copied")
@@ -331,6 +342,8 @@ class SessionOptions:
 class RunOptions(_Native):
     """Per-run options; setting ``terminate`` from any thread aborts the run in progress."""
 
+    _RELEASE = "ReleaseRunOptions"
+
     def __init__(self) -> None:
         self._lib = _lib()
         self._handle = ctypes.c_void_p()
@@ -350,11 +363,6 @@ class RunOptions(_Native):
             self._lib.check(setter(self._handle))
             self._terminate = bool(value)
 
-    def __del__(self) -> None:
-        if getattr(self, "_handle", None):
-            self._lib.ReleaseRunOptions(self._handle)
-            self._handle = ctypes.c_void_p()
-
 
 class NodeArg(NamedTuple):
     """A graph input or output: only its name is needed here."""
@@ -364,6 +372,8 @@ class NodeArg(NamedTuple):
 
 class InferenceSession(_Native):
     """A model loaded for inference on the CPU (the subset of onnxruntime's class we use)."""
+
+    _RELEASE = "ReleaseSession"
 
     def __init__(self, path: str | Path, sess_options: SessionOptions | None = None, providers: Sequence[str] = ()) -> None:
         if any(provider != "CPUExecutionProvider" for provider in providers):
@@ -435,7 +445,7 @@ class InferenceSession(_Native):
     def _tensor(self, array: np.ndarray) -> int:
         """An OrtValue over ``array``'s own memory (the caller keeps ``array`` alive)."""
         lib = self._lib
-        element = next((code for code, name in _ELEMENT_TYPES.items() if name == array.dtype.name), None)
+        element = _ELEMENT_CODES.get(array.dtype.name)
         if element is None:
             raise OrtError(f"unsupported input type {array.dtype}")
         shape = (ctypes.c_int64 * array.ndim)(*array.shape)
@@ -476,8 +486,3 @@ class InferenceSession(_Native):
             return np.zeros(shape, dtype)
         buffer = (ctypes.c_char * (size * dtype.itemsize)).from_address(data.value or 0)
         return np.frombuffer(memoryview(buffer), dtype).reshape(shape).copy()
-
-    def __del__(self) -> None:
-        if getattr(self, "_handle", None):
-            self._lib.ReleaseSession(self._handle)
-            self._handle = ctypes.c_void_p()

@@ -32,7 +32,7 @@ from .arena import share_arena
 from .config import Settings
 from .derived import flush_to_disk, mark_used, prune_unused, remove_tree
 from .model_prep import cache_key, drop_shape_annotations
-from .ort_capi import GraphOptimizationLevel, InferenceSession, OrtError, SessionOptions
+from .ort_capi import GraphOptimizationLevel, InferenceSession, SessionOptions
 from .plugins import Plugins
 from .prefetch import Prefetch, Snapshot, snapshot
 
@@ -75,11 +75,8 @@ def cpu_identity() -> str:
 def optimizer_identity(options: SessionOptions) -> list[str]:
     """What, besides the model, decides the graph onnxruntime's optimizer produces and we cache."""
     parts = [f"level={int(options.graph_optimization_level)}", cpu_identity(), f"saved={_SAVED_FORMAT}"]
-    for key in _OPTIMIZER_CONFIG_KEYS:
-        try:
-            parts.append(f"{key}={options.get_session_config_entry(key)}")
-        except OrtError:  # never set
-            continue
+    entries = options.entries
+    parts += [f"{key}={entries[key]}" for key in _OPTIMIZER_CONFIG_KEYS if key in entries]
     return parts
 
 
